@@ -1,0 +1,1 @@
+"""Helpers of the benchmark suite: timing harness, result tables, server processes."""
