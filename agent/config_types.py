@@ -1,0 +1,91 @@
+"""The agent's parsed configuration: frozen dataclasses (re-exported by ``secrets_agent.config``).
+
+Fields that can hold a credential (``token``, ``secret_id``) are left out of ``repr``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_JWT_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+FORMATS = ("fields", "json", "env", "raw", "template")
+AUTH_METHODS = ("token", "approle", "kubernetes")
+BACKEND_TYPES = ("vault", "aws")
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """How the agent logs in to Vault. Credential files are read at login time, not here."""
+
+    method: str  # "token" | "approle" | "kubernetes"
+    token: str | None = field(default=None, repr=False)
+    token_file: Path | None = None
+    role_id: str | None = None
+    role_id_file: Path | None = None
+    secret_id: str | None = field(default=None, repr=False)
+    secret_id_file: Path | None = None
+    role: str | None = None
+    jwt_file: Path = DEFAULT_JWT_FILE
+    mount: str | None = None  # auth mount path; None means the method's default
+
+
+@dataclass(frozen=True)
+class VaultBackendConfig:
+    address: str
+    auth: AuthConfig
+    kv_mount: str = "secret"
+    kv_version: int = 2
+    namespace: str | None = None
+    ca_cert: Path | None = None
+    timeout: float = 10.0
+    type: str = "vault"
+
+
+@dataclass(frozen=True)
+class AwsBackendConfig:
+    region: str | None = None
+    endpoint_url: str | None = None
+    version_stage: str | None = None
+    timeout: float = 10.0
+    type: str = "aws"
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    """One ``[[secrets]]`` entry with the agent's defaults already applied."""
+
+    path: str
+    target: str
+    format: str = "fields"
+    field: str | None = None
+    template: str | None = None
+    mode: int = 0o400
+    owner: int | None = None  # uid; None = the agent's own
+    group: int | None = None  # gid; None = the agent's own
+    refresh_interval: float = 300.0
+    on_change: tuple[str, ...] | None = None
+    version_stage: str | None = None
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    output_dir: Path
+    refresh_interval: float = 300.0
+    file_mode: int = 0o400
+    dir_mode: int = 0o700
+    owner: int | None = None
+    group: int | None = None
+    metrics_file: Path | None = None
+    allow_non_tmpfs: bool = False
+    concurrency: int = 8
+    on_change_timeout: float = 30.0
+    allow_world_readable: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    agent: AgentSettings
+    backend: VaultBackendConfig | AwsBackendConfig
+    secrets: tuple[SecretSpec, ...]
+    source: Path | None = None
