@@ -1,0 +1,133 @@
+"""Read secrets from Vault's KV engine (v2 or v1) through hvac, on one reused HTTP session."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import hvac
+import requests
+import requests.adapters
+import requests.utils
+from secrets_agent.model import InvalidResponseError, SecretData, SourceError
+from secrets_agent.sources.base import FetchResult, data_from_object, fetch_concurrently
+from secrets_agent.sources.vault_auth import VaultAuth
+from secrets_agent.sources.vault_errors import (
+    is_invalid_token,
+    map_vault_error,
+    record_response_hook,
+)
+
+if TYPE_CHECKING:
+    from secrets_agent.config import VaultBackendConfig
+
+log = logging.getLogger(__name__)
+
+
+def build_session(address: str, *, pool_size: int) -> requests.Session:
+    """A requests session that ignores ``~/.netrc`` and ``REQUESTS_CA_BUNDLE``.
+
+    Proxies still come from ``HTTPS_PROXY``/``NO_PROXY`` when they apply to ``address``.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(address))
+    adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=max(pool_size, 2))
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.hooks["response"].append(record_response_hook)
+    return session
+
+
+class VaultSource:
+    """Fetches KV secrets; logs in lazily and re-logs in when the token turns out invalid."""
+
+    name = "vault"
+    batch_size = 1
+
+    def __init__(
+        self,
+        config: VaultBackendConfig,
+        *,
+        concurrency: int = 8,
+        client: hvac.Client | None = None,
+    ) -> None:
+        self._config = config
+        self._concurrency = max(1, concurrency)
+        self._session: requests.Session | None = None
+        if client is None:
+            self._session = build_session(config.address, pool_size=self._concurrency)
+            client = hvac.Client(
+                url=config.address,
+                token="",  # never picked up from VAULT_TOKEN or ~/.vault-token
+                verify=str(config.ca_cert) if config.ca_cert else True,
+                timeout=config.timeout,
+                session=self._session,
+                namespace=config.namespace,
+            )
+        self._client = client
+        self.auth = VaultAuth(client, config.auth)
+
+    def fetch_many(self, paths: Sequence[str], *, version_stage: str | None = None) -> FetchResult:
+        """Read each KV path; ``version_stage`` has no meaning for Vault and is ignored."""
+        return fetch_concurrently(paths, self._fetch_one, concurrency=self._concurrency)
+
+    def maintain(self) -> float | None:
+        """Renew or replace the token if due; return seconds until the next call is useful."""
+        try:
+            self.auth.ensure()
+        except SourceError as exc:
+            log.warning("Vault token maintenance failed: %s", exc)
+            return 5.0
+        return self.auth.seconds_until_due()
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            self._session.close()
+
+    def _fetch_one(self, path: str) -> SecretData | SourceError:
+        try:
+            self.auth.ensure()
+            token = self.auth.token
+            try:
+                return self._read(path)
+            except hvac.exceptions.Forbidden as exc:
+                if not (is_invalid_token(exc) or self.auth.expired()):
+                    raise
+                log.info("Vault token no longer valid; logging in again")
+                self.auth.relogin(token)
+                return self._read(path)
+        except SourceError as exc:
+            return exc
+        except Exception as exc:
+            return map_vault_error(exc, path=path, action="reading")
+
+    def _read(self, path: str) -> SecretData:
+        mount = self._config.kv_mount
+        kv = self._client.secrets.kv
+        if self._config.kv_version == 1:
+            response = kv.v1.read_secret(path=path, mount_point=mount)
+            return data_from_object(_get(response, "data", path), path=path, version=None)
+        response = kv.v2.read_secret_version(
+            path=path, mount_point=mount, raise_on_deleted_version=True
+        )
+        envelope = _get(response, "data", path)
+        if not isinstance(envelope, dict):
+            raise InvalidResponseError(f"secret {path!r}: KV v2 data is not an object", path=path)
+        metadata = envelope.get("metadata")
+        version = metadata.get("version") if isinstance(metadata, dict) else None
+        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+            raise InvalidResponseError(f"secret {path!r}: KV v2 version is not a number", path=path)
+        return data_from_object(
+            envelope.get("data"), path=path, version=None if version is None else str(version)
+        )
+
+
+def _get(response: Any, key: str, path: str) -> Any:
+    if not isinstance(response, dict):
+        raise InvalidResponseError(
+            f"secret {path!r}: Vault answered without a JSON body", path=path
+        )
+    return response.get(key)
