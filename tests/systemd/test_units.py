@@ -246,3 +246,20 @@ def test_sysusers_entry_creates_the_user(tmp_path: Path) -> None:
     passwd = (tmp_path / "etc" / "passwd").read_text()
     assert re.search(r"^secrets-agent:x:\d+:\d+:.*:/usr/sbin/nologin$", passwd, re.MULTILINE)
     assert re.search(r"^secrets-agent:x:\d+:", (tmp_path / "etc" / "group").read_text(), re.M)
+
+
+def test_config_example_loads_with_the_units_credential() -> None:
+    from secrets_agent.config import load_config
+
+    credentials = "/run/credentials/secrets-agent.service"
+    config = load_config(
+        SYSTEMD_DIR / "agent.toml.example", environ={"CREDENTIALS_DIRECTORY": credentials}
+    )
+    unit = (SYSTEMD_DIR / "secrets-agent.service").read_text()
+    runtime_dir = re.search(r"^RuntimeDirectory=(\S+)$", unit, re.MULTILINE)
+    credential = re.search(r"^LoadCredential(?:Encrypted)?=([^:\s]+):", unit, re.MULTILINE)
+    assert runtime_dir and credential
+    assert str(config.agent.output_dir) == f"/run/{runtime_dir.group(1)}"
+    auth = config.backend.auth  # type: ignore[union-attr]
+    assert str(auth.secret_id_file) == f"{credentials}/{credential.group(1)}"
+    assert "/etc/secrets-agent/agent.toml" in unit
