@@ -1,0 +1,204 @@
+"""Auth method endpoints: AppRole and Kubernetes roles and logins; token auth delegated."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from secrets_agent.devserver import token_handlers
+from secrets_agent.devserver.state import AppRole, AuthMount
+from secrets_agent.devserver.wire import (
+    DEFAULT_LEASE_SECONDS,
+    Reply,
+    error,
+    no_content,
+    ok,
+    parse_duration,
+)
+
+if TYPE_CHECKING:
+    from secrets_agent.devserver.router import Request
+    from secrets_agent.devserver.state import VaultState
+
+INVALID_CREDENTIALS = "invalid role or secret ID"
+
+
+def _split(path: str) -> tuple[str, str]:
+    """``auth/<mount>/<rest>`` -> (mount, rest)."""
+    _, _, rest = path.partition("/")
+    mount, _, sub = rest.partition("/")
+    return mount, sub
+
+
+def is_login(state: VaultState, path: str) -> bool:
+    """Whether ``path`` is the login endpoint of an enabled auth method (no token needed)."""
+    if not path.startswith("auth/"):
+        return False
+    mount, sub = _split(path)
+    return sub.rstrip("/") == "login" and mount in state.auth_mounts
+
+
+def _issue(state: VaultState, role: Any, path: str, display: str, meta: dict[str, str]) -> Reply:
+    token = state.tokens.create(
+        policies=role.policies,
+        paths=role.paths,
+        ttl=role.token_ttl or DEFAULT_LEASE_SECONDS,
+        path=path,
+        display_name=display,
+        meta=meta,
+        orphan=True,
+    )
+    auth = token_handlers.auth_block(token, state.tokens.clock())
+    return ok(None, auth=auth, mount_type="")
+
+
+def login(state: VaultState, req: Request) -> Reply:
+    """AppRole or Kubernetes login."""
+    mount, _ = _split(req.path)
+    auth = state.auth_mounts[mount]
+    path = f"auth/{mount}/login"
+    if auth.type == "approle":
+        role_id = req.data.get("role_id")
+        if not role_id:
+            return error(400, "missing role_id")
+        role = next((r for r in auth.roles.values() if r.role_id == role_id), None)
+        if role is None:
+            return error(400, INVALID_CREDENTIALS)
+        secret_id = req.data.get("secret_id")
+        if role.bind_secret_id:
+            if not secret_id:
+                return error(400, "missing secret_id")
+            if secret_id not in role.secret_ids:
+                return error(400, INVALID_CREDENTIALS)
+        return _issue(state, role, path, "approle", {"role_name": role.name})
+    name, jwt = req.data.get("role"), req.data.get("jwt")
+    if not name:
+        return error(400, "missing role")
+    if not jwt:
+        return error(400, "missing jwt")
+    k8s_role = auth.roles.get(str(name))
+    if k8s_role is None:
+        return error(400, f'invalid role name "{name}"')
+    claims = _jwt_claims(str(jwt))
+    if claims is None or (k8s_role.jwts and jwt not in k8s_role.jwts):
+        return error(403, "permission denied")
+    sa_name, namespace, uid, secret = _service_account(claims)
+    meta = {
+        "role": k8s_role.name,
+        "service_account_name": sa_name,
+        "service_account_namespace": namespace,
+        "service_account_secret_name": secret,
+        "service_account_uid": uid,
+    }
+    return _issue(state, k8s_role, path, f"kubernetes-{namespace}-{sa_name}", meta)
+
+
+def _jwt_claims(jwt: str) -> dict[str, Any] | None:
+    """The payload of a JWT-shaped string (``{}`` if undecodable), ``None`` if not JWT-shaped."""
+    parts = jwt.split(".")
+    if len(parts) != 3 or not all(parts[:2]):
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _service_account(claims: dict[str, Any]) -> tuple[str, str, str, str]:
+    """(name, namespace, uid, secret name) from legacy or projected token claims."""
+    legacy = "kubernetes.io/serviceaccount/"
+    k8s = _as_dict(claims.get("kubernetes.io"))
+    sa = _as_dict(k8s.get("serviceaccount"))
+    name = claims.get(legacy + "service-account.name") or sa.get("name") or "default"
+    namespace = claims.get(legacy + "namespace") or k8s.get("namespace") or "default"
+    uid = claims.get(legacy + "service-account.uid") or sa.get("uid") or ""
+    secret = claims.get(legacy + "secret.name") or ""
+    return str(name), str(namespace), str(uid), str(secret)
+
+
+def _role_settings(data: dict[str, Any]) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    policies = data.get("token_policies", data.get("policies"))
+    if policies is not None:
+        settings["policies"] = token_handlers._policy_list(policies) or []
+    if data.get("token_ttl") not in (None, ""):
+        settings["token_ttl"] = parse_duration(data["token_ttl"])
+    if "bind_secret_id" in data:
+        settings["bind_secret_id"] = data["bind_secret_id"] not in (False, "false", "0")
+    return settings
+
+
+def handle(state: VaultState, req: Request) -> Reply:
+    """Everything under ``auth/`` except logins."""
+    if req.path.startswith("auth/token/"):
+        return token_handlers.handle(state, req)
+    mount, sub = _split(req.path)
+    auth = state.auth_mounts.get(mount)
+    if auth is None:
+        return error(404, f'no handler for route "{req.path.rstrip("/")}". route entry not found.')
+    parts = sub.rstrip("/").split("/")
+    if parts[0] == "config" and auth.type == "kubernetes" and len(parts) == 1:
+        return no_content() if req.op == "update" else ok({}, mount_type=auth.type)
+    if parts[0] != "role":
+        return error(404, "unsupported path")
+    if req.op == "list" and len(parts) == 1:
+        keys = sorted(auth.roles)
+        return ok({"keys": keys}, mount_type=auth.type) if keys else error(404)
+    if len(parts) < 2 or not parts[1]:
+        return error(404, "unsupported path")
+    try:
+        return _role_endpoint(state, auth, mount, parts[1], parts[2:], req)
+    except (TypeError, ValueError):
+        return error(400, "invalid request")
+
+
+def _role_endpoint(
+    state: VaultState, auth: AuthMount, mount: str, name: str, rest: list[str], req: Request
+) -> Reply:
+    role = auth.roles.get(name)
+    if not rest:
+        if req.op == "update":
+            if auth.type == "approle":
+                state.approle(mount, name, **_role_settings(req.data))
+            else:
+                state.kubernetes_role(mount, name, **_role_settings(req.data))
+            return no_content()
+        if req.op == "delete":
+            auth.roles.pop(name, None)
+            return no_content()
+        if role is None:
+            return error(404)
+        data = {"token_policies": role.policies, "token_ttl": int(role.token_ttl)}
+        return ok(data, mount_type=auth.type)
+    if not isinstance(role, AppRole):
+        if role is None:
+            return error(400, f'role "{name}" does not exist')
+        return error(404, "unsupported path")
+    endpoint = "/".join(rest)
+    if endpoint == "role-id":
+        if req.op == "update" and req.data.get("role_id"):
+            role.role_id = str(req.data["role_id"])
+            return no_content()
+        return ok({"role_id": role.role_id}, mount_type="approle")
+    if endpoint in ("secret-id", "custom-secret-id") and req.op == "update":
+        secret_id = str(req.data.get("secret_id") or "") if endpoint == "custom-secret-id" else ""
+        secret_id = secret_id or str(uuid.uuid4())
+        accessor = str(uuid.uuid4())
+        role.secret_ids[secret_id] = accessor
+        data = {"secret_id": secret_id, "secret_id_accessor": accessor,
+                "secret_id_num_uses": 0, "secret_id_ttl": 0}  # fmt: skip
+        return ok(data, mount_type="approle")
+    if endpoint == "secret-id" and req.op == "list":
+        keys = sorted(role.secret_ids.values())
+        return ok({"keys": keys}, mount_type="approle") if keys else error(404)
+    if endpoint == "secret-id/destroy" and req.op in ("update", "delete"):
+        role.secret_ids.pop(str(req.data.get("secret_id") or ""), None)
+        return no_content()
+    return error(404, "unsupported path")

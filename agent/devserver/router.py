@@ -1,0 +1,125 @@
+"""Request routing: method mapping, faults, seal, token and policy checks, then the handlers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from secrets_agent.devserver import auth_handlers, kv_handlers, sys_handlers
+from secrets_agent.devserver.faults import Faults, failure_message
+from secrets_agent.devserver.state import VaultState
+from secrets_agent.devserver.tokens import Token
+from secrets_agent.devserver.wire import INVALID_TOKEN, PERMISSION_DENIED, SEALED, Reply, error
+
+METHODS = {"GET": "read", "HEAD": "read", "POST": "update", "PUT": "update",
+           "DELETE": "delete", "LIST": "list", "PATCH": "patch"}  # fmt: skip
+_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
+_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+UNSEALED_PATHS = ("sys/health", "sys/seal-status", "sys/init", "sys/unseal")
+
+
+@dataclass(slots=True)
+class Request:
+    """A parsed request. ``path`` is the logical path (after ``/v1/``, percent-decoded)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    op: str = "read"
+    data: dict[str, Any] = field(default_factory=dict)
+    token: Token | None = None
+    token_id: str | None = None
+
+
+def parse_bool(text: str) -> bool:
+    """Go's ``strconv.ParseBool``; ValueError otherwise."""
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(text)
+
+
+def _token_id(headers: dict[str, str]) -> str | None:
+    token = headers.get("x-vault-token")
+    if token:
+        return token
+    bearer = headers.get("authorization", "")
+    if bearer[:7].lower() == "bearer ":
+        return bearer[7:].strip() or None
+    return None
+
+
+def _parse_body(req: Request) -> Reply | None:
+    """Fill ``req.data`` from the JSON body (or the query for reads/deletes)."""
+    if req.op in ("update", "patch"):
+        if req.body.strip():
+            try:
+                data = json.loads(req.body)
+            except (ValueError, UnicodeDecodeError):
+                return error(400, "error parsing JSON")
+            if not isinstance(data, dict):
+                return error(400, "error parsing JSON")
+            req.data = data
+    else:
+        req.data = {k: v for k, v in req.query.items() if k != "list"}
+    return None
+
+
+def dispatch(state: VaultState, faults: Faults, req: Request) -> Reply:
+    """Answer one request the way Vault would."""
+    op = METHODS.get(req.method)
+    if op is None:
+        return error(405)
+    req.op = op
+    if req.method == "GET" and "list" in req.query:
+        try:
+            if parse_bool(req.query["list"]):
+                req.op = "list"
+        except ValueError:
+            return error(400)
+    if req.op == "list" and not req.path.endswith("/"):
+        req.path += "/"
+    bad = _parse_body(req)
+    if bad is not None:
+        return bad
+    unsealed_path = req.path.rstrip("/") in UNSEALED_PATHS
+    if not unsealed_path:
+        failure = faults.take_failure()
+        if failure is not None:
+            status, retry_after = failure
+            message = failure_message(status, req.path)
+            headers = [("Retry-After", str(int(retry_after)))] if retry_after is not None else []
+            return error(status, *([message] if message else []), headers=headers)
+    if unsealed_path:
+        return sys_handlers.unauthenticated(state, req)
+    with state.lock:
+        if state.sealed:
+            return error(503, SEALED)
+        if auth_handlers.is_login(state, req.path):
+            return auth_handlers.login(state, req)
+        req.token_id = _token_id(req.headers)
+        if req.token_id is None:
+            return error(403, PERMISSION_DENIED)
+        req.token = state.tokens.lookup(req.token_id)
+        if req.token is None:
+            return error(403, INVALID_TOKEN)
+        if faults.is_denied(req.path, req.token_id) or not req.token.allows(req.path):
+            return error(403, PERMISSION_DENIED)
+        return _route(state, req)
+
+
+def _route(state: VaultState, req: Request) -> Reply:
+    if req.path.startswith("sys/"):
+        return sys_handlers.handle(state, req)
+    if req.path.startswith("auth/"):
+        return auth_handlers.handle(state, req)
+    found = state.find_mount(req.path)
+    if found is None:
+        route = req.path.rstrip("/")
+        return error(404, f'no handler for route "{route}". route entry not found.')
+    mount, engine = found
+    return kv_handlers.handle(engine, req, req.path[len(mount) + 1 :])

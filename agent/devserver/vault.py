@@ -1,0 +1,238 @@
+"""``VaultDevServer``: start/stop the dev server and drive its state and faults from Python."""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from collections import deque
+from types import TracebackType
+from typing import Any
+
+from secrets_agent.devserver.faults import Faults
+from secrets_agent.devserver.kvstore import KVv1
+from secrets_agent.devserver.server import DevHTTPServer
+from secrets_agent.devserver.state import VaultState
+from secrets_agent.devserver.wire import DEFAULT_LEASE_SECONDS
+
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+_RECORD_LIMIT = 100_000
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names a loopback address."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class VaultDevServer:
+    """An in-memory, Vault-API-compatible HTTP server on loopback for tests and demos.
+
+    ``with VaultDevServer() as vault:`` starts it on a free port; ``vault.url`` and
+    ``vault.root_token`` are what a client needs. Non-loopback hosts need ``allow_remote=True``.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        root_token: str | None = None,
+        *,
+        allow_remote: bool = False,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
+    ) -> None:
+        if not allow_remote and not is_loopback(host):
+            raise ValueError(f"refusing to bind non-loopback address {host!r}")
+        self.host, self.port = host, port
+        self.max_request_bytes = max_request_bytes
+        self._state = VaultState(root_token)
+        self._faults = Faults()
+        self._httpd: DevHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._count = 0
+        self._requests: deque[tuple[str, str]] = deque(maxlen=_RECORD_LIMIT)
+        self._record_lock = threading.Lock()
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> VaultDevServer:
+        """Bind and serve in a daemon thread; returns self."""
+        if self._httpd is not None:
+            return self
+        self._faults.restarting()
+        httpd = DevHTTPServer((self.host, self.port), self._state, self._faults,
+                              self.max_request_bytes)  # fmt: skip
+        httpd.recorder = self._record
+        self.port = httpd.server_address[1]
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+            name=f"vault-dev-server:{self.port}", daemon=True,
+        )  # fmt: skip
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close every connection and release the port."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        self._faults.stopping()
+        httpd.shutdown()
+        httpd.server_close()
+        httpd.close_connections()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> VaultDevServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:  # fmt: skip
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def root_token(self) -> str:
+        return self._state.root_token
+
+    # -- seal ---------------------------------------------------------------------------
+    @property
+    def sealed(self) -> bool:
+        return self._state.sealed
+
+    def seal(self) -> None:
+        with self._state.lock:
+            self._state.sealed = True
+
+    def unseal(self) -> None:
+        with self._state.lock:
+            self._state.sealed = False
+
+    # -- secrets ------------------------------------------------------------------------
+    def put_secret(self, path: str, data: dict[str, Any], mount: str = "secret") -> int:
+        """Write ``data`` at ``path`` (a new KV v2 version, or a KV v1 overwrite); returns the
+        version number (always 1 on KV v1)."""
+        if not isinstance(data, dict):
+            raise TypeError("data must be a dict")
+        with self._state.lock:
+            engine = self._state.kv(mount)
+            if isinstance(engine, KVv1):
+                engine.write(path.strip("/"), data)
+                return 1
+            return engine.write(path.strip("/"), data)[1]
+
+    def delete_secret(self, path: str, mount: str = "secret") -> None:
+        """Soft-delete the latest version (KV v2) or delete the entry (KV v1)."""
+        with self._state.lock:
+            engine = self._state.kv(mount)
+            if isinstance(engine, KVv1):
+                engine.delete(path.strip("/"))
+            else:
+                engine.soft_delete(path.strip("/"))
+
+    def enable_kv(self, mount: str = "kv1", version: int = 1) -> None:
+        """Mount a KV engine of ``version`` at ``mount``; ValueError if taken."""
+        with self._state.lock:
+            self._state.enable_kv(mount, version)
+
+    # -- tokens and auth methods ----------------------------------------------------------
+    def create_token(self, policies: list[str] | None = None, paths: list[str] | None = None,
+                     ttl: float | None = None, renewable: bool = True) -> str:  # fmt: skip
+        """A new service token. ``paths``: allowed path prefixes (None = any); ``ttl`` seconds
+        (None = 768h, as Vault's default)."""
+        with self._state.lock:
+            token = self._state.tokens.create(
+                policies=policies, paths=paths, ttl=DEFAULT_LEASE_SECONDS if ttl is None else ttl,
+                renewable=renewable,
+            )  # fmt: skip
+            return token.id
+
+    def revoke_token(self, token: str) -> None:
+        with self._state.lock:
+            self._state.tokens.revoke(token)
+
+    def enable_approle(self, role: str = "agent", paths: list[str] | None = None,
+                       token_ttl: float | None = None, *, mount: str = "approle",
+                       policies: list[str] | None = None) -> tuple[str, str]:  # fmt: skip
+        """Enable AppRole (if needed), create/update ``role``; returns (role_id, secret_id)."""
+        with self._state.lock:
+            found = self._state.approle(mount, role, paths=paths, token_ttl=token_ttl or 0.0,
+                                        policies=list(policies or []))  # fmt: skip
+        return found.role_id, self.new_secret_id(role, mount=mount)
+
+    def new_secret_id(self, role: str = "agent", *, mount: str = "approle") -> str:
+        """A fresh secret_id for an existing AppRole role."""
+        import uuid
+
+        with self._state.lock:
+            found = self._state.auth_mounts[mount].roles[role]
+            secret_id = str(uuid.uuid4())
+            found.secret_ids[secret_id] = str(uuid.uuid4())
+            return secret_id
+
+    def revoke_secret_id(self, role: str, secret_id: str, *, mount: str = "approle") -> None:
+        with self._state.lock:
+            self._state.auth_mounts[mount].roles[role].secret_ids.pop(secret_id, None)
+
+    def enable_kubernetes(self, role: str = "app", jwt: str = "", paths: list[str] | None = None,
+                          token_ttl: float | None = None, *, mount: str = "kubernetes",
+                          policies: list[str] | None = None) -> None:  # fmt: skip
+        """Enable Kubernetes auth (if needed) with ``role`` accepting exactly ``jwt``."""
+        with self._state.lock:
+            found = self._state.kubernetes_role(mount, role, paths=paths,
+                                                token_ttl=token_ttl or 0.0,
+                                                policies=list(policies or []))  # fmt: skip
+            if jwt:
+                found.jwts.add(jwt)
+
+    # -- faults -------------------------------------------------------------------------
+    def deny(self, prefix: str, token: str | None = None) -> None:
+        """403 permission denied for paths under ``prefix`` (for ``token``, or every token)."""
+        self._faults.deny(prefix, token)
+
+    def fail_next(self, n: int, status: int = 500, retry_after: float | None = None) -> None:
+        """The next ``n`` requests (health and seal-status excepted) fail with ``status``."""
+        self._faults.fail_next(n, status, retry_after)
+
+    def set_latency(self, seconds: float) -> None:
+        self._faults.latency = max(0.0, float(seconds))
+
+    def drop_next(self, n: int) -> None:
+        """Close the next ``n`` requests' connections without answering."""
+        self._faults.drop_next(n)
+
+    def hang(self, on: bool = True) -> None:
+        """While on, requests are read but not answered (until turned off or stop())."""
+        self._faults.hang(on)
+
+    def clear_faults(self) -> None:
+        """Remove every injected fault (failures, drops, denials, latency, hang)."""
+        self._faults.clear()
+
+    # -- request log --------------------------------------------------------------------
+    def _record(self, method: str, path: str) -> None:
+        with self._record_lock:
+            self._count += 1
+            self._requests.append((method, path))
+
+    @property
+    def request_count(self) -> int:
+        return self._count
+
+    @property
+    def requests(self) -> list[tuple[str, str]]:
+        """A snapshot of (method, path) of recent requests, e.g. ("GET", "/v1/secret/data/a")."""
+        with self._record_lock:
+            return list(self._requests)
+
+    def reset_counters(self) -> None:
+        with self._record_lock:
+            self._count = 0
+            self._requests.clear()
