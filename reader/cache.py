@@ -1,0 +1,137 @@
+"""``SecretCache``: an in-process TTL cache built for a lock-free hot read.
+
+Entries live in a plain dict of ``key -> (value, expires_at)``. A fresh read is one dict lookup
+and one timer call, with no lock: dict reads are atomic in CPython and every writer replaces a
+whole tuple. Writers (``set``, ``invalidate``, ``clear``) serialise on a lock, so eviction and
+the invalidation generation stay consistent.
+
+An expired entry is kept as the *stale* value for stale-if-error (``get_stale``) until it is
+replaced, evicted (``maxsize``) or cleared. ``ttl_seconds=0`` therefore disables fresh hits but
+still remembers values. The timer is read at most once per operation, so tests can pass a fake
+clock and never sleep.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Hashable
+
+_EXPIRED = -math.inf
+
+
+class SecretCache:
+    """TTL cache of secret values: ``get``/``set``/``get_stale``/``invalidate``/``clear``."""
+
+    __slots__ = ("_entries", "_generation", "_lock", "maxsize", "timer", "ttl_seconds")
+
+    def __init__(
+        self,
+        ttl_seconds: float,
+        *,
+        maxsize: int | None = None,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Raise ``ValueError`` for a negative or NaN TTL, or a ``maxsize`` below 1."""
+        ttl = float(ttl_seconds)
+        if not ttl >= 0:  # also rejects NaN
+            raise ValueError(f"ttl_seconds must be >= 0, got {ttl_seconds!r}")
+        if maxsize is not None and maxsize < 1:
+            raise ValueError(f"maxsize must be None or >= 1, got {maxsize!r}")
+        self.ttl_seconds = ttl
+        self.maxsize = maxsize
+        self.timer = timer
+        self._entries: dict[Hashable, tuple[str, float]] = {}
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> str | None:
+        """Return the fresh value for ``key``, or ``None`` if absent or expired."""
+        entry = self._entries.get(key)
+        if entry is not None and entry[1] > self.timer():
+            return entry[0]
+        return None
+
+    def get_stale(self, key: Hashable) -> str | None:
+        """Return the last value stored for ``key`` whatever its age, or ``None``."""
+        entry = self._entries.get(key)
+        return None if entry is None else entry[0]
+
+    def set(self, key: Hashable, value: str, *, ttl: float | None = None) -> None:
+        """Store ``value`` fresh for ``ttl`` seconds (default: the cache's TTL)."""
+        self._store(key, value, ttl, None)
+
+    def invalidate(self, key: Hashable) -> None:
+        """Make ``key`` stale: no more fresh hits, but ``get_stale`` still returns it."""
+        with self._lock:
+            self._generation += 1
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries[key] = (entry[0], _EXPIRED)
+
+    def invalidate_where(self, predicate: Callable[[Hashable], bool]) -> int:
+        """Make every key for which ``predicate(key)`` is true stale; return how many."""
+        count = 0
+        with self._lock:
+            self._generation += 1
+            for key, entry in list(self._entries.items()):
+                if predicate(key):
+                    self._entries[key] = (entry[0], _EXPIRED)
+                    count += 1
+        return count
+
+    def clear(self) -> None:
+        """Forget every value, fresh and stale."""
+        with self._lock:
+            self._generation += 1
+            self._entries.clear()
+
+    @property
+    def generation(self) -> int:
+        """A counter bumped by every invalidation; see ``set_if_generation``."""
+        return self._generation
+
+    def set_if_generation(
+        self, key: Hashable, value: str, generation: int, *, ttl: float | None = None
+    ) -> bool:
+        """Store ``value``; fresh only if nothing was invalidated since ``generation`` was read.
+
+        A value read from a source just before a concurrent invalidation is kept as stale
+        instead of fresh, so it can never hide the change. Returns whether it was stored fresh.
+        """
+        return self._store(key, value, ttl, generation)
+
+    def _store(self, key: Hashable, value: str, ttl: float | None, generation: int | None) -> bool:
+        lifetime = self.ttl_seconds if ttl is None else ttl
+        now = self.timer()
+        with self._lock:
+            fresh = generation is None or generation == self._generation
+            expires_at = now + lifetime if fresh else _EXPIRED
+            entries = self._entries
+            if self.maxsize is not None and key not in entries:
+                while len(entries) >= self.maxsize:
+                    del entries[next(iter(entries))]  # the oldest key goes first
+            entries[key] = (value, expires_at)  # replaced in place: readers never see a gap
+        return fresh
+
+    def __len__(self) -> int:
+        """Number of values held, fresh or stale."""
+        return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        """Whether ``key`` has a fresh value."""
+        try:
+            entry = self._entries.get(key)
+        except TypeError:
+            return False
+        return entry is not None and entry[1] > self.timer()
+
+    def __repr__(self) -> str:
+        return (
+            f"SecretCache(ttl_seconds={self.ttl_seconds!r}, maxsize={self.maxsize!r}, "
+            f"entries={len(self._entries)})"
+        )
+
+
+__all__ = ["SecretCache"]

@@ -1,0 +1,122 @@
+"""Reading one secret file the way the agent writes it, safely.
+
+Used by the ``file`` backend and by the Vault/AWS managers' fallback to the agent's files.
+The path is resolved first; anything that resolves outside the directory (a symlink pointing
+elsewhere) is refused, and the final component is opened with ``O_NOFOLLOW`` so a symlink
+swapped in afterwards is refused too. Symlinks that stay inside the directory (Kubernetes
+secret volumes) work. Only regular files are read; the bytes are returned exactly, decoded as
+UTF-8, nothing stripped.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+from .errors import (
+    SecretAccessDeniedError,
+    SecretBackendUnavailableError,
+    SecretManagerError,
+    SecretNotFoundError,
+)
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+_OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY
+
+
+class _MissingError(Exception):
+    """Internal: no such file (the caller decides about fallbacks)."""
+
+
+def credential_name(key: str) -> str:
+    """The name systemd gives ``key`` inside a ``LoadCredential=`` directory: ``/`` -> ``_``."""
+    return key.replace("/", "_")
+
+
+def read_secret_file(directory: Path | str, key: str, *, backend: str = "file") -> str:
+    """Return the content of ``<directory>/<key>`` (or ``<directory>/<credential_name(key)>``).
+
+    ``key`` must already be validated. Raises ``SecretNotFoundError`` (no such file),
+    ``SecretAccessDeniedError`` (permission, symlink escaping the directory, not a regular
+    file), ``SecretBackendUnavailableError`` (directory missing, I/O errors) or
+    ``SecretManagerError`` (not UTF-8, too large).
+    """
+    base = os.fspath(directory)
+    try:
+        real_dir = os.path.realpath(base)
+        try:
+            data = _read_beneath(real_dir, key)
+        except _MissingError:
+            if "/" not in key:
+                raise
+            data = _read_beneath(real_dir, credential_name(key))
+    except _MissingError:
+        if not Path(real_dir).is_dir():
+            raise SecretBackendUnavailableError(
+                f"secrets directory {base} does not exist", backend=backend, key=key
+            ) from None
+        raise SecretNotFoundError(
+            f"secret {key!r} not found in {base}", backend=backend, key=key
+        ) from None
+    except OSError as exc:
+        raise _translate(exc, base, key, backend) from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        # No chaining: the decode error would quote bytes of the value.
+        raise SecretManagerError(
+            f"secret file for {key!r} in {base} is not valid UTF-8", backend=backend, key=key
+        ) from None
+
+
+def _read_beneath(real_dir: str, relative: str) -> bytes:
+    real = os.path.realpath(f"{real_dir}/{relative}")
+    if not real.startswith(real_dir.rstrip(os.sep) + os.sep):
+        raise PermissionError(errno.EXDEV, "resolves outside the secrets directory")
+    try:
+        fd = os.open(real, _OPEN_FLAGS)
+    except (FileNotFoundError, NotADirectoryError):
+        raise _MissingError from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise _MissingError
+        if not stat.S_ISREG(info.st_mode):
+            raise PermissionError(errno.EPERM, "not a regular file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise OSError(errno.EFBIG, "larger than the limit for a secret file")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = os.read(fd, max(info.st_size - size, 0) + 4096)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_FILE_BYTES:
+                raise OSError(errno.EFBIG, "larger than the limit for a secret file")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _translate(exc: OSError, base: str, key: str, backend: str) -> SecretManagerError:
+    reason = exc.strerror or type(exc).__name__
+    where = f"secret file for {key!r} in {base}"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EXDEV):
+        return SecretAccessDeniedError(f"{where}: {reason}", backend=backend, key=key)
+    if exc.errno == errno.ELOOP:
+        return SecretAccessDeniedError(
+            f"{where}: is a symlink that could not be resolved safely; refused",
+            backend=backend,
+            key=key,
+        )
+    if exc.errno == errno.EFBIG:
+        return SecretManagerError(f"{where}: {reason}", backend=backend, key=key)
+    return SecretBackendUnavailableError(f"{where}: {reason}", backend=backend, key=key)
+
+
+__all__ = ["MAX_FILE_BYTES", "credential_name", "read_secret_file"]
