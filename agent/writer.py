@@ -1,0 +1,303 @@
+"""Atomic, private, symlink-proof writes of secret files into ``output_dir``.
+
+Rules (DESIGN section 3):
+
+* ``output_dir`` must be a real directory (not a symlink), not world-writable, owned by the
+  agent's euid or root, and on tmpfs/ramfs unless ``allow_non_tmpfs``. These are checked on the
+  open directory descriptor at ``prepare()`` and again at every operation.
+* Every path below ``output_dir`` is walked one segment at a time with
+  ``O_DIRECTORY|O_NOFOLLOW`` and ``dir_fd=``, so a symlink planted anywhere inside is never
+  followed. Missing subdirectories are created with ``dir_mode`` (group set to the file's gid).
+* A file is written to ``.tmp-<random>`` in its final directory, opened
+  ``O_CREAT|O_EXCL|O_NOFOLLOW|O_WRONLY|O_CLOEXEC``; ``fchmod`` to the exact mode (the umask
+  neither widens nor narrows it) and ``fchown`` happen before the first byte, then the content is
+  written and the temp file renamed over the target. On tmpfs/ramfs there is no ``fsync`` (no
+  backing store; it would be a no-op); on other file systems the file and directory are synced.
+* The write is skipped when the existing regular file (single link) already has the same
+  content, mode, owner and group; it is read through ``O_NOFOLLOW|O_NONBLOCK``.
+* Whatever non-directory is at the target (symlink, FIFO, socket, device, hard-linked file) is
+  never opened or followed: the rename replaces that directory entry atomically. A directory in
+  the way is a ``WriteError``.
+* Any failure (ENOSPC, EDQUOT, EIO, ...) removes the temp file and leaves the old file intact;
+  the ``WriteError`` names the target and the errno text, never the content.
+
+Operations are serialised by one lock (each is microseconds on tmpfs), so concurrent writes to
+different targets from a thread pool are safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import secrets
+import stat
+import threading
+from pathlib import Path
+
+from secrets_agent.fsinfo import MEMORY_FS_MAGICS, fs_magic, fs_name
+from secrets_agent.relpaths import relpath_problem, segment_problem
+from secrets_agent.safedir import DIR_FLAGS, UnsafePathError, check_dir_fd, close_all, walk
+from secrets_agent.samefile import is_current
+
+log = logging.getLogger(__name__)
+
+TEMP_PREFIX = ".tmp-"
+_TEMP_FLAGS = os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_WRONLY | os.O_CLOEXEC
+
+
+class OutputDirError(Exception):
+    """``output_dir`` is unusable (symlink, world-writable, wrong owner, not tmpfs, missing)."""
+
+
+class WriteError(Exception):
+    """One file could not be written or removed; the old file is intact."""
+
+    def __init__(self, target: str, reason: str, *, errno: int | None = None) -> None:
+        super().__init__(f"{target}: {reason}")
+        self.target = target
+        self.errno = errno
+
+
+def _why(exc: OSError) -> str:
+    return os.strerror(exc.errno) if exc.errno else str(exc)
+
+
+class SecretWriter:
+    """Writes files below ``output_dir`` following the rules in the module docstring."""
+
+    def __init__(
+        self, output_dir: Path, *, dir_mode: int = 0o700, allow_non_tmpfs: bool = False
+    ) -> None:
+        self.output_dir = Path(output_dir).absolute()  # never resolve(): no symlink following
+        self.dir_mode = dir_mode
+        self.allow_non_tmpfs = allow_non_tmpfs
+        self._lock = threading.Lock()
+        self._euid = os.geteuid()
+        self._memory_fs = True
+
+    # -- output_dir ------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Create ``output_dir`` if missing (its parent must exist), validate it, and remove
+        stale ``.tmp-*`` files anywhere below it. Raises ``OutputDirError``."""
+        with self._lock:
+            self._create_root()
+            root = self._open_root()
+            try:
+                self._remove_stale_temps(root)
+            finally:
+                os.close(root)
+
+    def _create_root(self) -> None:
+        try:
+            self.output_dir.mkdir(self.dir_mode)
+        except FileExistsError:
+            return
+        except OSError as exc:
+            raise OutputDirError(f"{self.output_dir}: cannot create: {_why(exc)}") from exc
+        fd = self._open_root()
+        try:
+            os.fchmod(fd, self.dir_mode)
+        finally:
+            os.close(fd)
+
+    def _open_root(self) -> int:
+        where = str(self.output_dir)
+        try:
+            fd = os.open(self.output_dir, DIR_FLAGS)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR) and self.output_dir.is_symlink():
+                raise OutputDirError(f"{where}: is a symlink; refusing to use it") from None
+            raise OutputDirError(f"{where}: cannot open: {_why(exc)}") from None
+        try:
+            problem = check_dir_fd(fd, self._euid)
+            if problem is not None:
+                raise OutputDirError(f"{where}: {problem}; refusing to use it")
+            self._check_fs(fd, where)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _check_fs(self, fd: int, where: str) -> None:
+        try:
+            magic = fs_magic(fd)
+        except OSError as exc:
+            if self.allow_non_tmpfs:
+                self._memory_fs = False
+                return
+            raise OutputDirError(f"{where}: cannot tell the file system type: {exc}") from None
+        self._memory_fs = magic in MEMORY_FS_MAGICS
+        if not self._memory_fs and not self.allow_non_tmpfs:
+            raise OutputDirError(
+                f"{where}: is on {fs_name(magic)}, not tmpfs or ramfs; secrets would reach the"
+                " disk (set allow_non_tmpfs = true to accept that)"
+            )
+
+    def _remove_stale_temps(self, root: int) -> None:
+        for _dirpath, _dirs, files, dirfd in os.fwalk(".", dir_fd=root, follow_symlinks=False):
+            for name in files:
+                if name.startswith(TEMP_PREFIX):
+                    try:
+                        os.unlink(name, dir_fd=dirfd)
+                        log.info("removed stale temporary file %s", name)
+                    except FileNotFoundError:
+                        pass
+
+    def _root_for(self, target: str) -> int:
+        try:
+            return self._open_root()
+        except OutputDirError as exc:
+            raise WriteError(target, f"output directory unusable: {exc}") from None
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write(
+        self,
+        relpath: str,
+        content: bytes,
+        *,
+        mode: int,
+        uid: int | None = None,
+        gid: int | None = None,
+    ) -> bool:
+        """Atomically make ``<output_dir>/<relpath>`` hold ``content`` with ``mode``/owner.
+
+        Returns True if the file changed, False if it was already identical. Raises
+        ``WriteError`` (old file intact, no temp file left) and ``ValueError`` for an invalid
+        ``relpath`` or ``mode``.
+        """
+        problem = relpath_problem(relpath)
+        if problem is not None:
+            raise ValueError(f"invalid target path: {problem}")
+        if not 0 <= mode <= 0o777:
+            raise ValueError("mode must be between 0 and 0o777")
+        *dirs, name = relpath.split("/")
+        with self._lock:
+            root = self._root_for(relpath)
+            try:
+                try:
+                    fds = walk(root, dirs, euid=self._euid, create_mode=self.dir_mode, gid=gid)
+                except UnsafePathError as exc:
+                    raise WriteError(relpath, f"refusing: {exc}") from None
+                except OSError as exc:
+                    raise WriteError(relpath, _why(exc), errno=exc.errno) from exc
+                try:
+                    return self._replace(fds[-1], name, relpath, content, mode, uid, gid)
+                finally:
+                    close_all(fds)
+            finally:
+                os.close(root)
+
+    def write_dotfile(self, name: str, content: bytes, *, mode: int = 0o600) -> None:
+        """Atomically write one of the agent's own files (``.status.json``) in ``output_dir``."""
+        bare = name[1:] if name.startswith(".") else ""
+        if not bare or name.startswith(TEMP_PREFIX) or segment_problem(bare) is not None:
+            raise ValueError("a dot file name is '.' followed by one valid path segment")
+        with self._lock:
+            root = self._root_for(name)
+            try:
+                self._replace(root, name, name, content, mode, None, None)
+            finally:
+                os.close(root)
+
+    def _replace(
+        self,
+        dfd: int,
+        name: str,
+        target: str,
+        content: bytes,
+        mode: int,
+        uid: int | None,
+        gid: int | None,
+    ) -> bool:
+        try:
+            if is_current(dfd, name, content, mode=mode, uid=uid, gid=gid, euid=self._euid):
+                return False
+        except IsADirectoryError:
+            raise WriteError(target, "a directory is in the way; refusing to replace it") from None
+        except OSError as exc:
+            raise WriteError(target, _why(exc), errno=exc.errno) from exc
+        temp = TEMP_PREFIX + secrets.token_hex(8)
+        try:
+            fd = os.open(temp, _TEMP_FLAGS, mode, dir_fd=dfd)
+        except OSError as exc:
+            raise WriteError(target, _why(exc), errno=exc.errno) from exc
+        try:
+            try:
+                os.fchmod(fd, mode)  # exact mode whatever the umask, before any byte
+                if uid is not None or gid is not None:
+                    os.fchown(fd, -1 if uid is None else uid, -1 if gid is None else gid)
+                view = memoryview(content)
+                while view:
+                    view = view[os.write(fd, view) :]
+                if not self._memory_fs:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.rename(temp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+            if not self._memory_fs:
+                os.fsync(dfd)
+        except OSError as exc:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp, dir_fd=dfd)
+            raise WriteError(target, _why(exc), errno=exc.errno) from exc
+        return True
+
+    # -- removing --------------------------------------------------------------------------
+
+    def remove(self, relpath: str) -> bool:
+        """Remove the regular file ``<output_dir>/<relpath>`` and then every directory above it
+        that is left empty (up to, not including, ``output_dir``).
+
+        Returns True if a file was removed; False if there was none, or the entry is not a
+        regular file (left alone, with a warning). Raises ``WriteError``/``ValueError``.
+        """
+        problem = relpath_problem(relpath)
+        if problem is not None:
+            raise ValueError(f"invalid target path: {problem}")
+        *dirs, name = relpath.split("/")
+        with self._lock:
+            root = self._root_for(relpath)
+            try:
+                try:
+                    fds = walk(root, dirs, euid=self._euid, create_mode=None, gid=None)
+                except FileNotFoundError:
+                    return False
+                except UnsafePathError as exc:
+                    raise WriteError(relpath, f"refusing: {exc}") from None
+                except OSError as exc:
+                    raise WriteError(relpath, _why(exc), errno=exc.errno) from exc
+                try:
+                    removed = self._unlink_regular(fds[-1], name, relpath)
+                    for parent, child in zip(reversed(fds[:-1]), reversed(dirs), strict=True):
+                        try:
+                            os.rmdir(child, dir_fd=parent)
+                        except OSError:
+                            break  # not empty (or gone): stop pruning
+                    return removed
+                finally:
+                    close_all(fds)
+            finally:
+                os.close(root)
+
+    @staticmethod
+    def _unlink_regular(dfd: int, name: str, target: str) -> bool:
+        try:
+            st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise WriteError(target, _why(exc), errno=exc.errno) from exc
+        if not stat.S_ISREG(st.st_mode):
+            log.warning("%s: not a regular file; left in place", target)
+            return False
+        try:
+            os.unlink(name, dir_fd=dfd)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise WriteError(target, _why(exc), errno=exc.errno) from exc
+        return True
