@@ -146,6 +146,8 @@ def handle(state: VaultState, req: Request) -> Reply:
     if path.startswith("sys/auth/"):
         mount = path[len("sys/auth/") :]
         if req.op == "update":
+            if mount.strip("/") in state.auth_mounts or mount.strip("/") == "token":
+                return error(400, f"path is already in use at {mount.strip('/')}/")
             try:
                 state.enable_auth(mount, str(req.data.get("type") or ""))
             except ValueError as exc:
