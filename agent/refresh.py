@@ -1,0 +1,158 @@
+"""One refresh of one secret: render, write, update its state, decide when to run next.
+
+``refresh`` is a plain function of its inputs (the fetched outcome, the writer, the state, the
+time and a random source), so tests call it directly with a fake clock. A failure of any kind
+leaves the files on disk exactly as they were; only a successful render replaces them.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from secrets_agent.backoff import failure_delay, jittered_interval
+from secrets_agent.model import (
+    BackendUnavailableError,
+    RenderError,
+    SecretData,
+    SecretMissingError,
+    SecretState,
+    SourceError,
+)
+
+if TYPE_CHECKING:
+    from secrets_agent.config import SecretSpec
+    from secrets_agent.writer import SecretWriter
+
+log = logging.getLogger(__name__)
+
+RenderFunc = Callable[["SecretSpec", SecretData], Mapping[str, bytes]]
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    """What one refresh did. ``changed`` means at least one file was written or removed."""
+
+    ok: bool
+    changed: bool
+    next_run_at: float
+    error: str | None = None
+    missing: bool = False
+    written: tuple[str, ...] = ()
+
+
+def _default_render(spec: SecretSpec, data: SecretData) -> Mapping[str, bytes]:
+    from secrets_agent.render import render
+
+    return render(spec, data)
+
+
+def refresh(
+    spec: SecretSpec,
+    outcome: SecretData | SourceError,
+    writer: SecretWriter,
+    state: SecretState,
+    *,
+    now: float,
+    rng: random.Random,
+    fetch_seconds: float | None = None,
+    render: RenderFunc | None = None,
+) -> RefreshResult:
+    """Apply one fetched ``outcome`` for ``spec``; mutate ``state``; return what happened.
+
+    Never raises for a backend, render or write problem: those become a failed result with an
+    error text (no values), exponential backoff, and untouched files.
+    """
+    state.last_attempt_at = now
+    if fetch_seconds is not None:
+        state.fetch_seconds = fetch_seconds
+    if isinstance(outcome, SourceError):
+        missing = isinstance(outcome, SecretMissingError)
+        if missing:
+            state.missing = True
+        retry_after = outcome.retry_after if isinstance(outcome, BackendUnavailableError) else None
+        return _failed(
+            spec, state, str(outcome), now, rng, retry_after=retry_after, missing=missing
+        )
+    try:
+        files = dict((render or _default_render)(spec, outcome))
+    except RenderError as exc:
+        return _failed(spec, state, f"render failed: {exc}", now, rng)
+    return _write(spec, outcome, files, writer, state, now=now, rng=rng)
+
+
+def _write(
+    spec: SecretSpec,
+    data: SecretData,
+    files: dict[str, bytes],
+    writer: SecretWriter,
+    state: SecretState,
+    *,
+    now: float,
+    rng: random.Random,
+) -> RefreshResult:
+    from secrets_agent.writer import WriteError
+
+    written: list[str] = []
+    try:
+        for relpath, content in files.items():
+            if writer.write(relpath, content, mode=spec.mode, uid=spec.owner, gid=spec.group):
+                written.append(relpath)
+    except (WriteError, OSError) as exc:
+        state.files = sorted(set(state.files) | set(written))
+        return _failed(spec, state, f"write failed: {exc}", now, rng)
+    removed = []
+    for stale in sorted(set(state.files) - set(files)):
+        try:
+            if writer.remove(stale):
+                removed.append(stale)
+        except (WriteError, OSError) as exc:
+            log.warning("could not remove %s (no longer part of %s): %s", stale, spec.target, exc)
+    changed = bool(written or removed)
+    state.files = sorted(files)
+    state.version = data.version
+    state.fetched_at = now
+    state.missing = False
+    state.last_error = None
+    state.consecutive_failures = 0
+    if changed:
+        state.changed_at = now
+        log.info("updated %s (version %s, %d file(s))", spec.target, data.version, len(written))
+    else:
+        log.debug("%s unchanged (version %s)", spec.target, data.version)
+    next_run = now + jittered_interval(spec.refresh_interval, rng)
+    state.next_refresh_at = next_run
+    return RefreshResult(ok=True, changed=changed, next_run_at=next_run, written=tuple(written))
+
+
+def _failed(
+    spec: SecretSpec,
+    state: SecretState,
+    error: str,
+    now: float,
+    rng: random.Random,
+    *,
+    retry_after: float | None = None,
+    missing: bool = False,
+) -> RefreshResult:
+    state.last_error = error
+    state.consecutive_failures += 1
+    state.errors_total += 1
+    delay = failure_delay(
+        state.consecutive_failures, spec.refresh_interval, rng, retry_after=retry_after
+    )
+    next_run = now + delay
+    state.next_refresh_at = next_run
+    log.warning(
+        "refresh of %s failed (%d in a row), next try in %.1fs: %s",
+        spec.target,
+        state.consecutive_failures,
+        delay,
+        error,
+    )
+    return RefreshResult(
+        ok=False, changed=False, next_run_at=next_run, error=error, missing=missing
+    )
