@@ -4,11 +4,17 @@ A relative path is ``segment("/"segment)*``; a segment matches ``[A-Za-z0-9_.@+=
 ``.`` or ``..`` and does not start with ``.`` (dot names belong to the agent: ``.status.json``
 and temporary files). At most 255 bytes a segment and 1024 a path. So a valid relative path can
 never be absolute, traverse upwards, or name one of the agent's own files.
+
+The reader's ``libs.secrets.keys.validate_relative_path`` decides; this module adds the
+wording used in config errors (without repeating the path).
 """
 
 from __future__ import annotations
 
 import re
+
+from libs.secrets.errors import InvalidSecretKeyError
+from libs.secrets.keys import validate_relative_path
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_.@+=-]{1,255}")
 MAX_PATH = 1024
@@ -29,6 +35,14 @@ def segment_problem(segment: str) -> str | None:
 
 def relpath_problem(path: str) -> str | None:
     """Return why ``path`` is not a valid relative path inside ``output_dir``, or ``None``."""
+    try:
+        validate_relative_path(path)
+    except InvalidSecretKeyError:
+        return _explain(path) or "is not a valid relative path"
+    return _explain(path)
+
+
+def _explain(path: str) -> str | None:
     if not path:
         return "must not be empty"
     if path.startswith("/"):
