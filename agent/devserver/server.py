@@ -78,6 +78,7 @@ class DevHTTPServer(http.server.ThreadingHTTPServer):
 class _Handler(socketserver.StreamRequestHandler):
     server: DevHTTPServer
     wbufsize = 0
+    timeout = 600  # idle keep-alive connections are closed after this many seconds
 
     def setup(self) -> None:
         super().setup()
