@@ -99,6 +99,13 @@ def run(args: argparse.Namespace, out: Printer | None = None) -> int:
     except KeyboardInterrupt:
         print("secrets-agent demo: interrupted; everything was cleaned up", file=sys.stderr)
         return 130
+    except Exception as exc:  # the components' messages never hold secret values
+        print(
+            f"secrets-agent demo: failed: {type(exc).__name__}: {exc}\n"
+            "Everything was cleaned up. Run again with --show-logs for the components' logs.",
+            file=sys.stderr,
+        )
+        return 1
     leftover = _leftover_threads(threads_before)
     if leftover:
         printer.line(f"   note: threads still running: {', '.join(sorted(leftover))}")

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from secrets_agent.fsinfo import fs_magic, fs_name, swap_protected
+
 # Where the demo creates its directory when --dir is not given, in order of preference.
 DEFAULT_BASES: tuple[Path, ...] = (Path("/dev/shm"),)
 MEMORY_FILESYSTEMS = ("tmpfs", "ramfs")
@@ -28,22 +30,17 @@ class DemoError(Exception):
 
 
 def filesystem_type(path: Path) -> str:
-    """Return the type of the filesystem holding ``path`` (``"tmpfs"``, ``"ext4"``, ...)."""
-    target = os.path.realpath(path)
-    best, best_type = "", "unknown"
+    """Return the type of the filesystem holding ``path`` (``"tmpfs"``, ``"ext2/ext3/ext4"``)."""
     try:
-        with open("/proc/self/mounts", encoding="utf-8") as mounts:
-            for line in mounts:
-                parts = line.split()
-                if len(parts) < 3:
-                    continue
-                mount_point = parts[1].replace("\\040", " ")
-                inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
-                if inside and len(mount_point) >= len(best):
-                    best, best_type = mount_point, parts[2]
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         return "unknown"
-    return best_type
+    try:
+        return fs_name(fs_magic(fd))
+    except OSError:
+        return "unknown"
+    finally:
+        os.close(fd)
 
 
 @dataclass
@@ -52,6 +49,16 @@ class Workspace:
 
     root: Path
     fs_type: str
+
+    @property
+    def swap_note(self) -> str:
+        """Whether the directory's pages can be swapped to disk, in words."""
+        protected = swap_protected(str(self.root))
+        if protected:
+            return "its pages are never swapped"
+        if protected is None:
+            return "whether it can be swapped is unknown"
+        return "it can be swapped unless swap is off or encrypted (production: tmpfs noswap)"
 
     @property
     def output_dir(self) -> Path:

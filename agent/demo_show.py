@@ -27,6 +27,8 @@ def mask(value: str | bytes) -> str:
 
 def format_duration(seconds: float) -> str:
     """Human duration: ``'850 us'``, ``'3.2 ms'``, ``'1.41 s'``."""
+    if seconds < 1e-6:
+        return f"{seconds * 1e9:.0f} ns"
     if seconds < 0.001:
         return f"{seconds * 1e6:.0f} us"
     if seconds < 1:
@@ -49,38 +51,34 @@ def _group(gid: int) -> str:
 
 
 def tree_lines(root: Path) -> list[str]:
-    """List ``root`` recursively as ``mode owner:group size name  content``, values masked.
+    """List ``root`` recursively as ``mode owner:group size name  value``, values masked.
 
     Directories come first at each level; the agent's own dot files are listed but their
     content is not shown (they hold no secret values, only state).
     """
-    lines: list[str] = []
-
-    def describe(path: Path, display: str) -> str:
-        st = path.lstat()
-        owner = f"{_user(st.st_uid)}:{_group(st.st_gid)}"
-        mode = stat.filemode(st.st_mode)
-        size = "" if stat.S_ISDIR(st.st_mode) else str(st.st_size)
-        return f"  {mode} {owner:<12} {size:>5}  {display}"
+    rows: list[tuple[os.stat_result, str, str]] = [(root.lstat(), f"{root}/", "")]
 
     def walk(directory: Path, depth: int) -> None:
         entries = sorted(directory.iterdir(), key=lambda p: (not p.is_dir(), p.name))
         for entry in entries:
-            indent = "    " * depth
-            if entry.is_dir() and not entry.is_symlink():
-                lines.append(describe(entry, f"{indent}{entry.name}/"))
+            st = entry.lstat()
+            name = "  " * depth + entry.name
+            if stat.S_ISDIR(st.st_mode):
+                rows.append((st, name + "/", ""))
                 walk(entry, depth + 1)
-                continue
-            if entry.name.startswith("."):
-                note = "(agent state, no values)"
+            elif entry.name.startswith("."):
+                rows.append((st, name, "(the agent's state, no values)"))
             else:
-                note = mask(entry.read_bytes())
-            lines.append(
-                describe(entry, f"{indent}{entry.name:<{max(1, 24 - len(indent))}} {note}")
-            )
+                rows.append((st, name, mask(entry.read_bytes())))
 
-    lines.append(describe(root, f"{root}/"))
     walk(root, 1)
+    width = max(len(name) for _, name, _ in rows[1:]) if len(rows) > 1 else 0
+    lines = []
+    for st, name, note in rows:
+        owner = f"{_user(st.st_uid)}:{_group(st.st_gid)}"
+        size = "" if stat.S_ISDIR(st.st_mode) else str(st.st_size)
+        text = f"{name:<{width}}  {note}" if note else name
+        lines.append(f"   {stat.filemode(st.st_mode)} {owner:<12} {size:>5}  {text}".rstrip())
     return lines
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +36,6 @@ def _wait(condition: Callable[[], bool], what: str, limit: float = WAIT_LIMIT) -
             raise DemoError(f"gave up after {limit:.0f} s waiting for {what}")
         time.sleep(POLL)
     return time.perf_counter() - start
-
-
-def _states(status: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The per-secret entries of a parsed ``.status.json``."""
-    entries = status.get("secrets", [])
-    if isinstance(entries, Mapping):
-        return [entry for entry in entries.values() if isinstance(entry, Mapping)]
-    return [entry for entry in entries if isinstance(entry, Mapping)]
 
 
 class DemoRun:
@@ -113,7 +105,7 @@ class DemoRun:
                 "path": "postgres",
                 "target": "postgres.url",
                 "format": "template",
-                "template": "postgresql://{{ username }}:{{ password }}@127.0.0.1:5432/app",
+                "template": "postgresql://{{ username }}:{{ password | urlquote }}@127.0.0.1/app",
             },
             {"path": "tls/web", "target": "tls/web.key", "format": "raw", "field": "key"},
         ]
@@ -142,8 +134,8 @@ class DemoRun:
             f"file(s) in {format_duration(took)}.",
             "Each file is written to a temp file with its final mode, then renamed into place.",
             f"It now refreshes every {self.interval:g} s (+-10% jitter) in a background thread.",
-            f"{self.workspace.output_dir} is on {self.workspace.fs_type}: in memory, never on "
-            "disk.",
+            f"{self.workspace.output_dir} is on {self.workspace.fs_type}: in memory, not on a "
+            f"disk; {self.workspace.swap_note}.",
         )
 
     # -- the reader ----------------------------------------------------------------------
@@ -212,8 +204,6 @@ class DemoRun:
     # -- outage --------------------------------------------------------------------------
 
     def outage(self) -> None:
-        from secrets_agent.status import read_status
-
         output_dir = self.workspace.output_dir
         before = {p: p.read_bytes() for p in output_dir.rglob("*") if _is_secret_file(p)}
         self._vault.seal()
@@ -224,13 +214,18 @@ class DemoRun:
         )
 
         def agent_noticed() -> bool:
-            return any(s.get("last_error") for s in _states(read_status(output_dir)))
+            return any(state.last_error for state in self._agent.states())
 
         _wait(agent_noticed, "the agent to report the outage in .status.json")
-        errors = {s.get("last_error") for s in _states(read_status(output_dir))} - {None}
-        for error in sorted(str(e) for e in errors):
-            self.out.item(f"agent status, last error: {error}")
         time.sleep(self.interval)  # let a few more refresh attempts fail
+        states = self._agent.states()
+        failing = [state for state in states if state.last_error]
+        self.out.item(f"agent: {len(failing)} of {len(states)} secrets failing, files kept")
+        for state in failing[:2]:
+            self.out.item(
+                f"{state.target}: {state.consecutive_failures} failed attempt(s), "
+                f"last error: {state.last_error}"
+            )
         after = {p: p.read_bytes() for p in output_dir.rglob("*") if _is_secret_file(p)}
         unchanged = before == after
         self.out.item(f"files: {len(after)} present, {'all unchanged' if unchanged else 'CHANGED'}")
@@ -248,7 +243,7 @@ class DemoRun:
         self.out.step("Vault is back (unsealed)", "The agent's next retry succeeds.")
 
         def agent_recovered() -> bool:
-            return not any(s.get("last_error") for s in _states(read_status(output_dir)))
+            return not any(state.last_error for state in self._agent.states())
 
         took = _wait(agent_recovered, "the agent to recover after the unseal")
         self.out.item(f"all secrets fresh again {format_duration(took)} after the unseal")
