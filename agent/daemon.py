@@ -1,0 +1,351 @@
+"""The agent: first sync, scheduled refreshes, reload, graceful stop, systemd notifications.
+
+Construct it from a parsed ``Config``; inject a ``source`` (anything with ``fetch_many`` and
+``close``) to test or benchmark without a backend::
+
+    agent = Agent(config)            # or Agent(config, source=my_source)
+    report = agent.sync_once()       # fetch + render + write every secret once
+    agent.start()                    # background refreshes (APScheduler)
+    ...
+    agent.stop()
+
+``run_forever`` does all of this for ``secrets-agent run``: signals, READY/WATCHDOG/STATUS.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from secrets_agent import __version__
+from secrets_agent.daemon_jobs import JobsMixin
+from secrets_agent.model import AuthenticationError, SecretData, SecretState, SourceError
+from secrets_agent.notify import Notifier
+from secrets_agent.onchange import run_on_change
+from secrets_agent.refresh import refresh
+from secrets_agent.scheduler import JobScheduler
+from secrets_agent.sources.base import SecretSource, create_source
+from secrets_agent.syncing import (
+    Outcome,
+    SyncReport,
+    fetch_specs,
+    summary,
+)
+from secrets_agent.writer import SecretWriter
+
+if TYPE_CHECKING:
+    from secrets_agent.config import Config, SecretSpec
+
+__all__ = ["Agent", "SyncReport"]
+
+log = logging.getLogger(__name__)
+
+MAINTENANCE_JOB = "source-maintenance"
+IDLE_MAINTENANCE = 60.0
+JOB_ERROR_RETRY = 5.0
+
+
+class _FailingSource:
+    """Stands in when the real source cannot even be built (e.g. no AWS region)."""
+
+    name = "unavailable"
+
+    def __init__(self, error: str) -> None:
+        self._error = error
+
+    def fetch_many(self, paths: Any, **_: Any) -> dict[str, SecretData | SourceError]:
+        return {p: AuthenticationError(self._error, path=p) for p in paths}
+
+    def close(self) -> None:
+        pass
+
+
+class Agent(JobsMixin):
+    """Keeps the configured secrets written and fresh. See the module docstring."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        source: SecretSource | None = None,
+        notifier: Notifier | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._config = config
+        self._source = source
+        self._owns_source = source is None
+        self.notifier = notifier if notifier is not None else Notifier.from_environ()
+        self._clock = clock
+        self._rng = rng if rng is not None else random.SystemRandom()
+        self._writer = self._make_writer(config)
+        self._specs: dict[str, SecretSpec] = {s.target: s for s in config.secrets}
+        self._states = {t: SecretState(path=s.path, target=t) for t, s in self._specs.items()}
+        self._synced: set[str] = set()  # targets written (or confirmed) at least once
+        self._lock = threading.RLock()  # states, writer, status files
+        self._reload_lock = threading.Lock()
+        self._active = 0
+        self._idle = threading.Condition()
+        self._generation = 0
+        self._groups: dict[str, list[str]] = {}
+        self._scheduler: JobScheduler | None = None
+        self._prepared = False
+        self._stopping = False
+        self._started_at = clock()
+        self._announce_ready = False
+        self._ready_sent = False
+        self.stop_requested = threading.Event()
+        self.reload_requested = threading.Event()
+
+    # -- public API ------------------------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        """The config in force."""
+        return self._config
+
+    @property
+    def output_dir(self) -> os.PathLike[str]:
+        return self._writer.output_dir
+
+    def states(self) -> list[SecretState]:
+        """Snapshot copies of every secret's state, in config order."""
+        import copy
+
+        with self._lock:
+            return [copy.copy(self._states[t]) for t in self._specs]
+
+    def all_synced(self) -> bool:
+        """True once every configured secret has been written successfully at least once."""
+        with self._lock:
+            return set(self._specs) <= self._synced
+
+    def scheduler_alive(self) -> bool:
+        """True while background refreshes are running."""
+        scheduler = self._scheduler
+        return scheduler is not None and scheduler.running
+
+    def announce_ready(self) -> None:
+        """Send ``READY=1`` as soon as every secret is in place (now, or after a later run)."""
+        self._announce_ready = True
+        self._publish()
+
+    def sync_once(self) -> SyncReport:
+        """Fetch, render and write every secret once; write status files; return the report.
+
+        Raises ``OutputDirError`` when ``output_dir`` is unusable (nothing is written then).
+        """
+        self._prepare()
+        specs = list(self._specs.values())
+        report = self._apply(specs, fetch_specs(self._get_source(), specs))
+        self._publish()
+        return report
+
+    def start(self) -> None:
+        """Start background refreshes (each secret at its next refresh time, or now)."""
+        self._prepare()
+        with self._lock:
+            if self._scheduler is not None:
+                return
+            self._stopping = False
+            self._scheduler = JobScheduler(max_workers=self._config.agent.concurrency)
+            self._schedule_all()
+            self._scheduler.start()
+        log.info("refreshing %d secret(s) in the background", len(self._specs))
+
+    def stop(self, timeout: float = 10) -> None:
+        """Stop refreshing; let in-flight writes finish (up to ``timeout`` s); close the source."""
+        self._stopping = True
+        self._quiesce(timeout)
+        with self._lock:
+            scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        self._publish()
+        if self._owns_source and self._source is not None:
+            self._source.close()
+            self._source = None
+
+    def reload(self, config: Config) -> None:
+        """Switch to ``config``: prune files of secrets that left it, fetch new or changed
+        secrets now, keep the state of the others, reschedule."""
+        from secrets_agent.writer import OutputDirError
+
+        with self._reload_lock:
+            running = self._scheduler is not None
+            if running:
+                self._quiesce(timeout=30)
+            old = self._config
+            new_specs = {s.target: s for s in config.secrets}
+            with self._lock:
+                same_dir = config.agent == old.agent
+                removed = [t for t in self._specs if not same_dir or t not in new_specs]
+                for target in removed:
+                    self._prune(target)
+                if not same_dir:
+                    self._writer = self._make_writer(config)
+                    self._prepared = False
+                if config.backend != old.backend and self._owns_source and self._source:
+                    self._source.close()
+                    self._source = None
+                for target, spec in new_specs.items():
+                    if self._specs.get(target) != spec:
+                        state = self._states.get(target)
+                        if state is None or state.path != spec.path:
+                            self._states[target] = SecretState(path=spec.path, target=target)
+                        self._states[target].next_refresh_at = None  # fetch now
+                        self._synced.discard(target)
+                self._config, self._specs = config, new_specs
+            log.info("config reloaded: %d secret(s), %d removed", len(new_specs), len(removed))
+            try:
+                self._prepare()
+            except OutputDirError as exc:
+                log.error("output directory unusable after reload: %s", exc)
+                return
+            fresh = [
+                s for s in new_specs.values() if self._states[s.target].next_refresh_at is None
+            ]
+            if fresh:
+                self._apply(fresh, fetch_specs(self._get_source(), fresh))
+            self._publish()
+            if running and not self._stopping:
+                with self._lock:
+                    self._schedule_all()
+
+    def run_forever(self) -> int:
+        """The ``run`` command: sync, READY=1, refresh until SIGTERM/SIGINT; exit code."""
+        from secrets_agent.daemon_loop import run_forever
+
+        return run_forever(self)
+
+    # -- internals -------------------------------------------------------------------------
+
+    @staticmethod
+    def _make_writer(config: Config) -> SecretWriter:
+        a = config.agent
+        return SecretWriter(a.output_dir, dir_mode=a.dir_mode, allow_non_tmpfs=a.allow_non_tmpfs)
+
+    def _prepare(self) -> None:
+        with self._lock:
+            if not self._prepared:
+                self._writer.prepare()
+                self._prepared = True
+                from secrets_agent.previous import adopt_previous_status
+
+                adopt_previous_status(self._writer, self._states, self._synced, self._specs)
+
+    def _get_source(self) -> SecretSource:
+        with self._lock:
+            if self._source is None:
+                try:
+                    self._source = create_source(
+                        self._config.backend, concurrency=self._config.agent.concurrency
+                    )
+                except Exception as exc:
+                    log.error("cannot set up the %s client: %s", self._config.backend.type, exc)
+                    return _FailingSource(f"cannot set up the backend client ({exc})")
+            return self._source
+
+    def _apply(self, specs: list[SecretSpec], outcomes: dict[str, Outcome]) -> SyncReport:
+        report = SyncReport(ok=True)
+        commands: list[tuple[SecretSpec, SecretData]] = []
+        with self._lock:
+            for spec in specs:
+                if spec.target not in self._specs:
+                    continue  # removed by a reload meanwhile
+                outcome, seconds = outcomes[spec.target]
+                state = self._states[spec.target]
+                result = refresh(
+                    spec,
+                    outcome,
+                    self._writer,
+                    state,
+                    now=self._clock(),
+                    rng=self._rng,
+                    fetch_seconds=seconds,
+                )
+                if not result.ok:
+                    report.ok = False
+                    report.failed[spec.target] = result.error or "failed"
+                    continue
+                self._synced.add(spec.target)
+                if result.changed:
+                    report.written += 1
+                    if spec.on_change and isinstance(outcome, SecretData):
+                        commands.append((spec, outcome))
+                else:
+                    report.unchanged += 1
+        for spec, data in commands:
+            self._run_on_change(spec, data)
+        return report
+
+    def _run_on_change(self, spec: SecretSpec, data: SecretData) -> None:
+        assert spec.on_change is not None
+        values: list[str | bytes] = [data.raw, *(data.fields or {}).values()]
+        run_on_change(
+            spec.on_change,
+            timeout=self._config.agent.on_change_timeout,
+            label=spec.target,
+            secret_values=values,
+            extra_env={
+                "SECRETS_AGENT_TARGET": spec.target,
+                "SECRETS_AGENT_OUTPUT_DIR": str(self._writer.output_dir),
+            },
+        )
+
+    def _prune(self, target: str) -> None:
+        state = self._states.pop(target, None)
+        self._synced.discard(target)
+        for relpath in state.files if state else []:
+            try:
+                if self._writer.remove(relpath):
+                    log.info("removed %s (secret %s left the config)", relpath, target)
+            except Exception as exc:
+                log.warning("could not remove %s: %s", relpath, exc)
+
+    def _agent_info(self) -> dict[str, object]:
+        states = list(self._states.values())
+        return {
+            "pid": os.getpid(),
+            "version": __version__,
+            "started_at": self._started_at,
+            "backend": self._config.backend.type,
+            "healthy": all(s.consecutive_failures == 0 for s in states),
+            "ready": set(self._specs) <= self._synced,
+            "secrets": len(states),
+        }
+
+    def _publish(self) -> None:
+        """Write .status.json and the metrics file; update STATUS= (and READY= if due)."""
+        now = self._clock()
+        with self._lock:
+            states = [self._states[t] for t in self._specs]
+            info = self._agent_info()
+            line = summary(states, now)
+            try:
+                from secrets_agent.status import write_status
+
+                write_status(self._writer, states, info)
+            except Exception as exc:
+                log.warning("could not write the status file: %s", exc)
+            metrics_file = self._config.agent.metrics_file
+            if metrics_file is not None:
+                try:
+                    from secrets_agent.metrics import write_metrics
+
+                    write_metrics(metrics_file, states, info, now=now)
+                except Exception as exc:
+                    log.warning("could not write the metrics file: %s", exc)
+            ready_now = self._announce_ready and not self._ready_sent and bool(info["ready"])
+            if ready_now:
+                self._ready_sent = True
+        if ready_now:
+            self.notifier.ready(line)
+            log.info("all secrets in place: %s", line)
+        else:
+            self.notifier.status(line)
