@@ -1,0 +1,178 @@
+"""``<output_dir>/.status.json``: non-secret per-secret state, and its human rendering.
+
+The file is written atomically through the :class:`SecretWriter` with mode 0640: it holds no
+value, but error texts, paths and versions are nobody else's business, so only the agent's own
+user and group (operators) may read it. Layout::
+
+    {"format": 1, "written_at": <unix time>,
+     "agent": {"pid": ..., "started_at": ..., "backend": ..., "healthy": ..., ...},
+     "secrets": [{"target": ..., "path": ..., "version": ..., "fetched_at": ...,
+                  "changed_at": ..., "last_attempt_at": ..., "next_refresh_at": ...,
+                  "last_error": ..., "consecutive_failures": ..., "errors_total": ...,
+                  "fetch_seconds": ..., "missing": ..., "files": [...]}, ...]}
+
+``agent`` holds whatever the daemon passes as ``agent_info`` (paths become strings).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from secrets_agent.durations import format_duration
+from secrets_agent.model import SecretState
+from secrets_agent.writer import SecretWriter
+
+STATUS_FILE = ".status.json"
+STATUS_MODE = 0o640
+FORMAT_VERSION = 1
+_STATE_KEYS = (
+    "target",
+    "path",
+    "version",
+    "fetched_at",
+    "changed_at",
+    "last_attempt_at",
+    "next_refresh_at",
+    "last_error",
+    "consecutive_failures",
+    "errors_total",
+    "fetch_seconds",
+    "missing",
+    "files",
+)
+
+
+class StatusError(ValueError):
+    """The status file exists but is not a status document (corrupt, wrong type, too big)."""
+
+
+def state_entry(state: SecretState) -> dict[str, object]:
+    """The JSON object for one secret (never a value: ``SecretState`` holds none)."""
+    entry: dict[str, object] = {key: getattr(state, key) for key in _STATE_KEYS}
+    entry["files"] = list(state.files)
+    return entry
+
+
+def status_document(
+    states: Iterable[SecretState], agent_info: Mapping[str, object], *, now: float | None = None
+) -> dict[str, object]:
+    """The whole status document as a JSON-ready dict."""
+    return {
+        "format": FORMAT_VERSION,
+        "written_at": time.time() if now is None else now,
+        "agent": dict(agent_info),
+        "secrets": [state_entry(s) for s in states],
+    }
+
+
+def write_status(
+    writer: SecretWriter,
+    states: Iterable[SecretState],
+    agent_info: Mapping[str, object],
+    *,
+    now: float | None = None,
+) -> None:
+    """Atomically (re)write ``.status.json`` in the writer's ``output_dir`` (mode 0640)."""
+    document = status_document(states, agent_info, now=now)
+    text = json.dumps(document, indent=2, sort_keys=False, default=str, ensure_ascii=False)
+    writer.write_dotfile(STATUS_FILE, (text + "\n").encode("utf-8"), mode=STATUS_MODE)
+
+
+def read_status(output_dir: Path) -> dict[str, object]:
+    """Read ``<output_dir>/.status.json`` (never following a symlink).
+
+    Raises ``FileNotFoundError`` when there is none, ``OSError`` when it cannot be read, and
+    ``StatusError`` when it is not a status document.
+    """
+    path = Path(output_dir) / STATUS_FILE
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > 64 * 1024 * 1024:
+            raise StatusError(f"{path}: not a regular file of a sensible size")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            raw = handle.read()
+    finally:
+        os.close(fd)
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise StatusError(f"{path}: not valid JSON") from None
+    if not isinstance(document, dict) or not isinstance(document.get("secrets", []), list):
+        raise StatusError(f"{path}: not a status document")
+    return document
+
+
+def _num(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _ago(then: object, now: float) -> str:
+    when = _num(then)
+    return "never" if when is None else format_duration(max(0.0, now - when))
+
+
+def _next(then: object, now: float) -> str:
+    when = _num(then)
+    if when is None:
+        return "-"
+    delta = when - now
+    return f"in {format_duration(delta)}" if delta >= 0 else f"overdue {format_duration(-delta)}"
+
+
+def _error(entry: Mapping[str, Any]) -> str:
+    parts: list[str] = []
+    if entry.get("missing"):
+        parts.append("missing in backend (file kept)")
+    error = entry.get("last_error")
+    if error:
+        text = " ".join(str(error).split())
+        failures = entry.get("consecutive_failures")
+        if isinstance(failures, int) and failures > 1:
+            text += f" ({failures} failures in a row)"
+        parts.append(text)
+    return "; ".join(parts) or "-"
+
+
+def format_status(status: Mapping[str, object], *, now: float) -> str:
+    """A human table: one header line about the agent, then target, version, age, next
+    refresh and last error for each secret. Never a value (the document holds none)."""
+    agent = status.get("agent")
+    info: Mapping[str, Any] = agent if isinstance(agent, Mapping) else {}
+    healthy = info.get("healthy")
+    head = [
+        f"agent pid {info.get('pid', '?')}",
+        f"backend {info.get('backend', '?')}",
+        "healthy" if healthy else ("UNHEALTHY" if healthy is not None else "health unknown"),
+        f"started {_ago(info.get('started_at'), now)} ago",
+        f"status written {_ago(status.get('written_at'), now)} ago",
+    ]
+    if info.get("config"):
+        head.append(f"config {info['config']}")
+    rows = [("TARGET", "VERSION", "AGE", "NEXT REFRESH", "LAST ERROR")]
+    secrets = status.get("secrets")
+    for entry in secrets if isinstance(secrets, list) else []:
+        if not isinstance(entry, Mapping):
+            continue
+        version = entry.get("version")
+        rows.append(
+            (
+                str(entry.get("target", "?")),
+                "-" if version is None else str(version),
+                _ago(entry.get("fetched_at"), now),
+                _next(entry.get("next_refresh_at"), now),
+                _error(entry),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [", ".join(head)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)]
+        lines.append("  ".join([*cells, row[4]]).rstrip())
+    return "\n".join(lines) + "\n"
