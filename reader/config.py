@@ -115,6 +115,7 @@ class _BackendConfig:
     """Shared construction logic: environment, then the caller's config on top."""
 
     _ENV: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    _ALIASES: ClassVar[Mapping[str, str]] = {}
 
     @classmethod
     def resolve(cls: type[C], config: object = None, environ: Mapping[str, str] | None = None) -> C:
@@ -135,7 +136,8 @@ class _BackendConfig:
                 if value != _default_of(spec):
                     values[name] = value
         elif isinstance(config, Mapping):
-            for name, value in config.items():
+            for raw_name, value in config.items():
+                name = cls._ALIASES.get(raw_name, raw_name)
                 if name not in fields:
                     problems.append(f"{name}: unknown setting for {cls.__name__}")
                 else:
@@ -198,7 +200,7 @@ class FileConfig(_BackendConfig):
 class VaultConfig(_BackendConfig):
     """``vault`` backend: address, auth, KV mount and version, timeouts."""
 
-    address: str = "https://127.0.0.1:8200"
+    address: str = ""
     token: str | None = field(default=None, repr=False)
     token_file: Path | None = None
     role_id: str | None = field(default=None, repr=False)
@@ -231,6 +233,7 @@ class VaultConfig(_BackendConfig):
         "kv_version": ("VAULT_KV_VERSION",),
         "timeout": ("VAULT_CLIENT_TIMEOUT",),
     }
+    _ALIASES: ClassVar[Mapping[str, str]] = {"url": "address"}
 
     def __post_init__(self) -> None:
         if self.kv_version not in (1, 2):

@@ -118,7 +118,7 @@ class AWSSecretsManager(SecretManager):
         except Exception as exc:
             if is_not_found(exc):
                 raise _MissingError from exc
-            error = translate_aws_error(exc, f"GetSecretValue({secret_id!r})")
+            error = translate_aws_error(exc, f"secret {key!r}: GetSecretValue({secret_id!r})")
             error.backend, error.key = self.backend, key
             raise error from exc
         return response

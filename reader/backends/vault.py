@@ -56,6 +56,10 @@ class VaultSecretManager(SecretManager):
     ) -> None:
         env = os.environ if environ is None else environ
         self.config = VaultConfig.resolve(config, env)
+        if not self.config.address and client is None:
+            raise SecretConfigurationError(
+                "no Vault address: set VAULT_ADDR or the config's address", backend=self.backend
+            )
         super().__init__(
             ttl_seconds=ttl_seconds, timer=timer, fallback_dir=self.config.secrets_dir, environ=env
         )
@@ -177,7 +181,7 @@ class VaultSecretManager(SecretManager):
     def _fetch(self, key: str, secret_path: str, field: str) -> str:
         path = secret_path or key
         name = field if secret_path else "value"
-        where = f"Vault secret {self.config.kv_mount}/{path} at {self.config.address}"
+        where = f"secret {key!r} (Vault {self.config.kv_mount}/{path} at {self.config.address})"
         for attempt in range(2):
             client = self._ensure_client()
             token = client.token
@@ -208,9 +212,7 @@ class VaultSecretManager(SecretManager):
 
     def _field(self, data: Mapping[str, object], name: str, key: str, where: str) -> str:
         if name not in data:
-            raise SecretNotFoundError(
-                f"secret {key!r}: field {name!r} is not in {where}", backend=self.backend, key=key
-            )
+            raise SecretNotFoundError(f"{where}: no field {name!r}", backend=self.backend, key=key)
         value = data[name]
         if isinstance(value, str):
             return value
