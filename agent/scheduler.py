@@ -77,8 +77,10 @@ class JobScheduler:
         """Job id -> next run time (Unix time) of every pending job."""
         result: dict[str, float] = {}
         for job in self._scheduler.get_jobs():
-            if job.next_run_time is not None:
-                result[job.id] = job.next_run_time.timestamp()
+            # Jobs added before start() have no next_run_time yet; their trigger knows it.
+            when = getattr(job, "next_run_time", None) or getattr(job.trigger, "run_date", None)
+            if when is not None:
+                result[job.id] = when.timestamp()
         return result
 
     def shutdown(self, *, wait: bool = True) -> None:

@@ -1,0 +1,244 @@
+"""Agent with an injected in-memory source: sync, background refresh, reload, stop, notify."""
+
+from __future__ import annotations
+
+import random
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from secrets_agent.config import AgentSettings, AuthConfig, Config, SecretSpec, VaultBackendConfig
+from secrets_agent.daemon import Agent
+from secrets_agent.model import BackendUnavailableError, SecretData, SecretMissingError, SourceError
+from secrets_agent.notify import Notifier
+
+
+class FakeSource:
+    """Serves secrets from a dict; records every fetch_many call."""
+
+    name = "fake"
+
+    def __init__(self, batch_size: int = 1) -> None:
+        self.batch_size = batch_size
+        self.secrets: dict[str, SecretData | SourceError] = {}
+        self.calls: list[tuple[str, ...]] = []
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def set(self, path: str, version: str = "1", **fields: str) -> None:
+        self.secrets[path] = SecretData(fields=fields, raw="{}", version=version)
+
+    def fetch_many(self, paths: Sequence[str]) -> dict[str, SecretData | SourceError]:
+        with self.lock:
+            self.calls.append(tuple(paths))
+            return {
+                p: self.secrets.get(p, SecretMissingError("no such secret", path=p)) for p in paths
+            }
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _config(out: Path, *specs: SecretSpec, **agent: object) -> Config:
+    return Config(
+        agent=AgentSettings(output_dir=out, **agent),  # type: ignore[arg-type]
+        backend=VaultBackendConfig(
+            address="http://127.0.0.1:9", auth=AuthConfig(method="token", token="t")
+        ),
+        secrets=specs,
+    )
+
+
+def _spec(path: str, interval: float = 300.0, **kw: object) -> SecretSpec:
+    return SecretSpec(path=path, target=path, refresh_interval=interval, **kw)  # type: ignore[arg-type]
+
+
+def _wait(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def out(tmpfs_dir: Path) -> Path:
+    return tmpfs_dir / "out"
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> Iterator[tuple[Notifier, socket.socket]]:
+    path = str(tmp_path / "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(0.2)
+    yield Notifier(path), sock
+    sock.close()
+
+
+def _messages(sock: socket.socket) -> list[str]:
+    seen: list[str] = []
+    while True:
+        try:
+            seen.extend(sock.recv(4096).decode().split("\n"))
+        except TimeoutError:
+            return seen
+
+
+def test_sync_once_writes_every_secret_and_reports(out: Path) -> None:
+    source = FakeSource()
+    source.set("a", user="u")
+    source.set("b", k="v")
+    agent = Agent(_config(out, _spec("a"), _spec("b"), _spec("gone")), source=source)
+    report = agent.sync_once()
+    assert not report.ok and report.written == 2 and report.unchanged == 0
+    assert list(report.failed) == ["gone"] and "no such secret" in report.failed["gone"]
+    assert (out / "a/user").read_bytes() == b"u"
+    again = agent.sync_once()
+    assert again.written == 0 and again.unchanged == 2
+    states = {s.target: s for s in agent.states()}
+    assert states["gone"].missing and states["a"].version == "1"
+    agent.stop()
+    assert not source.closed  # an injected source belongs to the caller
+
+
+def test_ready_only_after_every_secret_is_in_place(
+    out: Path, notify_socket: tuple[Notifier, socket.socket]
+) -> None:
+    notifier, sock = notify_socket
+    source = FakeSource()
+    source.set("a", k="1")
+    source.secrets["b"] = BackendUnavailableError("down")
+    agent = Agent(_config(out, _spec("a", 0.3), _spec("b", 0.3)), source=source, notifier=notifier)
+    agent.sync_once()
+    agent.announce_ready()
+    first = _messages(sock)
+    assert "READY=1" not in first
+    assert any(m.startswith("STATUS=1/2 secrets fresh, 1 failing") for m in first)
+    source.set("b", k="2")
+    agent.start()
+    try:
+        assert _wait(lambda: (out / "b/k").exists())
+        assert _wait(lambda: "READY=1" in _messages(sock))
+    finally:
+        agent.stop()
+
+
+def test_background_refresh_sees_rotation_and_survives_outage(out: Path) -> None:
+    source = FakeSource()
+    source.set("a", version="1", k="one")
+    agent = Agent(_config(out, _spec("a", 0.3)), source=source)
+    agent.sync_once()
+    agent.start()
+    try:
+        source.set("a", version="2", k="two")
+        assert _wait(lambda: (out / "a/k").read_bytes() == b"two")
+        inode = (out / "a/k").stat().st_ino
+        source.secrets["a"] = BackendUnavailableError("sealed")
+        calls = len(source.calls)
+        assert _wait(lambda: len(source.calls) >= calls + 3)
+        assert (out / "a/k").read_bytes() == b"two"
+        assert (out / "a/k").stat().st_ino == inode
+        state = agent.states()[0]
+        assert state.consecutive_failures >= 1 and state.last_error == "sealed"
+        source.set("a", version="3", k="three")
+        assert _wait(lambda: (out / "a/k").read_bytes() == b"three", timeout=8)
+    finally:
+        agent.stop()
+    calls = len(source.calls)
+    time.sleep(0.8)
+    assert len(source.calls) == calls  # stopped means stopped
+
+
+def test_batched_groups_fetch_together(out: Path) -> None:
+    source = FakeSource(batch_size=20)
+    specs = [_spec(f"s{i}", 0.4) for i in range(25)]
+    for spec in specs:
+        source.set(spec.path, k=spec.path)
+    agent = Agent(_config(out, *specs), source=source)
+    agent.sync_once()
+    assert source.calls == [tuple(s.path for s in specs)]
+    agent.start()
+    try:
+        assert _wait(lambda: len(source.calls) >= 5)
+    finally:
+        agent.stop()
+    # Every background call is a batch of a group (20 + 5), never one call per secret.
+    assert all(len(c) in (5, 20, 25) for c in source.calls)
+
+
+def test_reload_prunes_removed_secrets_and_adds_new_ones(out: Path) -> None:
+    source = FakeSource()
+    for name in ("keep", "drop", "new"):
+        source.set(name, k=name)
+    agent = Agent(_config(out, _spec("keep"), _spec("drop")), source=source)
+    agent.sync_once()
+    agent.start()
+    assert (out / "drop/k").exists()
+    keep_inode = (out / "keep/k").stat().st_ino
+    (out / "unmanaged").write_text("not ours")
+    agent.reload(_config(out, _spec("keep"), _spec("new", format="raw", field="k")))
+    try:
+        assert not (out / "drop").exists()
+        assert (out / "new").read_bytes() == b"new"
+        assert (out / "keep/k").stat().st_ino == keep_inode
+        assert (out / "unmanaged").read_text() == "not ours"
+        assert [s.target for s in agent.states()] == ["keep", "new"]
+    finally:
+        agent.stop()
+
+
+def test_restart_prunes_files_of_secrets_no_longer_configured(out: Path) -> None:
+    pytest.importorskip("secrets_agent.status")
+    source = FakeSource()
+    source.set("a", k="1")
+    source.set("b", k="2")
+    first = Agent(_config(out, _spec("a"), _spec("b")), source=source)
+    first.sync_once()
+    first.stop()
+    source.secrets["a"] = BackendUnavailableError("down")
+    second = Agent(_config(out, _spec("a")), source=source)
+    second.sync_once()
+    assert not (out / "b").exists()
+    assert (out / "a/k").read_bytes() == b"1"
+    assert second.all_synced()  # files from the previous run count as in place
+    second.stop()
+
+
+def test_on_change_runs_only_when_content_changed(out: Path, tmp_path: Path) -> None:
+    log_file = tmp_path / "runs"
+    code = f"open({str(log_file)!r}, 'a').write('x')"
+    source = FakeSource()
+    source.set("a", k="1")
+    spec = _spec("a", on_change=(sys.executable, "-c", code))
+    agent = Agent(_config(out, spec), source=source, rng=random.Random(1))
+    agent.sync_once()
+    agent.sync_once()
+    assert log_file.read_text() == "x"
+    source.set("a", version="2", k="2")
+    agent.sync_once()
+    assert log_file.read_text() == "xx"
+    agent.stop()
+
+
+def test_stop_waits_for_an_in_flight_refresh(out: Path) -> None:
+    class SlowSource(FakeSource):
+        def fetch_many(self, paths: Sequence[str]) -> dict[str, SecretData | SourceError]:
+            time.sleep(0.5)
+            return super().fetch_many(paths)
+
+    source = SlowSource()
+    source.set("a", version="1", k="1")
+    agent = Agent(_config(out, _spec("a", 0.2)), source=source)
+    agent.sync_once()
+    source.set("a", version="2", k="2")
+    agent.start()
+    time.sleep(0.35)  # the background fetch is now sleeping
+    agent.stop(timeout=5)
+    # The refresh that was in flight finished its write before stop returned.
+    assert (out / "a/k").read_bytes() == b"2"

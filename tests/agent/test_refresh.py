@@ -1,0 +1,144 @@
+"""refresh(): called directly with a fake clock and a seeded random source, real tmpfs writes."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from secrets_agent.config import SecretSpec
+from secrets_agent.model import (
+    BackendUnavailableError,
+    SecretData,
+    SecretMissingError,
+    SecretState,
+)
+from secrets_agent.refresh import refresh
+from secrets_agent.writer import SecretWriter
+
+NOW = 1_700_000_000.0
+
+
+@pytest.fixture
+def writer(tmpfs_dir: Path) -> SecretWriter:
+    w = SecretWriter(tmpfs_dir / "out")
+    w.prepare()
+    return w
+
+
+def _spec(**kw: object) -> SecretSpec:
+    values: dict[str, object] = {"path": "app", "target": "app", "refresh_interval": 60.0}
+    values.update(kw)
+    return SecretSpec(**values)  # type: ignore[arg-type]
+
+
+def _data(version: str = "1", **fields: str) -> SecretData:
+    fields = fields or {"user": "u", "password": "p1"}
+    return SecretData(fields=fields, raw="{}", version=version)
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, bytes, int]]:
+    return {
+        str(p.relative_to(root)): (p.stat().st_ino, p.read_bytes(), p.stat().st_mode & 0o777)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_success_writes_files_and_schedules_with_jitter(writer: SecretWriter) -> None:
+    state = SecretState(path="app", target="app")
+    result = refresh(_spec(), _data(), writer, state, now=NOW, rng=random.Random(1))
+    assert result.ok and result.changed
+    root = writer.output_dir
+    assert (root / "app/password").read_bytes() == b"p1"
+    assert (root / "app/password").stat().st_mode & 0o777 == 0o400
+    assert state.files == ["app/password", "app/user"]
+    assert state.version == "1" and state.fetched_at == NOW and state.changed_at == NOW
+    assert NOW + 54 <= result.next_run_at <= NOW + 66
+    assert state.next_refresh_at == result.next_run_at
+
+
+def test_unchanged_secret_costs_no_write(writer: SecretWriter) -> None:
+    state = SecretState(path="app", target="app")
+    rng = random.Random(2)
+    refresh(_spec(), _data(), writer, state, now=NOW, rng=rng)
+    before = _snapshot(writer.output_dir)
+    result = refresh(_spec(), _data(), writer, state, now=NOW + 60, rng=rng)
+    assert result.ok and not result.changed
+    assert _snapshot(writer.output_dir) == before  # same inodes: nothing replaced
+    assert state.changed_at == NOW and state.fetched_at == NOW + 60
+
+
+def test_failure_keeps_files_and_backs_off_exponentially(writer: SecretWriter) -> None:
+    state = SecretState(path="app", target="app")
+    rng = random.Random(3)
+    refresh(_spec(), _data(), writer, state, now=NOW, rng=rng)
+    before = _snapshot(writer.output_dir)
+    delays = []
+    for i in range(1, 9):
+        now = NOW + i * 100
+        result = refresh(_spec(), BackendUnavailableError("down"), writer, state, now=now, rng=rng)
+        assert not result.ok and result.error == "down"
+        delays.append(result.next_run_at - now)
+        assert 1.0 <= delays[-1] <= min(60.0, 2.0**i)
+    assert state.consecutive_failures == 8 and state.errors_total == 8
+    assert state.last_error == "down" and state.fetched_at == NOW
+    assert _snapshot(writer.output_dir) == before
+    ok = refresh(_spec(), _data(), writer, state, now=NOW + 1000, rng=rng)
+    assert ok.ok and state.consecutive_failures == 0 and state.last_error is None
+    assert state.errors_total == 8
+
+
+def test_retry_after_is_honoured(writer: SecretWriter) -> None:
+    state = SecretState(path="app", target="app")
+    error = BackendUnavailableError("throttled", retry_after=45.0)
+    result = refresh(_spec(), error, writer, state, now=NOW, rng=random.Random(4))
+    assert result.next_run_at >= NOW + 45.0
+
+
+def test_missing_secret_keeps_files_and_is_flagged(writer: SecretWriter) -> None:
+    state = SecretState(path="app", target="app")
+    rng = random.Random(5)
+    refresh(_spec(), _data(), writer, state, now=NOW, rng=rng)
+    before = _snapshot(writer.output_dir)
+    result = refresh(_spec(), SecretMissingError("gone"), writer, state, now=NOW + 1, rng=rng)
+    assert not result.ok and result.missing and state.missing
+    assert _snapshot(writer.output_dir) == before
+    refresh(_spec(), _data(), writer, state, now=NOW + 2, rng=rng)
+    assert not state.missing
+
+
+def test_render_error_keeps_the_last_good_file(writer: SecretWriter) -> None:
+    spec = _spec(format="raw", field="password")
+    state = SecretState(path="app", target="app")
+    rng = random.Random(6)
+    assert refresh(spec, _data(), writer, state, now=NOW, rng=rng).ok
+    before = _snapshot(writer.output_dir)
+    result = refresh(spec, _data(version="2", user="u"), writer, state, now=NOW + 1, rng=rng)
+    assert not result.ok and "render failed" in (result.error or "")
+    assert _snapshot(writer.output_dir) == before
+    assert state.version == "1"
+
+
+def test_rotation_replaces_content_and_removes_dropped_fields(writer: SecretWriter) -> None:
+    state = SecretState(path="app", target="app")
+    rng = random.Random(7)
+    refresh(_spec(), _data(), writer, state, now=NOW, rng=rng)
+    result = refresh(
+        _spec(), _data(version="2", password="p2"), writer, state, now=NOW + 60, rng=rng
+    )
+    assert result.changed and result.written == ("app/password",)
+    root = writer.output_dir
+    assert (root / "app/password").read_bytes() == b"p2"
+    assert not (root / "app/user").exists()
+    assert state.files == ["app/password"] and state.version == "2"
+
+
+def test_write_failure_is_a_failed_refresh(writer: SecretWriter) -> None:
+    # A directory squatting on the target's file name makes the write fail.
+    (writer.output_dir / "app").mkdir(mode=0o700)
+    (writer.output_dir / "app" / "password").mkdir(mode=0o700)
+    state = SecretState(path="app", target="app")
+    result = refresh(_spec(), _data(), writer, state, now=NOW, rng=random.Random(8))
+    assert not result.ok and "write failed" in (result.error or "")
+    assert state.consecutive_failures == 1
