@@ -32,18 +32,21 @@ class _Context:
         self.cred_dir = Path(cred) if cred else None
         self.base_dir = base_dir
 
-    def file(self, table: Table, name: str) -> Path | None:
+    def file(self, table: Table, name: str, *, credential: bool = True) -> Path | None:
+        """Path from key ``name``; relative ones resolve against ``$CREDENTIALS_DIRECTORY``
+        (credentials only) or else the config file's directory."""
         text = table.string(name)
         if text is None:
             return None
         path = Path(text)
         if path.is_absolute():
             return path
-        if self.cred_dir is not None:
+        if credential and self.cred_dir is not None:
             return self.cred_dir / path
         if self.base_dir is not None:
             return self.base_dir / path
-        table.problem(name, "relative path needs $CREDENTIALS_DIRECTORY or a config file")
+        where = "$CREDENTIALS_DIRECTORY or a config file" if credential else "a config file"
+        table.problem(name, f"relative path needs {where}")
         return None
 
     def credential(self, name: str) -> Path | None:
@@ -172,7 +175,7 @@ def parse_backend(
         kv_mount = _mount(table, "kv_mount") or "secret"
         kv_version = table.integer("kv_version", 2, 1, 2)
         namespace = table.string("namespace")
-        ca_cert = ctx.file(table, "ca_cert") if table.has("ca_cert") else None
+        ca_cert = ctx.file(table, "ca_cert", credential=False) if table.has("ca_cert") else None
         backend = None
         if address is not None and auth is not None:
             backend = VaultBackendConfig(

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from secrets_agent.config import (
     DEFAULT_JWT_FILE,
     AwsBackendConfig,
@@ -458,3 +460,35 @@ def test_config_is_frozen() -> None:
     cfg = parse_config(BASE, environ={})
     with pytest.raises(AttributeError):
         cfg.agent.file_mode = 0o777  # type: ignore[misc]
+
+
+def test_ca_cert_relative_to_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "agent.toml"
+    path.write_text(
+        '[agent]\noutput_dir = "/run/s"\n[backend]\ntype = "vault"\naddress = "https://v"\n'
+        'ca_cert = "ca.pem"\nauth = { method = "token", token_file = "tok" }\n'
+        '[[secrets]]\npath = "a"\n'
+    )
+    cfg = load_config(path, environ={"CREDENTIALS_DIRECTORY": "/run/credentials/x"})
+    assert isinstance(cfg.backend, VaultBackendConfig)
+    assert cfg.backend.ca_cert == tmp_path / "ca.pem"
+    assert cfg.backend.auth.token_file == Path("/run/credentials/x/tok")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("aZ09_.@+=-/ \\\x00\n:é")), max_size=12)
+    | st.from_regex(r"[a-z]{1,3}(/[a-z._-]{1,3}){0,3}", fullmatch=True)
+)
+def test_target_rules_agree_with_the_reader(path: str) -> None:
+    from libs.secrets.errors import InvalidSecretKeyError
+    from libs.secrets.keys import validate_relative_path
+    from secrets_agent.relpaths import _explain, relpath_problem
+
+    try:
+        validate_relative_path(path)
+        reader_ok = True
+    except InvalidSecretKeyError:
+        reader_ok = False
+    assert (relpath_problem(path) is None) == reader_ok
+    assert (_explain(path) is None) == reader_ok  # our wording covers exactly the same cases
