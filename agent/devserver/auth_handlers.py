@@ -82,9 +82,10 @@ def login(state: VaultState, req: Request) -> Reply:
     if k8s_role is None:
         return error(400, f'invalid role name "{name}"')
     claims = _jwt_claims(str(jwt))
-    if claims is None or (k8s_role.jwts and jwt not in k8s_role.jwts):
+    accepted = jwt in k8s_role.jwts if k8s_role.jwts else claims is not None
+    if not accepted:
         return error(403, "permission denied")
-    sa_name, namespace, uid, secret = _service_account(claims)
+    sa_name, namespace, uid, secret = _service_account(claims or {})
     meta = {
         "role": k8s_role.name,
         "service_account_name": sa_name,

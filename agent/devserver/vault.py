@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import threading
 from collections import deque
 from types import TracebackType
@@ -121,6 +122,7 @@ class VaultDevServer:
         version number (always 1 on KV v1)."""
         if not isinstance(data, dict):
             raise TypeError("data must be a dict")
+        data = json.loads(json.dumps(data))  # a private copy; TypeError if not JSON-serializable
         with self._state.lock:
             engine = self._state.kv(mount)
             if isinstance(engine, KVv1):

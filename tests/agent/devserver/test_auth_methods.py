@@ -138,3 +138,14 @@ def test_kubernetes_missing_jwt(vault: VaultDevServer) -> None:
     with pytest.raises(hvac.exceptions.InvalidRequest) as info:
         hvac.Client(url=vault.url).auth.kubernetes.login("app", "")
     assert info.value.errors == ["missing jwt"]
+
+
+def test_kubernetes_configured_opaque_jwt_is_accepted(vault: VaultDevServer) -> None:
+    vault.enable_kubernetes(
+        role="app", jwt="opaque-service-account-token", paths=["secret/data/k8s/"]
+    )
+    client = hvac.Client(url=vault.url)
+    auth = client.auth.kubernetes.login("app", "opaque-service-account-token")["auth"]
+    assert auth["metadata"]["service_account_namespace"] == "default"
+    with pytest.raises(hvac.exceptions.Forbidden):
+        client.secrets.kv.v2.read_secret_version("other", raise_on_deleted_version=True)

@@ -172,3 +172,15 @@ def test_patch_merges_into_latest_version(vault: VaultDevServer, client: hvac.Cl
     read = client.secrets.kv.v2.read_secret_version("app", raise_on_deleted_version=True)
     assert read["data"]["data"] == {"user": "u", "password": "q"}
     assert read["data"]["metadata"]["version"] == 2
+
+
+def test_put_secret_copies_and_validates(vault: VaultDevServer, client: hvac.Client) -> None:
+    data = {"nested": {"k": "v"}}
+    vault.put_secret("app", data)
+    data["nested"]["k"] = "changed"
+    read = client.secrets.kv.v2.read_secret_version("app", raise_on_deleted_version=True)
+    assert read["data"]["data"] == {"nested": {"k": "v"}}
+    with pytest.raises(TypeError):
+        vault.put_secret("bad", {"k": object()})
+    with pytest.raises(KeyError):
+        vault.put_secret("app", {"k": "v"}, mount="nomount")
