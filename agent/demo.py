@@ -134,7 +134,7 @@ def _run(args: argparse.Namespace, out: Printer) -> None:
         stack.callback(demo.close)
         demo.start_server(args.port)
         demo.seed()
-        text = config_text(workspace, demo.vault_url, f"{args.interval}s", demo.specs())
+        text = config_text(workspace, demo.vault_url, f"{args.interval:g}s", demo.specs())
         write_private(workspace.token_path, demo.root_token)
         write_private(workspace.config_path, text)
         out.step(

@@ -52,13 +52,13 @@ class Workspace:
 
     @property
     def swap_note(self) -> str:
-        """Whether the directory's pages can be swapped to disk, in words."""
+        """Whether the directory's pages can be swapped to disk, as a sentence."""
         protected = swap_protected(str(self.root))
         if protected:
-            return "its pages are never swapped"
-        if protected is None:
-            return "whether it can be swapped is unknown"
-        return "it can be swapped unless swap is off or encrypted (production: tmpfs noswap)"
+            return "Its pages are never swapped out"
+        if not _swap_active():
+            return "No swap is active here, so it stays in RAM (production: tmpfs with noswap)"
+        return "Its pages can be swapped to disk: in production use a tmpfs mounted noswap"
 
     @property
     def output_dir(self) -> Path:
@@ -80,6 +80,14 @@ class Workspace:
         """Remove the config and the token file, keep the secret files (``--keep``)."""
         for path in (self.config_path, self.token_path):
             path.unlink(missing_ok=True)
+
+
+def _swap_active() -> bool:
+    try:
+        with open("/proc/swaps", encoding="utf-8") as swaps:
+            return len(swaps.read().splitlines()) > 1
+    except OSError:
+        return True
 
 
 def _usable_base(base: Path) -> str | None:

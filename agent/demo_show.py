@@ -18,9 +18,14 @@ MASK_PREFIX = 3
 
 
 def mask(value: str | bytes) -> str:
-    """Return ``'abc… (32 chars)'``: the first three printable characters and the length."""
+    """Return ``'abc… (32 chars)'``: the length and at most the first three characters.
+
+    Short values show fewer (a quarter of the length at most), so ``'app'`` is just
+    ``'… (3 chars)'``: the mask never gives away most of a value.
+    """
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-    head = "".join(c if c.isprintable() and not c.isspace() else "?" for c in text[:MASK_PREFIX])
+    shown = min(MASK_PREFIX, len(text) // 4)
+    head = "".join(c if c.isprintable() and not c.isspace() else "?" for c in text[:shown])
     unit = "bytes" if isinstance(value, bytes) else "chars"
     return f"{head}\u2026 ({len(value)} {unit})"
 

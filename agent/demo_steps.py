@@ -130,12 +130,12 @@ class DemoRun:
         self._agent.start()
         self.out.step(
             "The agent: first sync, then background refresh",
-            f"secrets_agent.daemon.Agent fetched every secret and wrote {report.written} "
-            f"file(s) in {format_duration(took)}.",
+            f"secrets_agent.daemon.Agent fetched {report.written} secret(s) and wrote their "
+            f"files in {format_duration(took)}.",
             "Each file is written to a temp file with its final mode, then renamed into place.",
             f"It now refreshes every {self.interval:g} s (+-10% jitter) in a background thread.",
-            f"{self.workspace.output_dir} is on {self.workspace.fs_type}: in memory, not on a "
-            f"disk; {self.workspace.swap_note}.",
+            f"The directory is on {self.workspace.fs_type}: in memory, not on a disk;",
+            f"{self.workspace.swap_note}.",
         )
 
     # -- the reader ----------------------------------------------------------------------
@@ -229,6 +229,8 @@ class DemoRun:
         after = {p: p.read_bytes() for p in output_dir.rglob("*") if _is_secret_file(p)}
         unchanged = before == after
         self.out.item(f"files: {len(after)} present, {'all unchanged' if unchanged else 'CHANGED'}")
+        self.out.line("   `secrets-agent status` (from .status.json; no values):")
+        self._show_status()
         value = self._reader.get_secret(READER_KEY)
         self.out.item(f"reader (cached):      get_secret({READER_KEY!r}) -> {mask(value)}")
         from libs.secrets import FileSecretManager
@@ -247,6 +249,13 @@ class DemoRun:
 
         took = _wait(agent_recovered, "the agent to recover after the unseal")
         self.out.item(f"all secrets fresh again {format_duration(took)} after the unseal")
+
+    def _show_status(self) -> None:
+        from secrets_agent.status import format_status, read_status
+
+        table = format_status(read_status(self.workspace.output_dir), now=time.time())
+        for line in table.splitlines():
+            self.out.line(f"     {line}")
 
     # -- teardown ------------------------------------------------------------------------
 
