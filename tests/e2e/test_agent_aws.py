@@ -1,0 +1,105 @@
+"""End to end: `secrets-agent run --once` against moto's server through a counting fault front."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+
+def _load_faults() -> Any:
+    name = "secrets_agent_test_awsfaults"
+    if name not in sys.modules:
+        path = Path(__file__).parent.parent / "agent" / "awsfaults.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture
+def front(aws_env: str) -> Iterator[Any]:
+    with _load_faults().AwsFaultFront(aws_env) as f:
+        yield f
+
+
+def _config(path: Path, out: Path, endpoint: str, secrets: str) -> Path:
+    path.write_text(
+        f"""
+[agent]
+output_dir = "{out}"
+[backend]
+type = "aws"
+region = "us-east-1"
+endpoint_url = "{endpoint}"
+timeout = "3s"
+{secrets}"""
+    )
+    return path
+
+
+def _run_once(config: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+    return subprocess.run(
+        [sys.executable, "-m", "secrets_agent", "--log-level", "debug", "run", "--once",
+         "--config", str(config)],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+
+
+def test_batched_sync_of_25_secrets(
+    aws_env: str, front: Any, tmp_path: Path, tmpfs_dir: Path, canary: str
+) -> None:
+    sm = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=aws_env)
+    names = [f"svc/{i:02d}" for i in range(24)]
+    for name in names:
+        sm.create_secret(Name=name, SecretString=json.dumps({"password": canary + name}))
+    sm.create_secret(Name="plain", SecretString=canary)
+    secrets = "".join(f'[[secrets]]\npath = "{n}"\n' for n in names)
+    secrets += '[[secrets]]\npath = "plain"\nformat = "raw"\n'
+    out = tmpfs_dir / "out"
+    result = _run_once(_config(tmp_path / "c.toml", out, front.url, secrets))
+    assert result.returncode == 0, result.stderr
+    assert front.calls["BatchGetSecretValue"] == 2  # 25 ids in groups of 20
+    assert front.calls["GetSecretValue"] == 0
+    assert (out / "svc/07/password").read_text() == canary + "svc/07"
+    assert (out / "plain").read_text() == canary
+    assert (out / "plain").stat().st_mode & 0o777 == 0o400
+    assert canary not in result.stderr + result.stdout
+
+
+def test_throttled_and_missing_secrets_exit_1_without_values_in_logs(
+    aws_env: str, front: Any, tmp_path: Path, tmpfs_dir: Path, canary: str
+) -> None:
+    sm = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=aws_env)
+    sm.create_secret(Name="a", SecretString=json.dumps({"k": canary}))
+    sm.create_secret(Name="b", SecretString=json.dumps({"k": canary}))
+    out = tmpfs_dir / "out"
+    config = _config(
+        tmp_path / "c.toml", out, front.url, '[[secrets]]\npath = "a"\n[[secrets]]\npath = "b"\n'
+    )
+    front.fail("BatchGetSecretValue", "ThrottlingException", times=3)
+    throttled = _run_once(config)
+    assert throttled.returncode == 1
+    assert "ThrottlingException" in throttled.stderr
+    assert not (out / "a").exists()
+    ok = _run_once(config)
+    assert ok.returncode == 0
+    inode = (out / "a/k").stat().st_ino
+    sm.delete_secret(SecretId="b", ForceDeleteWithoutRecovery=True)
+    missing = _run_once(config)
+    assert missing.returncode == 1
+    assert (out / "b/k").read_text() == canary  # the last good file is kept
+    assert (out / "a/k").stat().st_ino == inode  # unchanged: not rewritten
+    for run in (throttled, ok, missing):
+        assert canary not in run.stderr + run.stdout
