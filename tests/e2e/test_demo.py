@@ -28,7 +28,10 @@ def _demo(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
 
 
 def _shm_entries() -> set[str]:
-    return {p.name for p in SHM.iterdir()} if SHM.is_dir() else set()
+    """The demo's own directories under /dev/shm (other tests may use /dev/shm meanwhile)."""
+    if not SHM.is_dir():
+        return set()
+    return {p.name for p in SHM.iterdir() if p.name.startswith("secrets-agent-demo-")}
 
 
 def _process_mentions(text: str) -> list[int]:
