@@ -1,0 +1,112 @@
+"""The public surface: __all__, the error hierarchy, the seed's examples, lazy imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import libs.secrets
+import pytest
+from libs.secrets import (
+    InvalidSecretKeyError,
+    SecretAccessDeniedError,
+    SecretBackendUnavailableError,
+    SecretConfigurationError,
+    SecretManagerError,
+    SecretNotFoundError,
+)
+
+
+def test_all_is_the_contract() -> None:
+    assert set(libs.secrets.__all__) == {
+        "SecretManager",
+        "create_secret_manager",
+        "EnvSecretManager",
+        "FileSecretManager",
+        "VaultSecretManager",
+        "AWSSecretsManager",
+        "SecretCache",
+        "SecretManagerError",
+        "SecretNotFoundError",
+        "SecretAccessDeniedError",
+        "SecretBackendUnavailableError",
+        "SecretConfigurationError",
+        "InvalidSecretKeyError",
+    }
+    for name in libs.secrets.__all__:
+        assert getattr(libs.secrets, name) is not None
+
+
+def test_error_hierarchy() -> None:
+    for error in (
+        SecretNotFoundError,
+        SecretAccessDeniedError,
+        SecretBackendUnavailableError,
+        SecretConfigurationError,
+        InvalidSecretKeyError,
+    ):
+        assert issubclass(error, SecretManagerError)
+    assert issubclass(SecretNotFoundError, KeyError)
+    assert issubclass(SecretConfigurationError, ValueError)
+    assert issubclass(InvalidSecretKeyError, ValueError)
+
+
+def test_errors_carry_context_and_a_plain_message() -> None:
+    error = SecretNotFoundError("secret 'a/b' not found", backend="file", key="a/b")
+    assert str(error) == "secret 'a/b' not found"  # not KeyError's "'...'" quoting
+    assert error.backend == "file"
+    assert error.key == "a/b"
+    assert "a/b" in repr(error)
+
+
+def test_abstract_manager_cannot_be_built() -> None:
+    with pytest.raises(TypeError):
+        libs.secrets.SecretManager()  # type: ignore[abstract]
+
+
+def test_seed_example_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALPACA_API_KEY_ID", "PKTEST123")
+    from libs.secrets import create_secret_manager
+
+    manager = create_secret_manager()
+    value = manager.get_secret("alpaca/api_key_id")
+    assert value == "PKTEST123"
+    assert manager.backend == "env"
+
+
+def test_seed_example_2() -> None:
+    from libs.secrets import SecretCache
+
+    cache = SecretCache(ttl_seconds=3600)
+    cache.set("alpaca/api_key_id", "v")
+    assert cache.get("alpaca/api_key_id") == "v"
+
+
+HEAVY = ("hvac", "boto3", "botocore", "requests", "apscheduler", "watchdog", "urllib3")
+
+
+def test_import_loads_no_optional_sdk() -> None:
+    code = (
+        "import sys, libs.secrets\n"
+        "from libs.secrets import *\n"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == ""
+
+
+def test_building_managers_loads_no_optional_sdk(tmp_path: object) -> None:
+    code = (
+        "import sys\n"
+        "from libs.secrets import VaultSecretManager, AWSSecretsManager, FileSecretManager\n"
+        "VaultSecretManager({'address': 'http://127.0.0.1:1', 'token': 't'})\n"
+        "AWSSecretsManager({'region': 'us-east-1'})\n"
+        f"FileSecretManager({str(tmp_path)!r})\n"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == ""
