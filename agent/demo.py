@@ -123,11 +123,11 @@ def _leftover_threads(before: set[threading.Thread], wait: float = 2.0) -> list[
 
 
 def _run(args: argparse.Namespace, out: Printer) -> None:
+    workspace = create_workspace(args.dir)
     out.line("secrets-agent demo: Vault -> agent -> files in memory -> your service.")
     out.line(
         f"Values are never shown: at most their first {MASK_PREFIX} characters and their length."
     )
-    workspace = create_workspace(args.dir)
     with contextlib.ExitStack() as stack:
         stack.callback(_cleanup, workspace, args.keep, out)
         demo = DemoRun(workspace, out, interval=args.interval)
