@@ -59,8 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="signal sent to CMD after a refresh changed secret files, e.g. HUP or SIGUSR1"
         f" (default: ${SIGNAL_ON_CHANGE_ENV}, else none)",
     )
+    # dest is not "command": the CLI stores the subcommand's name there.
     parser.add_argument(
-        "command", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]", help="command to run"
+        "child_argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]", help="command to run"
     )
 
 
@@ -82,7 +83,7 @@ def parse_signal(name: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``exec``; returns the exit code (see the module docstring)."""
-    command = list(args.command or [])
+    command = list(args.child_argv or [])
     if command[:1] == ["--"]:
         command = command[1:]
     if not command:
@@ -117,7 +118,8 @@ def _load(path: str) -> Config | None:
         more = (
             f" (and {len(problems) - 1} more; see secrets-agent check)" if len(problems) > 1 else ""
         )
-        error(f"invalid config {path}: {problems[0]}{more}")
+        where = "" if problems[0].startswith(str(path)) else f" {path}"
+        error(f"invalid config{where}: {problems[0]}{more}")
         return None
 
 
@@ -180,11 +182,16 @@ def _first_sync(agent: Agent, relay: SignalRelay) -> SyncReport | Exception | in
             done.set()
             relay.notify_change()  # wake the waiting main thread
 
-    threading.Thread(target=sync, name="exec-first-sync", daemon=True).start()
+    thread = threading.Thread(target=sync, name="exec-first-sync", daemon=True)
+    thread.start()
     while not done.is_set():
         for sig in relay.wait(1.0):
             if sig in TERMINATING_SIGNALS:
                 return sig
+    thread.join()  # its wake-up byte is written now; drain it so it is not taken for a change
+    for sig in relay.wait(0.0):
+        if sig in TERMINATING_SIGNALS:
+            return sig
     return result[0]
 
 

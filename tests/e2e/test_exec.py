@@ -1,0 +1,410 @@
+"""``secrets-agent exec`` end to end: real dev server, real tmpfs, real child processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+AGENT = [sys.executable, "-m", "secrets_agent"]
+
+
+@dataclass
+class Setup:
+    vault: Any
+    config: Path
+    output_dir: Path
+    work: Path
+    canary: str
+
+    def script(self, name: str, body: str) -> Path:
+        """Write a child program; returns its path (run it with this interpreter)."""
+        path = self.work / name
+        path.write_text(textwrap.dedent(body))
+        return path
+
+
+def write_config(
+    path: Path,
+    *,
+    address: str,
+    token_file: Path,
+    output_dir: Path,
+    secrets: list[str],
+    refresh: str = "5m",
+) -> None:
+    tables = "".join(f'\n[[secrets]]\npath = "{name}"\n' for name in secrets)
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            [agent]
+            output_dir = "{output_dir}"
+            refresh_interval = "{refresh}"
+
+            [backend]
+            type = "vault"
+            address = "{address}"
+            auth = {{ method = "token", token_file = "{token_file}" }}
+            """
+        )
+        + tables
+    )
+
+
+@pytest.fixture
+def setup(vault: Any, tmpfs_dir: Path, tmp_path: Path, canary: str) -> Iterator[Setup]:
+    vault.put_secret("app", {"username": "svc", "password": canary})
+    token_file = tmp_path / "token"
+    token_file.write_text(vault.root_token)
+    config = tmp_path / "agent.toml"
+    output_dir = tmpfs_dir / "secrets"
+    write_config(
+        config,
+        address=vault.url,
+        token_file=token_file,
+        output_dir=output_dir,
+        secrets=["app"],
+    )
+    yield Setup(vault, config, output_dir, tmp_path, canary)
+
+
+def exec_argv(config: Path, *command: str, extra: tuple[str, ...] = ()) -> list[str]:
+    return [*AGENT, "exec", "--config", str(config), *extra, "--", *command]
+
+
+def run_exec(argv: list[str], *, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def start_exec(argv: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.02)
+
+
+def assert_no_leak(canary: str, *outputs: str) -> None:
+    for output in outputs:
+        assert canary not in output
+
+
+def test_child_sees_the_files_and_the_environment(setup: Setup) -> None:
+    child = setup.script(
+        "child.py",
+        """
+        import hashlib, os, stat, sys
+        base = os.environ["SECRETS_DIR"]
+        path = os.path.join(base, "app", "password")
+        value = open(path).read()
+        st = os.stat(path)
+        print("sha", hashlib.sha256(value.encode()).hexdigest())
+        print("mode", oct(stat.S_IMODE(st.st_mode)))
+        print("notify", os.environ.get("NOTIFY_SOCKET"))
+        print("fd0", os.readlink("/proc/self/fd/0"))
+        """,
+    )
+    env = {**os.environ, "NOTIFY_SOCKET": "/nonexistent/notify"}
+    result = subprocess.run(
+        exec_argv(setup.config, sys.executable, str(child)),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    import hashlib
+
+    digest = hashlib.sha256(setup.canary.encode()).hexdigest()
+    lines = result.stdout.splitlines()
+    assert f"sha {digest}" in lines
+    assert "mode 0o400" in lines
+    assert "notify None" in lines  # the child is not the service's main process
+    assert "fd0 /dev/null" in lines  # same stdio as the agent
+    assert (setup.output_dir / "app" / "username").read_text() == "svc"
+    assert_no_leak(setup.canary, result.stdout, result.stderr)
+
+
+@pytest.mark.parametrize("code", [0, 3, 255])
+def test_exit_code_propagates(setup: Setup, code: int) -> None:
+    result = run_exec(exec_argv(setup.config, sys.executable, "-c", f"raise SystemExit({code})"))
+    assert result.returncode == code, result.stderr
+
+
+def test_child_killed_by_signal_gives_128_plus_n(setup: Setup) -> None:
+    kill_self = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    result = run_exec(exec_argv(setup.config, sys.executable, "-c", kill_self))
+    assert result.returncode == 128 + signal.SIGKILL
+
+
+def test_signals_are_forwarded(setup: Setup) -> None:
+    log = setup.work / "signals.log"
+    child = setup.script(
+        "trap.py",
+        f"""
+        import os, signal, sys, time
+        log = open({str(log)!r}, "a", buffering=1)
+        def note(sig, frame):
+            log.write(signal.Signals(sig).name + "\\n")
+            if sig == signal.SIGTERM:
+                sys.exit(42)
+        for name in ("SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGTERM"):
+            signal.signal(getattr(signal, name), note)
+        log.write("ready\\n")
+        while True:
+            time.sleep(0.05)
+        """,
+    )
+    proc = start_exec(exec_argv(setup.config, sys.executable, str(child)))
+    try:
+        wait_for(lambda: log.exists() and "ready" in log.read_text())
+        sent = [signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2]
+        for sig in sent:
+            count = len(log.read_text().splitlines())
+            proc.send_signal(sig)
+            wait_for(lambda c=count: len(log.read_text().splitlines()) > c)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 42, err
+    names = log.read_text().split()
+    assert names == ["ready", *(s.name for s in sent), "SIGTERM"]
+
+
+def test_forwarded_sigterm_with_default_action_exits_143(setup: Setup) -> None:
+    ready = setup.work / "ready"
+    child = f"import pathlib, time; pathlib.Path({str(ready)!r}).touch(); time.sleep(60)"
+    proc = start_exec(exec_argv(setup.config, sys.executable, "-c", child))
+    try:
+        wait_for(ready.exists)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 128 + signal.SIGTERM
+
+
+@pytest.mark.parametrize("argv_tail", [[], ["--"]], ids=["nothing", "dashes-only"])
+def test_no_command_is_a_usage_error(setup: Setup, argv_tail: list[str]) -> None:
+    result = run_exec([*AGENT, "exec", "--config", str(setup.config), *argv_tail])
+    assert result.returncode == 2
+    assert "no command" in result.stderr
+    assert setup.vault.request_count == 0  # nothing was synced
+
+
+def test_command_not_found_exits_127(setup: Setup) -> None:
+    result = run_exec(exec_argv(setup.config, "no-such-command-tmpfs-secrets"))
+    assert result.returncode == 127
+    assert result.stderr.strip().splitlines() == [
+        "secrets-agent exec: no-such-command-tmpfs-secrets: command not found"
+    ]
+
+
+def test_command_not_executable_exits_126(setup: Setup) -> None:
+    script = setup.work / "not-executable.sh"
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o644)
+    result = run_exec(exec_argv(setup.config, str(script)))
+    assert result.returncode == 126
+    assert "permission denied" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_missing_secret_does_not_start_the_child(setup: Setup, tmp_path: Path) -> None:
+    marker = setup.work / "started"
+    config = tmp_path / "missing.toml"
+    write_config(
+        config,
+        address=setup.vault.url,
+        token_file=setup.work / "token",
+        output_dir=setup.output_dir,
+        secrets=["app", "does-not-exist"],
+    )
+    result = run_exec(exec_argv(config, "touch", str(marker)))
+    assert result.returncode == 1
+    assert not marker.exists()
+    assert "does-not-exist" in result.stderr
+    assert "not starting" in result.stderr
+    assert_no_leak(setup.canary, result.stdout, result.stderr)
+
+
+def test_unreadable_credential_file_fails_before_the_child(setup: Setup, tmp_path: Path) -> None:
+    marker = setup.work / "started"
+    config = tmp_path / "nocred.toml"
+    write_config(
+        config,
+        address=setup.vault.url,
+        token_file=tmp_path / "no-such-token-file",
+        output_dir=setup.output_dir,
+        secrets=["app"],
+    )
+    result = run_exec(exec_argv(config, "touch", str(marker)))
+    assert result.returncode == 1, result.stderr
+    assert not marker.exists()
+    assert "no-such-token-file" in result.stderr or "token" in result.stderr
+
+
+def test_invalid_config_is_a_usage_error(setup: Setup, tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[agent]\noutput_dir = "relative"\nbogus = 1\n')
+    result = run_exec(exec_argv(config, "true"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "invalid config" in lines[0]
+
+
+def test_unknown_change_signal_is_a_usage_error(setup: Setup) -> None:
+    result = run_exec(exec_argv(setup.config, "true", extra=("--signal-on-change", "NOPE")))
+    assert result.returncode == 2
+    assert "unknown signal" in result.stderr
+
+
+def test_terminating_signal_during_first_sync_stops_before_the_child(setup: Setup) -> None:
+    marker = setup.work / "started"
+    setup.vault.set_latency(5)
+    proc = start_exec(exec_argv(setup.config, "touch", str(marker)))
+    try:
+        wait_for(lambda: setup.vault.request_count > 0)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        elapsed = time.monotonic() - started
+    finally:
+        setup.vault.set_latency(0)
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert not marker.exists()
+    assert elapsed < 4  # did not wait for the slow backend
+
+
+def test_rotation_refreshes_files_and_signals_the_child(setup: Setup, tmp_path: Path) -> None:
+    config = tmp_path / "fast.toml"
+    write_config(
+        config,
+        address=setup.vault.url,
+        token_file=setup.work / "token",
+        output_dir=setup.output_dir,
+        secrets=["app"],
+        refresh="1s",
+    )
+    log = setup.work / "hups.log"
+    child = setup.script(
+        "reload.py",
+        f"""
+        import hashlib, os, signal, sys, time
+        log = open({str(log)!r}, "a", buffering=1)
+        path = os.path.join(os.environ["SECRETS_DIR"], "app", "password")
+        def digest():
+            return hashlib.sha256(open(path, "rb").read()).hexdigest()
+        def on_hup(sig, frame):
+            log.write("HUP " + digest() + "\\n")
+        signal.signal(signal.SIGHUP, on_hup)
+        signal.signal(signal.SIGTERM, lambda s, f: sys.exit(0))
+        log.write("ready " + digest() + "\\n")
+        while True:
+            time.sleep(0.05)
+        """,
+    )
+    proc = start_exec(
+        exec_argv(config, sys.executable, str(child), extra=("--signal-on-change", "HUP"))
+    )
+    try:
+        wait_for(lambda: log.exists() and "ready" in log.read_text())
+        time.sleep(2.5)  # refreshes that find the same value must not signal
+        assert "HUP" not in log.read_text()
+        new_value = setup.canary + "-rotated"
+        setup.vault.put_secret("app", {"username": "svc2", "password": new_value})
+        wait_for(lambda: "HUP" in log.read_text(), timeout=30)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    import hashlib
+
+    assert proc.returncode == 0, err
+    lines = log.read_text().splitlines()
+    assert lines[0] == "ready " + hashlib.sha256(setup.canary.encode()).hexdigest()
+    # one signal for the rotation (its file events are coalesced), the new value visible
+    assert lines[1:] == ["HUP " + hashlib.sha256(new_value.encode()).hexdigest()]
+    assert_no_leak(setup.canary, out, err)
+
+
+ORPHAN_CHILD = """
+import os, sys, time
+# Leave an orphan: a grandchild whose parent exits at once is re-parented to PID 1.
+pid = os.fork()
+if pid == 0:
+    if os.fork() == 0:
+        time.sleep(0.2)
+        os._exit(0)
+    os._exit(0)
+os.waitpid(pid, 0)
+time.sleep(3)
+zombies = 0
+for entry in os.listdir("/proc"):
+    if entry.isdigit():
+        try:
+            stat = open(f"/proc/{entry}/stat").read()
+        except OSError:
+            continue
+        state, ppid = stat[stat.rfind(")") + 2 :].split()[:2]
+        zombies += state == "Z" and ppid == "1"
+print("pid1", open("/proc/1/comm").read().strip(), "zombies", zombies)
+"""
+
+
+def _unshare() -> list[str]:
+    argv = ["unshare", "--pid", "--fork", "--mount-proc"]
+    try:
+        probe = subprocess.run([*argv, "true"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        pytest.skip(f"unshare is unavailable: {exc}")
+    if probe.returncode != 0:
+        pytest.skip(f"cannot create a PID namespace here: {probe.stderr.strip()}")
+    return argv
+
+
+def test_zombies_are_reaped_as_pid_1(setup: Setup) -> None:
+    unshare = _unshare()
+    child = setup.script("orphans.py", ORPHAN_CHILD)
+    # Control: a plain Python PID 1 leaves the orphan a zombie, so the scenario is real.
+    control = subprocess.run(
+        [*unshare, sys.executable, str(child)], capture_output=True, text=True, timeout=60
+    )
+    assert control.stdout.split()[-1] != "0", control.stdout + control.stderr
+    result = run_exec([*unshare, *exec_argv(setup.config, sys.executable, str(child))])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "0", result.stdout
