@@ -1,0 +1,151 @@
+"""The AWS backend through real boto3 against moto's HTTP server (and a fault front)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from libs.secrets import (
+    AWSSecretsManager,
+    SecretAccessDeniedError,
+    SecretBackendUnavailableError,
+    SecretConfigurationError,
+    SecretManagerError,
+    SecretNotFoundError,
+)
+
+from .conftest import FaultFront
+
+
+def test_endpoint_from_the_service_specific_variable(aws_env: str, sm_client: Any) -> None:
+    # aws_env sets only AWS_ENDPOINT_URL_SECRETS_MANAGER; botocore itself honours it
+    sm_client.create_secret(Name="alpaca", SecretString=json.dumps({"api_key_id": "AKIA1"}))
+    with AWSSecretsManager() as manager:
+        assert manager.get_secret("alpaca/api_key_id") == "AKIA1"
+
+
+def test_endpoint_from_the_generic_variable(
+    aws_env: str, sm_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SECRETS_MANAGER")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_env)
+    sm_client.create_secret(Name="alpaca", SecretString=json.dumps({"api_key_id": "AKIA2"}))
+    with AWSSecretsManager() as manager:
+        assert manager.get_secret("alpaca/api_key_id") == "AKIA2"
+
+
+def test_whole_plain_secret_fallback(aws_env: str, sm_client: Any) -> None:
+    sm_client.create_secret(Name="alpaca/api_key_id", SecretString="plain-value")
+    sm_client.create_secret(Name="api_token", SecretString='{"json": "kept whole"}')
+    with AWSSecretsManager() as manager:
+        assert manager.get_secret("alpaca/api_key_id") == "plain-value"
+        assert manager.get_secret("api_token") == '{"json": "kept whole"}'
+        with pytest.raises(SecretNotFoundError, match="neither"):
+            manager.get_secret("alpaca/secret_key")
+
+
+def test_non_json_secret_has_no_fields(aws_env: str, sm_client: Any) -> None:
+    sm_client.create_secret(Name="plain", SecretString="not json at all")
+    sm_client.create_secret(Name="listy", SecretString="[1, 2]")
+    with AWSSecretsManager() as manager:
+        for key in ("plain/field", "listy/field"):
+            with pytest.raises(SecretNotFoundError, match="not a JSON object") as info:
+                manager.get_secret(key)
+            assert "not json at all" not in str(info.value)
+
+
+def test_field_types(aws_env: str, sm_client: Any) -> None:
+    sm_client.create_secret(Name="db", SecretString=json.dumps({"port": 5432, "on": False}))
+    with AWSSecretsManager() as manager:
+        assert manager.get_secret("db/port") == "5432"
+        assert manager.get_secret("db/on") == "false"
+
+
+def test_binary_secret(aws_env: str, sm_client: Any) -> None:
+    sm_client.create_secret(Name="cert", SecretBinary=b"pem-text")
+    sm_client.create_secret(Name="blob", SecretBinary=b"\xff\xfe")
+    with AWSSecretsManager() as manager:
+        assert manager.get_secret("cert") == "pem-text"
+        with pytest.raises(SecretManagerError, match="binary"):
+            manager.get_secret("blob")
+
+
+def test_secret_scheduled_for_deletion_is_not_found(aws_env: str, sm_client: Any) -> None:
+    sm_client.create_secret(Name="old", SecretString=json.dumps({"f": "v"}))
+    sm_client.delete_secret(SecretId="old", RecoveryWindowInDays=7)
+    with AWSSecretsManager() as manager, pytest.raises(SecretNotFoundError):
+        manager.get_secret("old/f")
+
+
+def test_version_stage(aws_env: str, sm_client: Any) -> None:
+    sm_client.create_secret(Name="rot", SecretString=json.dumps({"k": "v1"}))
+    sm_client.put_secret_value(SecretId="rot", SecretString=json.dumps({"k": "v2"}))
+    with AWSSecretsManager({"version_stage": "AWSPREVIOUS"}) as manager:
+        assert manager.get_secret("rot/k") == "v1"
+
+
+@pytest.mark.parametrize(
+    ("mode", "error"),
+    [
+        ("throttle", SecretBackendUnavailableError),
+        ("500", SecretBackendUnavailableError),
+        ("denied", SecretAccessDeniedError),
+    ],
+)
+def test_faults_are_translated(aws_front: FaultFront, mode: str, error: type[Exception]) -> None:
+    aws_front.mode = mode
+    config = {"endpoint_url": aws_front.url, "max_attempts": 1}
+    with AWSSecretsManager(config) as manager, pytest.raises(error) as info:
+        manager.get_secret("alpaca/api_key_id")
+    assert info.value.key == "alpaca/api_key_id"  # type: ignore[attr-defined]
+    assert type(info.value.__cause__).__module__.startswith("botocore")
+    assert aws_front.hits == 1
+
+
+def test_standard_retries_then_success(aws_front: FaultFront, sm_client: Any) -> None:
+    sm_client.create_secret(Name="a", SecretString=json.dumps({"b": "c"}))
+    config = {"endpoint_url": aws_front.url, "max_attempts": 3}
+    with AWSSecretsManager(config) as manager:
+        aws_front.mode = "500"
+        with pytest.raises(SecretBackendUnavailableError):
+            manager.get_secret("a/b")
+        assert aws_front.hits == 3  # standard mode: three attempts in all
+        aws_front.mode = None
+        assert manager.get_secret("a/b") == "c"
+
+
+def test_connection_refused_is_unavailable(aws_env: str) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = {"endpoint_url": f"http://127.0.0.1:{port}", "max_attempts": 1}
+    with AWSSecretsManager(config) as manager, pytest.raises(SecretBackendUnavailableError):
+        manager.get_secret("a/b")
+
+
+def test_no_region_is_a_configuration_error(
+    aws_env: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    with AWSSecretsManager() as manager, pytest.raises(SecretConfigurationError, match="region"):
+        manager.get_secret("a/b")
+
+
+def test_injected_client(aws_env: str, sm_client: Any) -> None:
+    sm_client.create_secret(Name="a", SecretString=json.dumps({"b": "injected"}))
+    with AWSSecretsManager(client=sm_client) as manager:
+        assert manager.get_secret("a/b") == "injected"
+    sm_client.list_secrets()  # an injected client is not closed by the manager
+
+
+def test_missing_boto3_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "boto3", None)
+    manager = AWSSecretsManager({"region": "us-east-1"})
+    with pytest.raises(SecretConfigurationError, match=r"tmpfs-secrets\[aws\]"):
+        manager.get_secret("a/b")
