@@ -106,9 +106,22 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     return result
 
 
-def changed_files(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> int:
-    """Files created, replaced or modified between two snapshots."""
-    return sum(1 for path, sig in after.items() if before.get(path) != sig)
+def changed_files(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]
+) -> tuple[int, list[str]]:
+    """Secret files created, replaced or modified between two snapshots, and the names of the
+    agent's own dot files (``.status.json``) that changed."""
+    secret_files = 0
+    dot_files: list[str] = []
+    for path, sig in after.items():
+        if before.get(path) == sig:
+            continue
+        name = os.path.basename(path)
+        if name.startswith("."):
+            dot_files.append(name)
+        else:
+            secret_files += 1
+    return secret_files, sorted(dot_files)
 
 
 def timed(fn: Any, *args: Any) -> float:
