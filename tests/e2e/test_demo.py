@@ -27,11 +27,14 @@ def _demo(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _shm_entries() -> set[str]:
-    """The demo's own directories under /dev/shm (other tests may use /dev/shm meanwhile)."""
-    if not SHM.is_dir():
-        return set()
-    return {p.name for p in SHM.iterdir() if p.name.startswith("secrets-agent-demo-")}
+def _removed_dir(output: str) -> Path:
+    """The directory the demo says it created and removed; it must be gone."""
+    match = re.search(r"removed (/\S+)", output)
+    assert match, f"the demo did not report removing its directory:\n{output}"
+    path = Path(match.group(1))
+    assert path.parent == SHM
+    assert path.name.startswith("secrets-agent-demo-")
+    return path
 
 
 def _process_mentions(text: str) -> list[int]:
@@ -50,7 +53,6 @@ def _process_mentions(text: str) -> list[int]:
 
 
 def test_demo_runs_end_to_end_and_cleans_up() -> None:
-    before = _shm_entries()
     result = _demo()
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -74,7 +76,7 @@ def test_demo_runs_end_to_end_and_cleans_up() -> None:
     ):
         assert expected in out, f"{expected!r} missing from the demo's output:\n{out}"
     assert "threads still running" not in out
-    assert _shm_entries() == before
+    assert not _removed_dir(out).exists()
     assert not [line for line in out.splitlines() if "Traceback" in line]
 
 
@@ -108,18 +110,17 @@ def test_demo_in_process_leaves_no_thread(capsys: pytest.CaptureFixture[str]) ->
     assert demo.run(parser.parse_args([])) == 0
     leftover = [t for t in threading.enumerate() if t not in before and t.is_alive()]
     assert leftover == []
-    assert "removed /dev/shm/" in capsys.readouterr().out
+    assert not _removed_dir(capsys.readouterr().out).exists()
 
 
 def test_demo_dir_with_missing_parent_fails_cleanly(tmpfs_dir: Path) -> None:
     target = tmpfs_dir / "no-such-parent" / "demo"
-    before = _shm_entries()
     result = _demo("--dir", str(target))
     assert result.returncode == 2
     assert "does not exist" in result.stderr
     assert "Traceback" not in result.stderr
     assert not target.parent.exists()
-    assert _shm_entries() == before
+    assert list(tmpfs_dir.iterdir()) == []
 
 
 def test_demo_refuses_a_directory_on_disk(tmp_path: Path) -> None:
@@ -133,7 +134,6 @@ def test_demo_refuses_a_directory_on_disk(tmp_path: Path) -> None:
 
 
 def test_demo_with_a_taken_port_says_so_and_leaves_nothing() -> None:
-    before = _shm_entries()
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
@@ -143,8 +143,8 @@ def test_demo_with_a_taken_port_says_so_and_leaves_nothing() -> None:
     assert f"port {port}" in result.stderr
     assert "--port" in result.stderr
     assert "Traceback" not in result.stderr
-    assert _shm_entries() == before
-    assert _process_mentions("secrets_agent demo") == []
+    assert not _removed_dir(result.stdout).exists()
+    assert _process_mentions(f"demo --port {port}") == []
 
 
 def test_demo_without_a_tmpfs_says_what_to_do(
