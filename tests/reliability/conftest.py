@@ -1,0 +1,47 @@
+"""Reliability suite: loads the shared helpers and prints what every scenario tried and lost."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_NAME = "reliability_helpers"
+if _NAME not in sys.modules:
+    _spec = importlib.util.spec_from_file_location(_NAME, Path(__file__).with_name("rhelpers.py"))
+    assert _spec is not None and _spec.loader is not None
+    _module = importlib.util.module_from_spec(_spec)
+    sys.modules[_NAME] = _module
+    _spec.loader.exec_module(_module)
+
+helpers: Any = sys.modules[_NAME]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    results = helpers.RESULTS
+    if not results:
+        return
+    terminalreporter.section("reliability: tried / lost")
+    for r in results:
+        extra = {k: v for k, v in r.items() if k not in ("scenario", "tried", "lost", "unit")}
+        details = "  " + " ".join(f"{k}={v}" for k, v in extra.items()) if extra else ""
+        terminalreporter.write_line(
+            f"{r['scenario']:<58} tried {r['tried']:>7} {r['unit']:<10} lost {r['lost']}{details}"
+        )
+    target = os.environ.get("RELIABILITY_SUMMARY")
+    if target:
+        Path(target).write_text(json.dumps(results, indent=1, default=str) + "\n")
+
+
+@pytest.fixture
+def out_dir(tmpfs_dir: Path) -> Path:
+    """``<tmpfs>/out`` (not created: the writer creates it)."""
+    return tmpfs_dir / "out"
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")

@@ -1,0 +1,174 @@
+"""Helpers shared by the reliability suite (loaded by this directory's conftest).
+
+``record()`` collects what each scenario tried and what it lost; the conftest prints the table
+at the end of the run (and writes it as JSON when ``RELIABILITY_SUMMARY`` names a file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from secrets_agent.config import AgentSettings, AuthConfig, Config, SecretSpec, VaultBackendConfig
+from secrets_agent.model import SecretData, SecretMissingError, SourceError
+
+RESULTS: list[dict[str, Any]] = []
+_RESULTS_LOCK = threading.Lock()
+
+
+def record(scenario: str, *, tried: int, lost: int, unit: str = "", **extra: Any) -> None:
+    """Note one scenario's figures (and print them, visible with ``-s``)."""
+    entry = {"scenario": scenario, "tried": tried, "lost": lost, "unit": unit, **extra}
+    with _RESULTS_LOCK:
+        RESULTS.append(entry)
+    details = " ".join(f"{k}={v}" for k, v in extra.items())
+    print(f"\n[reliability] {scenario}: tried {tried} {unit}, lost {lost} {details}".rstrip())
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, step: float = 0.02) -> float | None:
+    """Seconds until ``predicate()`` was true, or None after ``timeout``."""
+    start = time.monotonic()
+    while True:
+        if predicate():
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            return None
+        time.sleep(step)
+
+
+class FakeSource:
+    """An in-memory source: ``set`` values, ``fail`` with an error, count calls."""
+
+    name = "fake"
+    batch_size = 1
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.data: dict[str, SecretData] = {}
+        self.error: SourceError | None = None
+        self.calls = 0
+
+    def set(self, path: str, version: str, fields: Mapping[str, str]) -> None:
+        with self.lock:
+            self.data[path] = SecretData(fields=dict(fields), raw=json.dumps(fields), version=version)
+
+    def fetch_many(self, paths: Sequence[str], **_: object) -> dict[str, SecretData | SourceError]:
+        with self.lock:
+            self.calls += 1
+            out: dict[str, SecretData | SourceError] = {}
+            for p in paths:
+                if self.error is not None:
+                    out[p] = self.error
+                else:
+                    out[p] = self.data.get(p) or SecretMissingError("no such secret", path=p)
+            return out
+
+    def close(self) -> None:
+        pass
+
+
+def agent_config(
+    out: Path, specs: Iterable[SecretSpec], *, backend: Any = None, **agent: Any
+) -> Config:
+    return Config(
+        agent=AgentSettings(output_dir=out, **agent),
+        backend=backend
+        or VaultBackendConfig(address="http://127.0.0.1:9", auth=AuthConfig(method="token")),
+        secrets=tuple(specs),
+        source=None,
+    )
+
+
+def spec(path: str, interval: float = 300.0, **kw: Any) -> SecretSpec:
+    return SecretSpec(path=path, target=kw.pop("target", path), refresh_interval=interval, **kw)
+
+
+def snapshot(root: Path, *, dotfiles: bool = False) -> dict[str, tuple[int, bytes]]:
+    """relpath -> (inode, content) of every regular file below ``root``."""
+    result: dict[str, tuple[int, bytes]] = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            if name.startswith(".") and not dotfiles:
+                continue
+            p = Path(dirpath, name)
+            if p.is_symlink() or not p.is_file():
+                continue
+            result[str(p.relative_to(root))] = (p.stat().st_ino, p.read_bytes())
+    return result
+
+
+def temp_files(root: Path) -> list[str]:
+    return [
+        str(Path(d, n).relative_to(root))
+        for d, _dirs, files in os.walk(root)
+        for n in files
+        if n.startswith(".tmp-")
+    ]
+
+
+def agent_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "VAULT_TOKEN", "SECRETS_AGENT_LOG_LEVEL")
+    }
+    env.update(extra)
+    return env
+
+
+def agent_cmd(*args: str, level: str = "debug") -> list[str]:
+    return [sys.executable, "-m", "secrets_agent", "--log-level", level, *args]
+
+
+def vault_toml(
+    out: Path,
+    address: str,
+    paths: Sequence[str],
+    *,
+    auth: str,
+    interval: str = "5m",
+    fmt: str = "fields",
+    timeout: str = "2s",
+    extra_agent: str = "",
+    extra_secret: str = "",
+) -> str:
+    secrets = "".join(
+        f'[[secrets]]\npath = "{p}"\nformat = "{fmt}"\n{extra_secret}\n' for p in paths
+    )
+    return (
+        f'[agent]\noutput_dir = "{out}"\nrefresh_interval = "{interval}"\n{extra_agent}\n'
+        f'[backend]\ntype = "vault"\naddress = "{address}"\nauth = {auth}\ntimeout = "{timeout}"\n'
+        f"{secrets}"
+    )
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (and its reaped children) from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def run_as_nobody(argv: Sequence[str], timeout: float = 10) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        list(argv), capture_output=True, user=65534, group=65534, timeout=timeout, check=False
+    )
+
+
+def rng(seed: int | None = None) -> random.Random:
+    return random.Random(seed if seed is not None else int(os.environ.get("RELIABILITY_SEED", "7")))
