@@ -65,7 +65,8 @@ class FakeSource:
 
     def set(self, path: str, version: str, fields: Mapping[str, str]) -> None:
         with self.lock:
-            self.data[path] = SecretData(fields=dict(fields), raw=json.dumps(fields), version=version)
+            raw = json.dumps(dict(fields))
+            self.data[path] = SecretData(fields=dict(fields), raw=raw, version=version)
 
     def fetch_many(self, paths: Sequence[str], **_: object) -> dict[str, SecretData | SourceError]:
         with self.lock:
@@ -172,3 +173,72 @@ def run_as_nobody(argv: Sequence[str], timeout: float = 10) -> subprocess.Comple
 
 def rng(seed: int | None = None) -> random.Random:
     return random.Random(seed if seed is not None else int(os.environ.get("RELIABILITY_SEED", "7")))
+
+
+class Daemon:
+    """``secrets-agent run --config FILE`` in a subprocess; stderr collected in the background."""
+
+    def __init__(self, config: Path, out: Path, *, level: str = "debug", env: Any = None) -> None:
+        self.out = out
+        self.proc = subprocess.Popen(
+            agent_cmd("run", "--config", str(config), level=level),
+            env=env or agent_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self._chunks: list[bytes] = []
+        self._readers = [
+            threading.Thread(target=self._drain, args=(s,), daemon=True)
+            for s in (self.proc.stdout, self.proc.stderr)
+        ]
+        for t in self._readers:
+            t.start()
+
+    def _drain(self, stream: Any) -> None:
+        for line in iter(stream.readline, b""):
+            self._chunks.append(line)
+
+    @property
+    def output(self) -> bytes:
+        return b"".join(self._chunks)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def status(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads((self.out / ".status.json").read_bytes()))
+        except (OSError, ValueError):
+            return {}
+
+    def secrets(self) -> list[dict[str, Any]]:
+        return list(self.status().get("secrets") or [])
+
+    def all_ok_since(self, since: float) -> bool:
+        entries = self.secrets()
+        return bool(entries) and all(
+            e["consecutive_failures"] == 0 and (e["fetched_at"] or 0) >= since for e in entries
+        )
+
+    def all_failing(self) -> bool:
+        entries = self.secrets()
+        return bool(entries) and all(e["consecutive_failures"] >= 1 for e in entries)
+
+    def stop(self, sig: int = 15, timeout: float = 8) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        for t in self._readers:
+            t.join(timeout=5)
+        return int(self.proc.returncode)
+
+    def __enter__(self) -> Daemon:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,269 @@
+"""Backend outages: Vault sealed, down, hanging, 429 storms, 500s; AWS throttling and 5xx.
+
+While the backend is out the files stay exactly as they were (same inode, same bytes), status
+reports the failure, the agent's CPU use stays low (no busy loop), and after the backend returns
+every secret is fresh again within one backoff (the refresh interval caps the backoff).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from reliability_helpers import (
+    Daemon,
+    FakeSource,
+    agent_config,
+    cpu_seconds,
+    record,
+    snapshot,
+    spec,
+    vault_toml,
+    wait_for,
+)
+from secrets_agent.config import AwsBackendConfig
+from secrets_agent.daemon import Agent
+from secrets_agent.notify import Notifier
+
+INTERVAL = 1.5  # refresh interval of the daemon: the longest backoff
+OUTAGE = 2.0
+SLACK = 1.5  # process scheduling, fetch time and the status write
+
+
+def _phase(
+    daemon: Daemon,
+    name: str,
+    begin: Callable[[], None],
+    end: Callable[[], None],
+    *,
+    check: Callable[[], None] | None = None,
+    bound: float = INTERVAL,
+) -> dict[str, float]:
+    before = snapshot(daemon.out)
+    cpu0, t0 = cpu_seconds(daemon.pid), time.monotonic()
+    begin()
+    detected = wait_for(daemon.all_failing, timeout=15)
+    assert detected is not None, f"{name}: failures not reported in status"
+    time.sleep(max(0.0, OUTAGE - (time.monotonic() - t0)))
+    if check is not None:
+        check()
+    cpu1, t1 = cpu_seconds(daemon.pid), time.monotonic()
+    untouched = snapshot(daemon.out) == before
+    back = time.time()
+    end()
+    recovered = wait_for(lambda: daemon.all_ok_since(back), timeout=INTERVAL + 10)
+    assert untouched, f"{name}: files changed during the outage"
+    assert recovered is not None, f"{name}: not recovered"
+    assert recovered <= bound + SLACK, f"{name}: recovery took {recovered:.2f}s"
+    return {"cpu": (cpu1 - cpu0) / (t1 - t0), "recovered": recovered, "detected": detected}
+
+
+def test_vault_outages(vault: Any, tmpfs_dir: Path) -> None:
+    paths = ["app/db", "app/api", "billing"]
+    for i, p in enumerate(paths):
+        vault.put_secret(p, {"user": f"u{i}", "password": f"pw-{i}-" + "z" * 40})
+    out = tmpfs_dir / "out"
+    config = tmpfs_dir / "agent.toml"
+    auth = f'{{ method = "token", token = "{vault.root_token}" }}'
+    config.write_text(
+        vault_toml(out, vault.url, paths, auth=auth, interval=f"{INTERVAL}s", timeout="1s")
+    )
+    results: dict[str, dict[str, float]] = {}
+    with Daemon(config, out, level="info") as daemon:
+        assert wait_for(lambda: daemon.all_ok_since(0), timeout=20) is not None, daemon.output
+
+        results["sealed"] = _phase(daemon, "sealed", vault.seal, vault.unseal)
+        results["down"] = _phase(daemon, "down (refused)", vault.stop, vault.start)
+        results["hanging"] = _phase(
+            daemon, "hanging", lambda: vault.hang(True), lambda: vault.hang(False)
+        )
+
+        def honours_retry_after() -> None:
+            for e in daemon.secrets():
+                assert e["next_refresh_at"] - e["last_attempt_at"] >= 3.0 - 0.01, e
+
+        vault.reset_counters()
+        results["429 Retry-After 3"] = _phase(
+            daemon,
+            "429",
+            lambda: vault.fail_next(100_000, 429, retry_after=3),
+            vault.clear_faults,
+            check=honours_retry_after,
+            bound=3.0,
+        )
+        results["500"] = _phase(
+            daemon, "500", lambda: vault.fail_next(100_000, 500), vault.clear_faults
+        )
+        log = daemon.output
+    assert b"Traceback" not in log
+    for name, r in results.items():
+        record(
+            f"outage: vault {name}",
+            tried=1,
+            lost=0,
+            unit="outage",
+            cpu_while_down=f"{r['cpu'] * 100:.1f}%",
+            recovered_after=f"{r['recovered']:.2f}s",
+            backoff_cap=f"{INTERVAL}s",
+        )
+        assert r["cpu"] < 0.25, f"{name}: {r['cpu']:.2%} CPU while down"
+
+
+def _load_front() -> Any:
+    name = "secrets_agent_test_awsfaults"
+    if name not in sys.modules:
+        path = Path(__file__).parent.parent / "agent" / "awsfaults.py"
+        spec_ = importlib.util.spec_from_file_location(name, path)
+        assert spec_ is not None and spec_.loader is not None
+        module = importlib.util.module_from_spec(spec_)
+        sys.modules[name] = module
+        spec_.loader.exec_module(module)
+    return sys.modules[name].AwsFaultFront
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "retry_after"),
+    [("ThrottlingException", 400, 7.0), ("InternalServiceError", 500, None)],
+)
+def test_aws_faults(
+    aws_env: str, tmpfs_dir: Path, code: str, status: int, retry_after: float | None
+) -> None:
+    import boto3
+
+    sm = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=aws_env)
+    names = [f"svc/s{i}" for i in range(25)]  # two batches
+    for n in names:
+        sm.create_secret(Name=n, SecretString=json.dumps({"password": f"p-{n}"}))
+    with _load_front()(aws_env) as front:
+        backend = AwsBackendConfig(region="us-east-1", endpoint_url=front.url, timeout=2.0)
+        out = tmpfs_dir / "out"
+        clock = [1000.0]
+        agent = Agent(
+            agent_config(out, [spec(n, interval=60.0) for n in names], backend=backend),
+            notifier=Notifier(None),
+            clock=lambda: clock[0],
+        )
+        try:
+            assert agent.sync_once().ok
+            before = snapshot(out)
+            for op in ("BatchGetSecretValue", "GetSecretValue"):
+                front.fail(op, code, status=status, times=10_000, retry_after=retry_after)
+            front.calls.clear()
+            clock[0] += 100
+            report = agent.sync_once()
+            assert not report.ok and len(report.failed) == len(names)
+            assert snapshot(out) == before
+            states = agent.states()
+            assert all(code in (s.last_error or "") for s in states)
+            if retry_after is not None:
+                assert all(s.next_refresh_at - clock[0] >= retry_after for s in states)  # type: ignore[operator]
+            calls = sum(front.calls.values())
+            front._faults.clear()
+            clock[0] += 100
+            recovered = agent.sync_once()
+            assert recovered.ok and recovered.unchanged == len(names)
+            assert snapshot(out) == before
+        finally:
+            agent.stop()
+    record(
+        f"outage: aws {code}",
+        tried=len(names),
+        lost=0,
+        unit="secrets",
+        requests_while_failing=calls,
+        retry_after_honoured=retry_after is not None,
+    )
+
+
+def test_reader_serves_stale_if_error(vault: Any, tmpfs_dir: Path) -> None:
+    from libs.secrets import VaultSecretManager
+
+    vault.put_secret("app/db", {"password": "one"})
+    clock = [0.0]
+    manager = VaultSecretManager(
+        {"address": vault.url, "token": vault.root_token, "timeout": 1.0, "secrets_dir": tmpfs_dir},
+        ttl_seconds=10,
+        timer=lambda: clock[0],
+    )
+    with manager:
+        assert manager.get_secret("app/db/password") == "one"
+        served = 0
+        for fault in ("seal", "500", "429", "down"):
+            if fault == "seal":
+                vault.seal()
+            elif fault == "500":
+                vault.fail_next(1000, 500)
+            elif fault == "429":
+                vault.fail_next(1000, 429, retry_after=1)
+            else:
+                vault.stop()
+            for _ in range(5):
+                clock[0] += 11  # expired every time
+                assert manager.get_secret("app/db/password") == "one"
+                served += 1
+            if fault == "seal":
+                vault.unseal()
+            elif fault == "down":
+                vault.start()
+            vault.clear_faults()
+        # No cached value at all: the agent's file is the fallback.
+        (tmpfs_dir / "app" / "db").mkdir(parents=True)
+        (tmpfs_dir / "app" / "db" / "user").write_text("from-file")
+        vault.seal()
+        assert manager.get_secret("app/db/user") == "from-file"
+        served += 1
+        vault.unseal()
+    record("outage: reader stale-if-error (vault)", tried=served, lost=0, unit="reads")
+
+
+def test_fake_source_outage_keeps_files(tmpfs_dir: Path) -> None:
+    """The refresh path with a source that fails in every way the model knows."""
+    from secrets_agent.model import (
+        AccessDeniedError,
+        AuthenticationError,
+        BackendUnavailableError,
+        InvalidResponseError,
+        SecretMissingError,
+        SourceError,
+    )
+
+    source = FakeSource()
+    for i in range(5):
+        source.set(f"s{i}", "1", {"k": f"v{i}"})
+    out = tmpfs_dir / "out"
+    clock = [0.0]
+    agent = Agent(
+        agent_config(out, [spec(f"s{i}", interval=30) for i in range(5)]),
+        source=source,
+        notifier=Notifier(None),
+        clock=lambda: clock[0],
+    )
+    assert agent.sync_once().ok
+    before = snapshot(out)
+    errors = [
+        BackendUnavailableError("down", retry_after=3),
+        SecretMissingError("gone"),
+        AccessDeniedError("denied"),
+        InvalidResponseError("bad"),
+        AuthenticationError("no login"),
+        SourceError("other"),
+    ]
+    for err in errors:
+        source.error = err
+        clock[0] += 60
+        assert not agent.sync_once().ok
+        assert snapshot(out) == before
+        assert all(s.last_error == str(err) for s in agent.states())
+    source.error = None
+    clock[0] += 60
+    assert agent.sync_once().ok
+    agent.stop()
+    record(
+        "outage: every SourceError kind keeps files", tried=len(errors) * 5, lost=0, unit="fails"
+    )
