@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import signal
 import sys
 import threading
 import time
@@ -85,13 +86,30 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise DemoError("--interval: give 0.2 to 60 seconds", exit_code=2)
 
 
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt (main thread only), so a killed demo cleans up."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(args: argparse.Namespace, out: Printer | None = None) -> int:
     """Run the demo; return 0 on success, 1 on a failure, 2 on bad options or environment."""
     printer = out if out is not None else Printer()
     threads_before = set(threading.enumerate())
     try:
         _check_arguments(args)
-        with _quiet_logs(not args.show_logs):
+        with _quiet_logs(not args.show_logs), _sigterm_interrupts():
             _run(args, printer)
     except DemoError as exc:
         print(f"secrets-agent demo: {exc}", file=sys.stderr)

@@ -18,13 +18,18 @@ SHM = Path("/dev/shm")
 
 
 def _demo(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "secrets_agent", "demo", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    """Run ``python -m secrets_agent demo ARGS``; on a timeout, SIGTERM lets it clean up."""
+    command = [sys.executable, "-m", "secrets_agent", "demo", *args]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            stdout, stderr = process.communicate(timeout=30)
+            pytest.fail(f"the demo did not finish in {timeout:.0f} s:\n{stdout}\n{stderr}")
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 def _removed_dir(output: str) -> Path:
