@@ -30,6 +30,16 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _on_change(pid: int) -> list[int]:
+    """The agent's ``sleep 2`` on_change children (not e.g. ldconfig run by ctypes)."""
+    found = []
+    for child in _children(pid):
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{child}/cmdline").read_bytes().startswith(b"sleep\0"):
+                found.append(child)
+    return found
+
+
 def _proc_channels(pid: int) -> dict[str, bytes]:
     out = {}
     for name in ("cmdline", "environ"):
@@ -91,8 +101,8 @@ def test_no_channel_carries_a_value(server: Any, tmpfs_dir: Path, canary: str) -
     # The daemon: on_change children, reload, stop.
     server.put_secret("app/db", {"password": canary, "user": f"user2-{canary}"})
     with Daemon(good, out) as daemon:
-        assert wait_for(lambda: _children(daemon.pid), timeout=15) is not None
-        for child in _children(daemon.pid):
+        assert wait_for(lambda: _on_change(daemon.pid), timeout=15) is not None
+        for child in _on_change(daemon.pid):
             channels.update({f"on_change {k}": v for k, v in _proc_channels(child).items()})
         channels.update({f"agent {k}": v for k, v in _proc_channels(daemon.pid).items()})
         del channels[f"agent {daemon.pid}/environ"]  # the test's own environment
@@ -101,8 +111,9 @@ def test_no_channel_carries_a_value(server: Any, tmpfs_dir: Path, canary: str) -
         limits = Path(f"/proc/{daemon.pid}/limits").read_text()
         core = next(line for line in limits.splitlines() if line.startswith("Max core"))
         assert core.split()[4:6] == ["0", "0"], core
+        assert wait_for(lambda: b"first sync" in daemon.output, 15), daemon.output[-3000:]
         daemon.proc.send_signal(signal.SIGHUP)
-        assert wait_for(lambda: b"config reloaded" in daemon.output, 10)
+        assert wait_for(lambda: b"config reloaded" in daemon.output, 20), daemon.output[-3000:]
         time.sleep(0.5)
     channels["daemon"] = daemon.output
     channels[".status.json"] = (out / ".status.json").read_bytes()
