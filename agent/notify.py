@@ -16,6 +16,8 @@ from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
 
+SEND_TIMEOUT = 0.5
+
 
 def _socket_address(value: str) -> str | bytes | None:
     if not value:
@@ -83,7 +85,9 @@ class Notifier:
             try:
                 if self._sock is None:
                     self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-                    self._sock.setblocking(True)
+                    # A receiver that stops reading must not freeze the agent: give up on a
+                    # message after a short wait instead of blocking forever.
+                    self._sock.settimeout(SEND_TIMEOUT)
                 self._sock.sendto(payload, self._address)
             except OSError as exc:
                 log.debug("sd_notify failed: %s", exc)

@@ -28,12 +28,30 @@ def _apscheduler() -> tuple[type, type, type]:
     return BackgroundScheduler, ThreadPoolExecutor, DateTrigger
 
 
+def _tolerant(scheduler_cls: type) -> type:
+    """A scheduler class whose ``remove_job`` ignores a job that is already gone.
+
+    APScheduler's own loop removes a fired one-shot job after submitting it; if ``shutdown`` (or
+    a cancel) got there first, the lookup error would kill the scheduler thread.
+    """
+    from apscheduler.jobstores.base import JobLookupError
+
+    class TolerantScheduler(scheduler_cls):  # type: ignore[misc, valid-type]
+        def remove_job(self, job_id: str, jobstore: str | None = None) -> None:
+            try:
+                super().remove_job(job_id, jobstore)
+            except JobLookupError:
+                log.debug("job %s already removed", job_id)
+
+    return TolerantScheduler
+
+
 class JobScheduler:
     """Runs named one-shot jobs at wall-clock times on a small thread pool."""
 
     def __init__(self, *, max_workers: int = 4) -> None:
         scheduler_cls, executor_cls, self._trigger_cls = _apscheduler()
-        self._scheduler = scheduler_cls(
+        self._scheduler = _tolerant(scheduler_cls)(
             executors={"default": executor_cls(max_workers=max(1, max_workers))},
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
             timezone=dt.UTC,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,3 +81,21 @@ def test_watchdog_interval_is_half_of_watchdog_usec() -> None:
     other = dict(env, WATCHDOG_PID=str(os.getpid() + 1))
     assert Notifier.from_environ(other).watchdog_interval() is None
     assert Notifier.from_environ(dict(env, WATCHDOG_USEC="junk")).watchdog_interval() is None
+
+
+def test_a_receiver_that_stops_reading_does_not_block_the_sender(tmp_path: Path) -> None:
+    path = str(tmp_path / "full.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    try:
+        notifier = Notifier(path)
+        assert notifier.status("first") is True
+        started = time.monotonic()
+        for i in range(5000):
+            if not notifier.status(f"message {i}"):
+                break  # the queue filled up: the message was dropped, not waited on forever
+        else:
+            pytest.fail("the receiver's queue never filled")
+        assert time.monotonic() - started < 10
+    finally:
+        sock.close()

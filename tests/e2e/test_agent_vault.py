@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -105,14 +106,20 @@ def test_daemon_rotation_outage_reload_and_stop(
     sock.bind(notify_path)
     sock.settimeout(0.1)
     messages: list[str] = []
+    done = threading.Event()
+
+    def drain() -> None:  # like systemd, always read the notifications
+        while not done.is_set():
+            try:
+                messages.extend(sock.recv(4096).decode().split("\n"))
+            except TimeoutError:
+                continue
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
 
     def seen(message: str) -> bool:
-        try:
-            while True:
-                messages.extend(sock.recv(4096).decode().split("\n"))
-        except TimeoutError:
-            pass
-        return message in messages
+        return message in list(messages)
 
     stderr_file = tmp_path / "stderr"
     with stderr_file.open("w") as stderr:
@@ -160,6 +167,8 @@ def test_daemon_rotation_outage_reload_and_stop(
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+            done.set()
+            reader.join()
             sock.close()
     log = stderr_file.read_text()
     assert "refresh of app failed" in log  # the failure path was exercised at DEBUG
