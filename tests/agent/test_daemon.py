@@ -242,3 +242,20 @@ def test_stop_waits_for_an_in_flight_refresh(out: Path) -> None:
     agent.stop(timeout=5)
     # The refresh that was in flight finished its write before stop returned.
     assert (out / "a/k").read_bytes() == b"2"
+
+
+def test_status_and_metrics_files_follow_each_cycle(out: Path, tmp_path: Path) -> None:
+    import json
+
+    source = FakeSource()
+    source.set("a", k="1")
+    metrics = tmp_path / "agent.prom"
+    agent = Agent(_config(out, _spec("a"), _spec("b"), metrics_file=metrics), source=source)
+    agent.sync_once()
+    status = json.loads((out / ".status.json").read_text())
+    entries = {e["target"]: e for e in status["secrets"]}
+    assert entries["a"]["version"] == "1" and entries["a"]["files"] == ["a/k"]
+    assert entries["b"]["missing"] is True and entries["b"]["last_error"]
+    text = metrics.read_text()
+    assert "secrets_agent" in text and 'target="a"' in text
+    agent.stop()

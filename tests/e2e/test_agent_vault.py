@@ -152,6 +152,17 @@ def test_daemon_rotation_outage_reload_and_stop(
             vault.put_secret("app", {"password": canary + "-3"})
             assert _wait(lambda: password.read_text() == canary + "-3", 6) is not None
 
+            # SIGHUP with a broken config keeps the current one in force.
+            good_config = config.read_text()
+            config.write_text(good_config + "\n[[secrets]]\npath = 7\n")
+            messages.clear()
+            proc.send_signal(signal.SIGHUP)
+            assert _wait(lambda: seen("RELOADING=1") and seen("READY=1"), 10) is not None
+            assert _wait(lambda: "reload failed" in stderr_file.read_text(), 5) is not None
+            assert (out / "other").exists()
+            vault.put_secret("app", {"password": canary + "-4"})
+            assert _wait(lambda: password.read_text() == canary + "-4", 5) is not None
+
             # SIGHUP with a secret removed from the config prunes its files.
             messages.clear()
             _config(config, out, vault, ["app"], interval="1s")
