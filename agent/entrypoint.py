@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 EXIT_SYNC_FAILED = 1
 EXIT_USAGE = 2
+STOP_TIMEOUT = 10.0  # in-flight writes get this long to finish after the child exited
 SIGNAL_ON_CHANGE_ENV = "SECRETS_AGENT_SIGNAL_ON_CHANGE"
 
 
@@ -164,7 +165,16 @@ def _run_with_agent(
             if watcher is not None:
                 watcher.stop()
     finally:
-        agent.stop()
+        _stop(agent)
+
+
+def _stop(agent: Agent, timeout: float = STOP_TIMEOUT) -> None:
+    """``agent.stop()``, bounded: the child's exit code must never wait on the scheduler."""
+    stopper = threading.Thread(target=agent.stop, args=(timeout,), name="exec-stop", daemon=True)
+    stopper.start()
+    stopper.join(timeout + 2)
+    if stopper.is_alive():
+        log.warning("background refreshing did not stop within %.0f s; exiting anyway", timeout)
 
 
 def _first_sync(agent: Agent, relay: SignalRelay) -> SyncReport | Exception | int:
