@@ -121,34 +121,46 @@ def builtin_read(path: str) -> bytes:
         return f.read()
 
 
+RAW = "os.open/os.read/os.close (same file, via a hard link outside the watched tree)"
+RAW_WATCHED = "os.open/os.read/os.close (same file, path inside the watched tree)"
+
+
 def test_reader_miss(tmpfs_dir: Path) -> None:
+    """The miss path against the raw read of the same inode.
+
+    The baseline opens the file through a hard link in a directory the manager does not
+    watch: the manager's own watchdog observer wakes up on every open/close inside its tree,
+    which would slow the baseline down as much as the product. The read through the watched
+    path is timed too, to show that cost.
+    """
     manager_cls = file_manager_class()
     watched = tmpfs_dir / "watched"
     path = str(put(watched, "alpaca/api_key_id", VALUE))
-    elsewhere = str(put(tmpfs_dir / "unwatched", "alpaca/api_key_id", VALUE))
+    (tmpfs_dir / "unwatched").mkdir()
+    link = str(tmpfs_dir / "unwatched" / "api_key_id")
+    os.link(path, link)
     with manager_cls(str(watched), ttl_seconds=0) as manager:
         assert manager.get_secret("alpaca/api_key_id") == VALUE
         comp = harness.compare(
             {
-                "os.open/os.read/os.close": harness.loop(raw_read, path),
+                RAW: harness.loop(raw_read, link),
                 "get_secret (miss, TTL 0)": harness.loop(manager.get_secret, "alpaca/api_key_id"),
-                "open(p, 'rb').read()": harness.loop(builtin_read, path),
-                "os.stat": harness.loop(os.stat, path),
-                "os.open/os.read/os.close, file outside the watched tree": harness.loop(
-                    raw_read, elsewhere
-                ),
+                RAW_WATCHED: harness.loop(raw_read, path),
+                "open(p, 'rb').read() (outside the watched tree)": harness.loop(builtin_read, link),
+                "os.stat": harness.loop(os.stat, link),
             },
-            baseline="os.open/os.read/os.close",
+            baseline=RAW,
             rounds=15,
         )
     miss = comp["get_secret (miss, TTL 0)"]
-    raw = comp["os.open/os.read/os.close"]
+    raw = comp[RAW]
+    watched_raw = comp[RAW_WATCHED]
     report.add_table(
         "Reader cache miss (file read from tmpfs, TTL 0), per call",
-        ("operation", "net", "ratio vs os.open/read/close"),
+        ("operation", "net", "ratio vs raw read"),
         [(c.name, fmt_ns(c.median_ns), fmt_ratio(c.ratio)) for c in comp.cases.values()],
-        note=f"{comp.rounds} interleaved rounds; 40-byte file on tmpfs. The manager's watchdog "
-        "observer watches the directory of the first four rows while they run.",
+        note=f"{comp.rounds} interleaved rounds; 40-byte file on tmpfs; the manager's watchdog "
+        "observer runs throughout.",
     )
     assert miss.ratio is not None
     report.add_summary(
@@ -161,13 +173,12 @@ def test_reader_miss(tmpfs_dir: Path) -> None:
             verdict(miss.ratio <= 3.0),
         )
     )
-    floor = comp["os.open/os.read/os.close, file outside the watched tree"]
     report.add_summary(
         SummaryRow(
-            "  same, against the raw read of a file no observer watches",
-            fmt_ns(miss.median_ns),
-            f"os.open/read/close {fmt_ns(floor.median_ns)}",
-            fmt_ratio(comp.ratio(miss.name, floor.name)),
+            "  raw read of a file inside the reader's watched tree (observer cost)",
+            fmt_ns(watched_raw.median_ns),
+            f"os.open/read/close {fmt_ns(raw.median_ns)}",
+            fmt_ratio(watched_raw.ratio),
             "(info)",
             verdict(None),
         )
