@@ -1,3 +1,3 @@
-"""secrets-agent: pulls secrets from Vault or AWS Secrets Manager into tmpfs and keeps them fresh."""
+"""secrets-agent: pulls secrets from Vault or AWS Secrets Manager into tmpfs, keeps them fresh."""
 
 __version__ = "0.1.0"
