@@ -84,6 +84,30 @@ def plain_vault_loop(url: str, token: str, paths: Sequence[str], out: str) -> No
         write_fields(out, path, resp["data"]["data"])
 
 
+def lean_vault_loop(url: str, token: str, paths: Sequence[str], out: str) -> None:
+    """Reference floor: the same reads over one ``http.client`` keep-alive connection."""
+    import http.client
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+    conn.connect()
+    assert conn.sock is not None
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    headers = {"X-Vault-Token": token}
+    try:
+        for path in paths:
+            conn.request("GET", f"/v1/secret/data/{path}", headers=headers)
+            resp = conn.getresponse()
+            body = resp.read()
+            if resp.status != 200:
+                raise RuntimeError(f"HTTP {resp.status} for {path}")
+            write_fields(out, path, json.loads(body)["data"]["data"])
+    finally:
+        conn.close()
+
+
 def plain_aws_loop(client: Any, names: Sequence[str], out: str) -> None:
     """Baseline: one GetSecretValue per secret, JSON fields written as plain files."""
     for name in names:
