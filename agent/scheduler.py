@@ -36,7 +36,7 @@ def _tolerant(scheduler_cls: type) -> type:
     """
     from apscheduler.jobstores.base import JobLookupError
 
-    class TolerantScheduler(scheduler_cls):  # type: ignore[misc, valid-type]
+    class TolerantScheduler(scheduler_cls):  # type: ignore[misc]
         def remove_job(self, job_id: str, jobstore: str | None = None) -> None:
             try:
                 super().remove_job(job_id, jobstore)
