@@ -14,12 +14,32 @@ MAX_RETRY_AFTER = 3600.0
 JITTER_FRACTION = 0.10
 BACKOFF_BASE = 1.0
 
+# The first refresh after a secret's first successful fetch in this process is drawn from
+# U(FIRST_REFRESH_LOW, 1.0) x interval (see ``first_refresh_delay``).
+FIRST_REFRESH_LOW = 0.05
+
 
 def jittered_interval(interval: float, rng: random.Random) -> float:
     """Return ``interval`` spread by +-10%, so secrets and hosts do not refresh in lockstep."""
     if interval <= 0:
         raise ValueError("refresh interval must be positive")
     return interval * rng.uniform(1.0 - JITTER_FRACTION, 1.0 + JITTER_FRACTION)
+
+
+def first_refresh_delay(interval: float, rng: random.Random) -> float:
+    """Return the delay before the first refresh after a secret's first successful fetch.
+
+    Uniform over ``[FIRST_REFRESH_LOW, 1.0] x interval``. A fleet started at the same instant
+    (a deploy, a power cut) would otherwise stay bunched for hours: +-10% jitter widens each
+    cycle by only a fifth of an interval. Drawing the first delay over most of the interval
+    spreads the fleet across its whole cycle at once; the upper bound is the interval, so no
+    secret is ever refreshed later than configured. The lower bound is the narrowest spread
+    that keeps the fleet's peak within 1.3x its mean rate from the third cycle on
+    (tests/reliability/test_load.py).
+    """
+    if interval <= 0:
+        raise ValueError("refresh interval must be positive")
+    return interval * rng.uniform(FIRST_REFRESH_LOW, 1.0)
 
 
 def failure_delay(

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from secrets_agent import __version__
+from secrets_agent import __version__, pacing
 from secrets_agent.daemon_jobs import JobsMixin
 from secrets_agent.model import AuthenticationError, SecretData, SecretState, SourceError
 from secrets_agent.notify import Notifier
@@ -87,6 +87,9 @@ class Agent(JobsMixin):
         self._specs: dict[str, SecretSpec] = {s.target: s for s in config.secrets}
         self._states = {t: SecretState(path=s.path, target=t) for t, s in self._specs.items()}
         self._synced: set[str] = set()  # targets written (or confirmed) at least once
+        self._refreshed: set[str] = set()  # targets fetched successfully by this process
+        self._gate = pacing.OutageGate(cap=self._probe_cap(config))
+        self._resume: dict[str, float] = {}  # target -> its slot after an outage catch-up
         self._lock = threading.RLock()  # states, writer, status files
         self._reload_lock = threading.Lock()
         self._active = 0
@@ -142,7 +145,10 @@ class Agent(JobsMixin):
         """
         self._prepare()
         specs = list(self._specs.values())
-        report = self._apply(specs, fetch_specs(self._get_source(), specs))
+        outcomes = fetch_specs(self._get_source(), specs)
+        report = self._apply(specs, outcomes)
+        if specs:
+            self._observe(specs, outcomes, probe=True)
         self._publish()
         return report
 
@@ -201,6 +207,7 @@ class Agent(JobsMixin):
                         self._states[target].next_refresh_at = None  # fetch now
                         self._synced.discard(target)
                 self._config, self._specs = config, new_specs
+                self._gate.cap = self._probe_cap(config)
             log.info("config reloaded: %d secret(s), %d removed", len(new_specs), len(removed))
             try:
                 self._prepare()
@@ -211,7 +218,9 @@ class Agent(JobsMixin):
                 s for s in new_specs.values() if self._states[s.target].next_refresh_at is None
             ]
             if fresh:
-                self._apply(fresh, fetch_specs(self._get_source(), fresh))
+                outcomes = fetch_specs(self._get_source(), fresh)
+                self._apply(fresh, outcomes)
+                self._observe(fresh, outcomes, probe=True)
             self._publish()
             if running and not self._stopping:
                 with self._lock:
@@ -224,6 +233,13 @@ class Agent(JobsMixin):
         return run_forever(self)
 
     # -- internals -------------------------------------------------------------------------
+
+    @staticmethod
+    def _probe_cap(config: Config) -> float:
+        """The outage probe's backoff ceiling: the shortest refresh interval."""
+        return min(
+            (s.refresh_interval for s in config.secrets), default=config.agent.refresh_interval
+        )
 
     @staticmethod
     def _make_writer(config: Config) -> SecretWriter:
@@ -268,11 +284,16 @@ class Agent(JobsMixin):
                     now=self._clock(),
                     rng=self._rng,
                     fetch_seconds=seconds,
+                    first=spec.target not in self._refreshed,
                 )
+                slot = self._resume.pop(spec.target, None)
                 if not result.ok:
                     report.ok = False
                     report.failed[spec.target] = result.error or "failed"
                     continue
+                if slot is not None:
+                    state.next_refresh_at = slot  # back to its pre-outage place in the cycle
+                self._refreshed.add(spec.target)
                 self._synced.add(spec.target)
                 if result.changed:
                     report.written += 1

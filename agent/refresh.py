@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from secrets_agent.backoff import failure_delay, jittered_interval
+from secrets_agent.backoff import failure_delay, first_refresh_delay, jittered_interval
 from secrets_agent.model import (
     BackendUnavailableError,
     RenderError,
@@ -60,9 +60,13 @@ def refresh(
     rng: random.Random,
     fetch_seconds: float | None = None,
     render: RenderFunc | None = None,
+    first: bool | None = None,
 ) -> RefreshResult:
     """Apply one fetched ``outcome`` for ``spec``; mutate ``state``; return what happened.
 
+    After a success the next refresh is one jittered interval away, or, when ``first`` (the
+    secret's first successful fetch in this process; by default: it was never fetched), a
+    delay drawn over most of the interval (``backoff.first_refresh_delay``).
     Never raises for a backend, render or write problem: those become a failed result with an
     error text (no values), exponential backoff, and untouched files.
     """
@@ -81,7 +85,9 @@ def refresh(
         files = dict((render or _default_render)(spec, outcome))
     except RenderError as exc:
         return _failed(spec, state, f"render failed: {exc}", now, rng)
-    return _write(spec, outcome, files, writer, state, now=now, rng=rng)
+    if first is None:
+        first = state.fetched_at is None
+    return _write(spec, outcome, files, writer, state, now=now, rng=rng, first=first)
 
 
 def _write(
@@ -93,6 +99,7 @@ def _write(
     *,
     now: float,
     rng: random.Random,
+    first: bool,
 ) -> RefreshResult:
     from secrets_agent.writer import WriteError
 
@@ -123,7 +130,9 @@ def _write(
         log.info("updated %s (version %s, %d file(s))", spec.target, data.version, len(written))
     else:
         log.debug("%s unchanged (version %s)", spec.target, data.version)
-    next_run = now + jittered_interval(spec.refresh_interval, rng)
+    interval = spec.refresh_interval
+    delay = first_refresh_delay(interval, rng) if first else jittered_interval(interval, rng)
+    next_run = now + delay
     state.next_refresh_at = next_run
     return RefreshResult(ok=True, changed=changed, next_run_at=next_run, written=tuple(written))
 

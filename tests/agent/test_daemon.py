@@ -259,3 +259,52 @@ def test_status_and_metrics_files_follow_each_cycle(out: Path, tmp_path: Path) -
     text = metrics.read_text()
     assert "secrets_agent" in text and 'target="a"' in text
     agent.stop()
+
+
+def test_outage_gate_sends_one_probe_then_catches_up(out: Path) -> None:
+    source = FakeSource()
+    specs = [_spec(f"s{i}", 1.0) for i in range(6)]
+    for spec in specs:
+        source.set(spec.path, k="v1")
+    agent = Agent(_config(out, *specs), source=source, notifier=Notifier(None))
+    assert agent.sync_once().ok
+    before = {p: (out / p / "k").stat().st_ino for p in (s.path for s in specs)}
+    for spec in specs:
+        source.secrets[spec.path] = BackendUnavailableError("sealed", path=spec.path)
+    agent.start()
+    try:
+        assert _wait(lambda: all(s.consecutive_failures >= 1 for s in agent.states()), 6)
+        source.calls.clear()
+        time.sleep(3.0)  # three intervals: without the gate, ~18+ calls
+        calls = list(source.calls)
+        assert all(len(c) == 1 for c in calls)
+        assert len({c[0] for c in calls}) <= 1  # only the probe's secret is asked for
+        assert len(calls) <= 4  # backing off from 1 s, capped at the 1 s interval
+        assert all(s.last_error == "sealed" for s in agent.states())
+        assert {p: (out / p / "k").stat().st_ino for p in before} == before  # files kept
+        for spec in specs:
+            source.set(spec.path, version="2", k="v2")
+        # Probe (<= 1 s) then catch-up within the window (<= the 1 s interval).
+        assert _wait(lambda: all((out / s.path / "k").read_bytes() == b"v2" for s in specs), 5)
+        assert all(s.consecutive_failures == 0 for s in agent.states())
+    finally:
+        agent.stop()
+
+
+def test_per_secret_errors_do_not_close_the_gate(out: Path) -> None:
+    source = FakeSource()
+    specs = [_spec(f"s{i}", 0.5) for i in range(3)]
+    for spec in specs:
+        source.set(spec.path, k="v")
+    agent = Agent(_config(out, *specs), source=source, notifier=Notifier(None))
+    assert agent.sync_once().ok
+    del source.secrets["s0"]  # missing: a per-secret error
+    agent.start()
+    try:
+        source.calls.clear()
+        time.sleep(2.0)
+        asked = {c[0] for c in source.calls}
+        assert {"s1", "s2"} <= asked  # the others keep refreshing on their own schedule
+        assert "s0" in asked
+    finally:
+        agent.stop()

@@ -54,8 +54,28 @@ def test_success_writes_files_and_schedules_with_jitter(writer: SecretWriter) ->
     assert (root / "app/password").stat().st_mode & 0o777 == 0o400
     assert state.files == ["app/password", "app/user"]
     assert state.version == "1" and state.fetched_at == NOW and state.changed_at == NOW
-    assert NOW + 54 <= result.next_run_at <= NOW + 66
+    # The first success of a never-fetched secret: anywhere in [0.05, 1.0] x interval.
+    assert NOW + 3 <= result.next_run_at <= NOW + 60
     assert state.next_refresh_at == result.next_run_at
+    # Later successes: one interval +-10%.
+    later = refresh(_spec(), _data(), writer, state, now=NOW + 100, rng=random.Random(1))
+    assert NOW + 154 <= later.next_run_at <= NOW + 166
+
+
+def test_first_refresh_is_spread_over_most_of_the_interval(writer: SecretWriter) -> None:
+    rng = random.Random(4)
+    delays = []
+    for _ in range(300):
+        state = SecretState(path="app", target="app")
+        delays.append(refresh(_spec(), _data(), writer, state, now=NOW, rng=rng).next_run_at - NOW)
+    assert min(delays) >= 3.0 and max(delays) <= 60.0
+    assert min(delays) < 10.0 and max(delays) > 53.0  # the whole range is used
+    # The daemon says explicitly whether this is the process's first success.
+    state = SecretState(path="app", target="app", fetched_at=NOW - 500)
+    first = refresh(_spec(), _data(), writer, state, now=NOW, rng=rng, first=True)
+    assert first.next_run_at - NOW <= 60.0
+    again = refresh(_spec(), _data(), writer, state, now=NOW, rng=rng, first=False)
+    assert again.next_run_at - NOW >= 54.0
 
 
 def test_unchanged_secret_costs_no_write(writer: SecretWriter) -> None:
