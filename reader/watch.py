@@ -46,13 +46,13 @@ class DirectoryWatcher:
             if self.healthy:
                 return
             self._stop_locked()
-            from watchdog.events import FileSystemEventHandler
+            from watchdog import events as ev
             from watchdog.observers import Observer
 
             directory = self._directory
             report = self._report
 
-            class _Handler(FileSystemEventHandler):
+            class _Handler(ev.FileSystemEventHandler):
                 def on_any_event(self, event: Any) -> None:
                     kind = event.event_type
                     if kind not in _RELEVANT:
@@ -67,7 +67,19 @@ class DirectoryWatcher:
             observer = Observer()
             observer.daemon = True
             observer.name = f"libs.secrets watcher {directory}"
-            observer.schedule(_Handler(), directory, recursive=True)
+            # Subscribe only to changes: without a filter inotify also reports every open and
+            # every read-only close, so each get_secret miss would wake the observer thread.
+            changes = [
+                ev.FileCreatedEvent,
+                ev.DirCreatedEvent,
+                ev.FileModifiedEvent,
+                ev.FileMovedEvent,
+                ev.DirMovedEvent,
+                ev.FileDeletedEvent,
+                ev.DirDeletedEvent,
+                ev.FileClosedEvent,
+            ]
+            observer.schedule(_Handler(), directory, recursive=True, event_filter=changes)
             try:
                 observer.start()
             except BaseException:
