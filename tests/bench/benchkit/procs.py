@@ -88,20 +88,34 @@ def http_json(url: str, *, method: str = "GET") -> Any:
 MARK = "--bench-mark--"
 
 
-def importtime(module: str) -> tuple[float, float]:
-    """Import ``module`` in a fresh interpreter; return (cumulative µs, wall ms).
+def warm_bytecode(statement: str, pycache_prefix: str) -> None:
+    """Run an import ``statement`` once with bytecode writing on, into ``pycache_prefix``.
+
+    This tree's environment may set PYTHONDONTWRITEBYTECODE, which leaves an editable install
+    without any ``.pyc`` (every process would compile it from source, unlike a pip install).
+    Writing the bytecode under a separate prefix leaves the source tree untouched.
+    """
+    env = child_env(PYTHONPYCACHEPREFIX=pycache_prefix)
+    del env["PYTHONDONTWRITEBYTECODE"]
+    subprocess.run([PYTHON, "-c", statement], env=env, check=True)
+
+
+def importtime(statement: str, *, pycache_prefix: str | None = None) -> tuple[float, float]:
+    """Run an import ``statement`` in a fresh interpreter; return (cumulative µs, wall ms).
 
     The cumulative figure is the sum of the top-level ``-X importtime`` entries logged after
     the interpreter's own start-up (a marker is written to stderr just before the import), so
     modules the start-up already loaded are not counted, exactly as ``-X importtime`` reports.
+    With ``pycache_prefix`` (see :func:`warm_bytecode`) bytecode is read from there.
     """
-    code = f"import sys; sys.stderr.write({MARK!r} + '\\n'); sys.stderr.flush(); import {module}"
+    code = f"import sys; sys.stderr.write({MARK!r} + '\\n'); sys.stderr.flush(); {statement}"
+    env = child_env() if pycache_prefix is None else child_env(PYTHONPYCACHEPREFIX=pycache_prefix)
     start = time.perf_counter_ns()
     out = subprocess.run(
         [PYTHON, "-X", "importtime", "-c", code],
         capture_output=True,
         text=True,
-        env=child_env(),
+        env=env,
         check=True,
     )
     wall_ms = (time.perf_counter_ns() - start) / 1e6
