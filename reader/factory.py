@@ -12,22 +12,34 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
 
-from .backends.aws import AWSSecretsManager
-from .backends.env import EnvSecretManager
-from .backends.file import FileSecretManager
-from .backends.vault import VaultSecretManager
 from .errors import SecretConfigurationError
-from .manager import SecretManager
 
-BACKENDS: Mapping[str, Callable[..., SecretManager]] = {
-    "env": EnvSecretManager,
-    "file": FileSecretManager,
-    "vault": VaultSecretManager,
-    "aws": AWSSecretsManager,
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .manager import SecretManager
+
+#: backend name -> manager class, or ``"module:Class"`` (relative to this package) until first
+#: use, so that importing the factory imports no backend.
+BACKENDS: dict[str, Callable[..., SecretManager] | str] = {
+    "env": "backends.env:EnvSecretManager",
+    "file": "backends.file:FileSecretManager",
+    "vault": "backends.vault:VaultSecretManager",
+    "aws": "backends.aws:AWSSecretsManager",
 }
 DEFAULT_BACKEND = "env"
+
+
+def _backend_class(name: str) -> Callable[..., SecretManager] | None:
+    """The manager class registered as ``name`` (importing its module now), or None."""
+    entry = BACKENDS.get(name)
+    if isinstance(entry, str):
+        module_name, _, attribute = entry.partition(":")
+        module = __import__(f"{__package__}.{module_name}", fromlist=[attribute])
+        entry = BACKENDS[name] = getattr(module, attribute)
+    return entry
 
 
 def _freeze(value: object) -> object:
@@ -74,7 +86,7 @@ class SecretManagerFactory:
         else:
             source = "backend"
             name = backend.strip()
-        manager_class = BACKENDS.get(name.lower())
+        manager_class = _backend_class(name.lower())
         if manager_class is None:
             valid = ", ".join(sorted(BACKENDS))
             raise SecretConfigurationError(

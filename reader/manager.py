@@ -18,13 +18,10 @@
 from __future__ import annotations
 
 import abc
-import logging
 import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import ClassVar, Self
 
 from .cache import SecretCache
 from .config import resolve_ttl
@@ -32,7 +29,19 @@ from .errors import SecretBackendUnavailableError, SecretManagerError
 from .files import read_secret_file
 from .keys import validate_key
 
-logger = logging.getLogger("libs.secrets")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import logging
+    from types import TracebackType
+    from typing import ClassVar, Self
+
+
+def get_logger() -> logging.Logger:
+    """The package's logger; ``logging`` is imported on first use (only slow paths log)."""
+    import logging
+
+    return logging.getLogger("libs.secrets")
+
 
 #: While a backend is down, a stale value is served without asking it again for this long
 #: (or the TTL, if shorter).
@@ -101,7 +110,7 @@ class SecretManager(abc.ABC):
         retry = min(self._cache.ttl_seconds, STALE_RETRY_SECONDS)
         stale = self._cache.get_stale(key)
         if stale is not None:
-            logger.warning(
+            get_logger().warning(
                 "%s backend unavailable (%s); serving the last cached value of secret %r",
                 self.backend,
                 error,
@@ -113,14 +122,14 @@ class SecretManager(abc.ABC):
             try:
                 value = read_secret_file(self._fallback_dir, key, backend=self.backend)
             except SecretManagerError as fallback_error:
-                logger.debug(
+                get_logger().debug(
                     "no agent file for secret %r under %s: %s",
                     key,
                     self._fallback_dir,
                     fallback_error,
                 )
             else:
-                logger.warning(
+                get_logger().warning(
                     "%s backend unavailable (%s); serving secret %r from the agent's file under %s",
                     self.backend,
                     error,
@@ -178,4 +187,4 @@ class SecretManager(abc.ABC):
         )
 
 
-__all__ = ["STALE_RETRY_SECONDS", "SecretManager"]
+__all__ = ["STALE_RETRY_SECONDS", "SecretManager", "get_logger"]

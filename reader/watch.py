@@ -9,14 +9,16 @@ or deleted reports ``"."``.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-logger = logging.getLogger("libs.secrets")
+from .manager import get_logger
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _RELEVANT = frozenset({"created", "modified", "moved", "deleted", "attrib", "closed"})
 _DIRECTORY_CHANGES = frozenset({"created", "moved", "deleted"})
@@ -86,7 +88,7 @@ class DirectoryWatcher:
                 observer.stop()
                 raise
             self._observer = observer
-            logger.debug("watching %s for secret file changes", directory)
+            get_logger().debug("watching %s for secret file changes", directory)
 
     def _report(self, path: str | bytes) -> None:
         text = os.fsdecode(path)
@@ -96,7 +98,7 @@ class DirectoryWatcher:
         try:
             self._on_change(relative)
         except Exception:  # a bug in the callback must not kill the observer thread
-            logger.exception("secret file change handler failed")
+            get_logger().exception("secret file change handler failed")
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop the observer and wait up to ``timeout`` seconds for its thread."""

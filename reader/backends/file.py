@@ -9,7 +9,6 @@ are seen within milliseconds whatever the TTL; the TTL bounds staleness when no 
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -18,10 +17,8 @@ from pathlib import Path
 
 from ..config import FileConfig
 from ..files import credential_name, read_secret_file
-from ..manager import SecretManager
+from ..manager import SecretManager, get_logger
 from ..watch import DirectoryWatcher
-
-logger = logging.getLogger("libs.secrets")
 
 
 class FileSecretManager(SecretManager):
@@ -71,17 +68,17 @@ class FileSecretManager(SecretManager):
                 watcher.start()
             except ImportError:
                 self._watch_enabled = False
-                logger.warning(
+                get_logger().warning(
                     "watchdog is not installed; secret file changes are seen only after the "
                     "cache TTL (%ss)",
                     self.ttl_seconds,
                 )
                 return
             except OSError as exc:
-                level = logging.DEBUG if self._watch_warned else logging.WARNING
+                logger = get_logger()
+                log = logger.debug if self._watch_warned else logger.warning
                 self._watch_warned = True
-                logger.log(
-                    level,
+                log(
                     "cannot watch %s for changes (%s); relying on the cache TTL (%ss)",
                     self.directory,
                     exc.strerror or exc,

@@ -97,6 +97,42 @@ def test_import_loads_no_optional_sdk() -> None:
     assert result.stdout.strip() == ""
 
 
+def test_bare_import_loads_no_submodule_and_no_heavy_stdlib() -> None:
+    code = (
+        "import sys, libs.secrets\n"
+        "names = [m for m in sys.modules if m.startswith('libs.secrets.')]\n"
+        "names += [m for m in ('dataclasses', 'json', 'logging', 'typing') if m in sys.modules]\n"
+        "print(','.join(names))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == ""
+
+
+def test_public_names_resolve_lazily_and_are_listed() -> None:
+    code = (
+        "import sys, libs.secrets\n"
+        "assert set(libs.secrets.__all__) <= set(dir(libs.secrets))\n"
+        "from libs.secrets import create_secret_manager, SecretNotFoundError\n"
+        "assert 'libs.secrets.backends.vault' not in sys.modules\n"
+        "assert 'libs.secrets.backends.aws' not in sys.modules\n"
+        "for name in libs.secrets.__all__:\n"
+        "    obj = getattr(libs.secrets, name)\n"
+        "    assert getattr(obj, '__name__', name) in (name, 'SecretManagerFactory'), name\n"
+        "print(libs.secrets.SecretNotFoundError is SecretNotFoundError)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "True"
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no_such_name"):
+        libs.secrets.no_such_name  # noqa: B018
+
+
 def test_building_managers_loads_no_optional_sdk(tmp_path: object) -> None:
     code = (
         "import sys\n"
