@@ -348,6 +348,9 @@ class Agent(JobsMixin):
             states = [self._states[t] for t in self._specs]
             info = self._agent_info()
             line = summary(states, now)
+            if not self._prepared:  # output_dir refused (already reported) or never prepared
+                self.notifier.status(line)
+                return
             try:
                 from secrets_agent.status import write_status
 

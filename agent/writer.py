@@ -80,8 +80,9 @@ class SecretWriter:
     # -- output_dir ------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Create ``output_dir`` if missing (its parent must exist), validate it, and remove
-        stale ``.tmp-*`` files anywhere below it. Raises ``OutputDirError``."""
+        """Create ``output_dir`` if missing (its parent must exist and, unless
+        ``allow_non_tmpfs``, be on tmpfs/ramfs: nothing is created otherwise), validate it, and
+        remove stale ``.tmp-*`` files anywhere below it. Raises ``OutputDirError``."""
         with self._lock:
             self._create_root()
             root = self._open_root()
@@ -91,6 +92,9 @@ class SecretWriter:
                 os.close(root)
 
     def _create_root(self) -> None:
+        if os.path.lexists(self.output_dir):
+            return
+        self._check_parent()  # refuse before creating anything
         try:
             self.output_dir.mkdir(self.dir_mode)
         except FileExistsError:
@@ -100,6 +104,18 @@ class SecretWriter:
         fd = self._open_root()
         try:
             os.fchmod(fd, self.dir_mode)
+        finally:
+            os.close(fd)
+
+    def _check_parent(self) -> None:
+        """Refuse a missing ``output_dir`` whose parent is not on tmpfs/ramfs, before mkdir."""
+        parent = self.output_dir.parent
+        try:
+            fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise OutputDirError(f"{self.output_dir}: cannot create: {_why(exc)}") from None
+        try:
+            self._check_fs(fd, str(self.output_dir))
         finally:
             os.close(fd)
 

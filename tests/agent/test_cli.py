@@ -143,3 +143,24 @@ def test_a_missing_delegated_module_is_a_clean_usage_error(monkeypatch: pytest.M
 
     monkeypatch.setitem(cli_module.DELEGATED, "demo", ("secrets_agent.not_there", "x"))
     assert cli_module._run_delegated("demo", []) == 2
+
+
+def test_run_once_refuses_non_tmpfs_output_dir_without_creating_it(tmp_path: Path) -> None:
+    if Path("/proc/mounts").read_text().find(" /tmp tmpfs ") >= 0 and str(tmp_path).startswith(
+        "/tmp"
+    ):
+        pytest.skip("tmp_path is on tmpfs here")
+    out = tmp_path / "out"
+    config = tmp_path / "agent.toml"
+    config.write_text(
+        f'[agent]\noutput_dir = "{out}"\n[backend]\ntype = "vault"\n'
+        'address = "http://127.0.0.1:9"\nauth = { method = "token", token = "t" }\n'
+        '[[secrets]]\npath = "a"\n'
+    )
+    result = cli("run", "--once", "--config", str(config))
+    assert result.returncode == 2, result.stderr
+    assert not out.exists()
+    errors = [line for line in result.stderr.splitlines() if " error " in line]
+    assert len(errors) == 1, result.stderr
+    assert "not tmpfs or ramfs" in errors[0]
+    assert "status file" not in result.stderr

@@ -234,6 +234,7 @@ def test_non_tmpfs_refused_unless_allowed(tmp_path: Path) -> None:
     out = tmp_path / "out"
     with pytest.raises(OutputDirError, match="not tmpfs or ramfs"):
         SecretWriter(out).prepare()
+    assert not out.exists()  # refused before anything was created
     writer = SecretWriter(out, allow_non_tmpfs=True)
     writer.prepare()
     assert writer.write("k", b"v", mode=0o400) is True
