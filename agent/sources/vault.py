@@ -1,4 +1,9 @@
-"""Read secrets from Vault's KV engine (v2 or v1) through hvac, on one reused HTTP session."""
+"""Read secrets from Vault's KV engine (v2 or v1).
+
+hvac logs in and keeps the token alive (``vault_auth``) on one reused requests session; KV reads
+go through ``vault_http``'s lean keep-alive pool, a few times cheaper in CPU per read. When a
+proxy applies to the address, or an hvac client is injected, reads go through hvac instead.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import hvac
 import requests
 import requests.adapters
 import requests.utils
-from secrets_agent.model import InvalidResponseError, SecretData, SourceError
+from secrets_agent.model import AccessDeniedError, InvalidResponseError, SecretData, SourceError
 from secrets_agent.sources.base import FetchResult, data_from_object, fetch_concurrently
 from secrets_agent.sources.vault_auth import VaultAuth
 from secrets_agent.sources.vault_errors import (
@@ -18,6 +23,7 @@ from secrets_agent.sources.vault_errors import (
     map_vault_error,
     record_response_hook,
 )
+from secrets_agent.sources.vault_http import InvalidTokenError, KvConnectionPool
 
 if TYPE_CHECKING:
     from secrets_agent.config import VaultBackendConfig
@@ -56,6 +62,7 @@ class VaultSource:
         self._config = config
         self._concurrency = max(1, concurrency)
         self._session: requests.Session | None = None
+        self._kv: KvConnectionPool | None = None
         if client is None:
             self._session = build_session(config.address, pool_size=self._concurrency)
             client = hvac.Client(
@@ -66,6 +73,14 @@ class VaultSource:
                 session=self._session,
                 namespace=config.namespace,
             )
+            if not self._session.proxies:
+                self._kv = KvConnectionPool(
+                    config.address,
+                    timeout=config.timeout,
+                    size=self._concurrency,
+                    ca_cert=config.ca_cert,
+                    namespace=config.namespace,
+                )
         self._client = client
         self.auth = VaultAuth(client, config.auth)
 
@@ -83,7 +98,9 @@ class VaultSource:
         return self.auth.seconds_until_due()
 
     def close(self) -> None:
-        """Close the HTTP session."""
+        """Close the HTTP session and the KV connections."""
+        if self._kv is not None:
+            self._kv.close()
         if self._session is not None:
             self._session.close()
 
@@ -92,27 +109,39 @@ class VaultSource:
             self.auth.ensure()
             token = self.auth.token
             try:
-                return self._read(path)
-            except hvac.exceptions.Forbidden as exc:
-                if not (is_invalid_token(exc) or self.auth.expired()):
+                return self._read(path, token)
+            except (hvac.exceptions.Forbidden, AccessDeniedError) as exc:
+                if not (
+                    isinstance(exc, InvalidTokenError)
+                    or is_invalid_token(exc)
+                    or self.auth.expired()
+                ):
                     raise
                 log.info("Vault token no longer valid; logging in again")
                 self.auth.relogin(token)
-                return self._read(path)
+                return self._read(path, self.auth.token)
         except SourceError as exc:
+            if exc.path is None:
+                exc.path = path
             return exc
         except Exception as exc:
             return map_vault_error(exc, path=path, action="reading")
 
-    def _read(self, path: str) -> SecretData:
+    def _read(self, path: str, token: str | None) -> SecretData:
         mount = self._config.kv_mount
-        kv = self._client.secrets.kv
-        if self._config.kv_version == 1:
-            response = kv.v1.read_secret(path=path, mount_point=mount)
+        v1 = self._config.kv_version == 1
+        response: Any
+        if self._kv is not None:
+            api_path = f"{mount}/{path}" if v1 else f"{mount}/data/{path}"
+            response = self._kv.get_json(api_path, token or "", secret=path)
+        elif v1:
+            response = self._client.secrets.kv.v1.read_secret(path=path, mount_point=mount)
+        else:
+            response = self._client.secrets.kv.v2.read_secret_version(
+                path=path, mount_point=mount, raise_on_deleted_version=True
+            )
+        if v1:
             return data_from_object(_get(response, "data", path), path=path, version=None)
-        response = kv.v2.read_secret_version(
-            path=path, mount_point=mount, raise_on_deleted_version=True
-        )
         envelope = _get(response, "data", path)
         if not isinstance(envelope, dict):
             raise InvalidResponseError(f"secret {path!r}: KV v2 data is not an object", path=path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -215,3 +216,76 @@ def test_values_never_reach_the_logs(
     errors = source.fetch_many(["x"])
     assert canary not in caplog.text
     assert canary not in str(errors["x"])
+
+
+def test_kv_reads_share_a_few_keep_alive_connections(vault: Any) -> None:
+    for i in range(40):
+        vault.put_secret(f"k/{i}", {"v": str(i)})
+    source = _source(vault, _token(vault))
+    assert source._kv is not None
+    vault.reset_counters()
+    results = source.fetch_many([f"k/{i}" for i in range(40)])
+    assert all(isinstance(r, SecretData) for r in results.values())
+    assert results["k/7"].fields == {"v": "7"}  # type: ignore[union-attr]
+    assert ("GET", "/v1/secret/data/k/7") in vault.requests
+    assert 1 <= source._kv.opened <= 4  # concurrency 4: one connection per worker at most
+    source.fetch_many([f"k/{i}" for i in range(40)])
+    assert source._kv.opened <= 4  # reused by the next sync
+
+
+def test_a_dropped_keep_alive_connection_is_retried_once(vault: Any) -> None:
+    vault.put_secret("x", {"k": "v"})
+    source = _source(vault, _token(vault))
+    assert isinstance(source.fetch_many(["x"])["x"], SecretData)
+    vault.drop_next(1)
+    assert isinstance(source.fetch_many(["x"])["x"], SecretData)
+    vault.drop_next(2)
+    assert isinstance(source.fetch_many(["x"])["x"], BackendUnavailableError)
+    assert isinstance(source.fetch_many(["x"])["x"], SecretData)
+
+
+def test_a_hung_server_times_out_as_unavailable(vault: Any) -> None:
+    vault.put_secret("x", {"k": "v"})
+    config = VaultBackendConfig(address=vault.url, auth=_token(vault), timeout=0.5)
+    source = create_source(config, concurrency=2)
+    assert isinstance(source.fetch_many(["x"])["x"], SecretData)
+    vault.hang(True)
+    try:
+        result = source.fetch_many(["x"])["x"]
+    finally:
+        vault.hang(False)
+    assert isinstance(result, BackendUnavailableError)
+    assert "timed out" in str(result)
+    assert isinstance(source.fetch_many(["x"])["x"], SecretData)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_server_errors_are_unavailable(vault: Any, status: int) -> None:
+    vault.put_secret("x", {"k": "v"})
+    source = _source(vault, _token(vault))
+    assert isinstance(source.fetch_many(["x"])["x"], SecretData)
+    vault.fail_next(1, status=status)
+    result = source.fetch_many(["x"])["x"]
+    assert isinstance(result, BackendUnavailableError)
+    assert result.path == "x"
+
+
+def test_an_expired_token_is_replaced_by_a_new_login(vault: Any, tmp_path: Path) -> None:
+    vault.put_secret("app/a", {"k": "v"})
+    role_id, secret_id = vault.enable_approle(role="agent", paths=["secret/data/app/"], token_ttl=1)
+    source = _source(vault, AuthConfig(method="approle", role_id=role_id, secret_id=secret_id))
+    assert isinstance(source.fetch_many(["app/a"])["app/a"], SecretData)
+    first = source.auth.token
+    source.auth._renew_at = None  # no renewal: the read itself meets the expired token
+    time.sleep(1.2)
+    assert isinstance(source.fetch_many(["app/a"])["app/a"], SecretData)
+    assert source.auth.token != first
+
+
+def test_close_closes_the_kv_connections(vault: Any) -> None:
+    vault.put_secret("x", {"k": "v"})
+    source = _source(vault, _token(vault))
+    assert isinstance(source.fetch_many(["x"])["x"], SecretData)
+    source.close()
+    assert source._kv is not None and source._kv._idle == []
+    assert isinstance(source.fetch_many(["x"])["x"], BackendUnavailableError)
