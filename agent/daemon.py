@@ -102,6 +102,7 @@ class Agent(JobsMixin):
         self._started_at = clock()
         self._announce_ready = False
         self._ready_sent = False
+        self._reload_error: list[str] = []  # problems of the last rejected config, if any
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
 
@@ -207,6 +208,7 @@ class Agent(JobsMixin):
                         self._states[target].next_refresh_at = None  # fetch now
                         self._synced.discard(target)
                 self._config, self._specs = config, new_specs
+                self._reload_error = []
                 self._gate.cap = self._probe_cap(config)
             log.info("config reloaded: %d secret(s), %d removed", len(new_specs), len(removed))
             try:
@@ -225,6 +227,14 @@ class Agent(JobsMixin):
             if running and not self._stopping:
                 with self._lock:
                     self._schedule_all()
+
+    def reload_failed(self, problems: list[str]) -> None:
+        """Record that a new config was rejected (the current one stays in force): its
+        problems go to status, metrics and ``STATUS=`` until the next successful reload.
+        ``problems`` are ``ConfigError`` problems, which never hold values."""
+        with self._lock:
+            self._reload_error = [" ".join(str(p).split()) for p in problems] or ["rejected"]
+        self._publish()
 
     def run_forever(self) -> int:
         """The ``run`` command: sync, READY=1, refresh until SIGTERM/SIGINT; exit code."""
@@ -339,6 +349,7 @@ class Agent(JobsMixin):
             "healthy": all(s.consecutive_failures == 0 for s in states),
             "ready": set(self._specs) <= self._synced,
             "secrets": len(states),
+            "reload_error": list(self._reload_error) or None,
         }
 
     def _publish(self) -> None:
@@ -347,7 +358,7 @@ class Agent(JobsMixin):
         with self._lock:
             states = [self._states[t] for t in self._specs]
             info = self._agent_info()
-            line = summary(states, now)
+            line = summary(states, now, reload_error=self._reload_error)
             if not self._prepared:  # output_dir refused (already reported) or never prepared
                 self.notifier.status(line)
                 return

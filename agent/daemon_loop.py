@@ -64,6 +64,7 @@ def reload_from_file(agent: Agent) -> bool:
             new = load_config(source)
         except ConfigError as exc:
             log.error("reload failed, keeping the current config:\n%s", exc)
+            agent.reload_failed(exc.problems)
             return False
         agent.reload(new)
         return True

@@ -27,6 +27,10 @@ _AGENT = {
     "secrets_agent_build_info": ("gauge", "Agent version and backend; always 1."),
     "secrets_agent_start_time_seconds": ("gauge", "Unix time the agent started."),
     "secrets_agent_secrets": ("gauge", "Number of configured secrets."),
+    "secrets_agent_reload_failed": (
+        "gauge",
+        "1 while the last config reload was rejected (the previous config is in force).",
+    ),
 }
 _PER_SECRET = {
     "secrets_agent_last_success_timestamp_seconds": (
@@ -97,6 +101,7 @@ def render_metrics(
     if isinstance(started, int | float) and not isinstance(started, bool):
         series["secrets_agent_start_time_seconds"].append(({}, started))
     series["secrets_agent_secrets"].append(({}, len(state_list)))
+    series["secrets_agent_reload_failed"].append(({}, int(bool(agent_info.get("reload_error")))))
     series.update({name: [] for name in _PER_SECRET})
     for state in state_list:
         for name, value in _secret_samples(state, now).items():

@@ -11,7 +11,9 @@ user and group (operators) may read it. Layout::
                   "last_error": ..., "consecutive_failures": ..., "errors_total": ...,
                   "fetch_seconds": ..., "missing": ..., "files": [...]}, ...]}
 
-``agent`` holds whatever the daemon passes as ``agent_info`` (paths become strings).
+``agent`` holds whatever the daemon passes as ``agent_info`` (paths become strings); the daemon's
+includes ``reload_error``: ``null``, or the problems of the last rejected config (key paths and
+what is wrong, never values) until a reload succeeds.
 """
 
 from __future__ import annotations
@@ -155,6 +157,10 @@ def format_status(status: Mapping[str, object], *, now: float) -> str:
     ]
     if info.get("config"):
         head.append(f"config {info['config']}")
+    reload_error = info.get("reload_error")
+    if isinstance(reload_error, list) and reload_error:
+        problems = "; ".join(" ".join(str(p).split()) for p in reload_error)
+        head.append(f"RELOAD FAILED (previous config in force): {problems}")
     rows = [("TARGET", "VERSION", "AGE", "NEXT REFRESH", "LAST ERROR")]
     secrets = status.get("secrets")
     for entry in secrets if isinstance(secrets, list) else []:

@@ -101,8 +101,9 @@ def due_members(
     return due
 
 
-def summary(states: Iterable[SecretState], now: float) -> str:
-    """One line for systemd's STATUS=: ``3/4 secrets fresh, 1 failing, oldest 2m``."""
+def summary(states: Iterable[SecretState], now: float, *, reload_error: Sequence[str] = ()) -> str:
+    """One line for systemd's STATUS=: ``3/4 secrets fresh, 1 failing, oldest 2m``, and
+    ``; reload failed: <first problem> (+N more)`` while a rejected config is reported."""
     states = list(states)
     fresh = [s for s in states if s.fetched_at is not None and s.consecutive_failures == 0]
     failing = [s for s in states if s.consecutive_failures > 0]
@@ -115,6 +116,10 @@ def summary(states: Iterable[SecretState], now: float) -> str:
     ages = [now - s.fetched_at for s in states if s.fetched_at is not None]
     if ages:
         text += f", oldest {_age(max(ages))}"
+    if reload_error:
+        text += f"; reload failed: {reload_error[0]}"
+        if len(reload_error) > 1:
+            text += f" (+{len(reload_error) - 1} more)"
     return text
 
 

@@ -193,6 +193,36 @@ def test_reload_prunes_removed_secrets_and_adds_new_ones(out: Path) -> None:
         agent.stop()
 
 
+def test_rejected_reload_is_published_until_a_reload_succeeds(
+    out: Path, notify_socket: tuple[Notifier, socket.socket]
+) -> None:
+    import json
+
+    notifier, sock = notify_socket
+    source = FakeSource()
+    source.set("a", k="1")
+    agent = Agent(_config(out, _spec("a")), source=source, notifier=notifier)
+    agent.sync_once()
+    _messages(sock)
+    agent.reload_failed(["agent.output_dir: must be absolute", "backend.type: unknown\ntype"])
+    status = json.loads((out / ".status.json").read_text())
+    assert status["agent"]["reload_error"] == [
+        "agent.output_dir: must be absolute",
+        "backend.type: unknown type",
+    ]
+    lines = [m for m in _messages(sock) if m.startswith("STATUS=")]
+    assert lines and lines[-1] == (
+        "STATUS=1/1 secrets fresh, oldest 0s; reload failed: agent.output_dir: must be absolute"
+        " (+1 more)"
+    )
+    agent.sync_once()  # later cycles keep reporting it
+    assert json.loads((out / ".status.json").read_text())["agent"]["reload_error"]
+    agent.reload(_config(out, _spec("a")))
+    assert json.loads((out / ".status.json").read_text())["agent"]["reload_error"] is None
+    assert "reload failed" not in [m for m in _messages(sock) if m.startswith("STATUS=")][-1]
+    agent.stop()
+
+
 def test_restart_prunes_files_of_secrets_no_longer_configured(out: Path) -> None:
     pytest.importorskip("secrets_agent.status")
     source = FakeSource()

@@ -74,6 +74,9 @@ def test_unhealthy_and_empty() -> None:
     samples = parse(render_metrics([], {"healthy": False}, now=NOW))
     assert samples[("secrets_agent_healthy", "")] == "0"
     assert samples[("secrets_agent_secrets", "")] == "0"
+    assert samples[("secrets_agent_reload_failed", "")] == "0"
+    failed = parse(render_metrics([], {"reload_error": ["agent.x: unknown key"]}, now=NOW))
+    assert failed[("secrets_agent_reload_failed", "")] == "1"
 
 
 @pytest.mark.parametrize(

@@ -149,3 +149,12 @@ def test_format_status_tolerates_sparse_documents() -> None:
     text = format_status({"secrets": [{"target": "x"}, "junk"]}, now=NOW)
     assert text.splitlines()[0].startswith("agent pid ?, backend ?, health unknown")
     assert text.splitlines()[2].split() == ["x", "-", "never", "-", "-"]
+
+
+def test_table_header_reports_a_rejected_reload(writer: SecretWriter) -> None:
+    info = dict(INFO, reload_error=["config.toml: invalid TOML: Expected '=' (at line 1)"])
+    write_status(writer, states(), info, now=NOW)
+    head = format_status(read_status(writer.output_dir), now=NOW).splitlines()[0]
+    assert "RELOAD FAILED (previous config in force): config.toml: invalid TOML" in head
+    write_status(writer, states(), dict(INFO, reload_error=None), now=NOW)
+    assert "RELOAD" not in format_status(read_status(writer.output_dir), now=NOW)

@@ -1,14 +1,15 @@
-"""SIGHUP with a broken config: the running config stays in force and the error is reported."""
+"""SIGHUP with a broken config: the running config stays in force and the error is reported
+(status file, `secrets-agent status`) until a reload succeeds."""
 
 from __future__ import annotations
 
+import json
 import signal
-import time
+import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
-from reliability_helpers import Daemon, record, vault_toml, wait_for
+from reliability_helpers import Daemon, agent_cmd, agent_env, record, vault_toml, wait_for
 
 
 def _start(vault: Any, tmpfs_dir: Path) -> tuple[Daemon, Path, Path]:
@@ -58,17 +59,46 @@ def test_sighup_with_broken_config_keeps_running_config(
     record("reload: SIGHUP with broken config", tried=reloads, lost=0, unit="reloads")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a failed reload is only logged: .status.json does not report it "
-    "(daemon_loop.reload_from_file / Agent._agent_info)",
-)
-def test_failed_reload_is_reported_in_status(vault: Any, tmpfs_dir: Path) -> None:
+def test_failed_reload_is_reported_in_status(vault: Any, tmpfs_dir: Path, canary: str) -> None:
     daemon, out, config = _start(vault, tmpfs_dir)
+    good = config.read_text()
+    status_config = tmpfs_dir / "status.toml"  # `status` reads only output_dir from it
+    status_config.write_text(good)
     with daemon:
-        config.write_text("this is [not toml")
+        config.write_text(f'this is [not toml\ntoken = "{canary}"\n')
         daemon.proc.send_signal(signal.SIGHUP)
         assert wait_for(lambda: b"reload failed" in daemon.output, 10)
-        time.sleep(1.5)  # a refresh rewrites the status file
+
+        def reported() -> object:
+            return json.loads((out / ".status.json").read_text())["agent"]["reload_error"]
+
+        assert wait_for(reported, 10) is not None, (out / ".status.json").read_text()
+        problems = reported()
+        assert isinstance(problems, list) and "invalid TOML" in problems[0], problems
+        table = subprocess.run(
+            agent_cmd("status", "--config", str(status_config), level="warning"),
+            env=agent_env(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert table.returncode == 0, table.stderr
+        head = table.stdout.splitlines()[0]
+        assert "RELOAD FAILED" in head and "invalid TOML" in head, table.stdout
+        as_json = subprocess.run(
+            agent_cmd("status", "--config", str(status_config), "--json", level="warning"),
+            env=agent_env(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert json.loads(as_json.stdout)["agent"]["reload_error"] == problems
         text = (out / ".status.json").read_text()
-    assert "invalid TOML" in text or "reload" in text
+
+        config.write_text(good)  # the next successful reload clears the report
+        daemon.proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: reported() is None, 10), (out / ".status.json").read_text()
+    assert canary not in text and canary not in table.stdout
+    assert canary.encode() not in daemon.output
