@@ -174,6 +174,7 @@ class Agent(JobsMixin):
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         self._publish()
+        self._writer.close()  # kept directory descriptors; reopened if used again
         if self._owns_source and self._source is not None:
             self._source.close()
             self._source = None
@@ -195,6 +196,7 @@ class Agent(JobsMixin):
                 for target in removed:
                     self._prune(target)
                 if not same_dir:
+                    self._writer.close()
                     self._writer = self._make_writer(config)
                     self._prepared = False
                 if config.backend != old.backend and self._owns_source and self._source:

@@ -21,7 +21,11 @@ class UnsafePathError(Exception):
 
 def check_dir_fd(fd: int, euid: int) -> str | None:
     """Why the open directory ``fd`` is unsafe to write into, or ``None``."""
-    st = os.fstat(fd)
+    return check_dir_stat(os.fstat(fd), euid)
+
+
+def check_dir_stat(st: os.stat_result, euid: int) -> str | None:
+    """Why the directory with stat ``st`` is unsafe to write into, or ``None``."""
     if st.st_mode & stat.S_IWOTH:
         return "is world-writable"
     if st.st_uid not in (euid, 0):
@@ -57,7 +61,9 @@ def open_subdir(
     try:
         if created:
             os.fchmod(fd, create_mode or 0o700)
-            if gid is not None:
+            # Only when the group differs: chown is a privileged call that a hardened unit's
+            # SystemCallFilter refuses, and a new directory often has the wanted group already.
+            if gid is not None and os.fstat(fd).st_gid != gid:
                 os.fchown(fd, -1, gid)
         problem = check_dir_fd(fd, euid)
         if problem is not None:

@@ -20,6 +20,8 @@ def is_current(
     uid: int | None,
     gid: int | None,
     euid: int,
+    egid: int | None = None,
+    dir_stat: os.stat_result | None = None,
 ) -> bool:
     """True if ``name`` in directory ``dfd`` is a single-link regular file with exactly
     ``content``, ``mode``, owner ``uid`` (default ``euid``) and group ``gid`` (default: what a new
@@ -27,7 +29,8 @@ def is_current(
 
     A symlink, FIFO, socket, device or hard-linked file is never opened and counts as not
     current (the writer then replaces the entry). Raises ``IsADirectoryError`` for a directory
-    and ``OSError`` if the entry cannot be examined.
+    and ``OSError`` if the entry cannot be examined. ``egid`` and ``dir_stat`` (the stat of
+    ``dfd``) save the system calls to look them up when the caller has them.
     """
     try:
         st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
@@ -42,8 +45,11 @@ def is_current(
         log.warning("replacing %s, which has other hard links", name)
         return False
     if gid is None:
-        parent = os.fstat(dfd)
-        gid = parent.st_gid if parent.st_mode & stat.S_ISGID else os.getegid()
+        parent = os.fstat(dfd) if dir_stat is None else dir_stat
+        if parent.st_mode & stat.S_ISGID:
+            gid = parent.st_gid
+        else:
+            gid = os.getegid() if egid is None else egid
     want = (mode, euid if uid is None else uid, gid, len(content))
     if (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st.st_size) != want:
         return False
@@ -65,9 +71,11 @@ def _same_bytes(dfd: int, name: str, st: os.stat_result, content: bytes) -> bool
             chunk = os.read(fd, len(content) + 1 - size)
             if not chunk:
                 break
+            if chunk != content[size : size + len(chunk)]:
+                return False  # differs already: no need to read on to the end
             chunks.append(chunk)
             size += len(chunk)
-        return b"".join(chunks) == content
+        return size == len(content)
     except OSError:
         return False
     finally:

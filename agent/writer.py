@@ -4,13 +4,19 @@ Rules (DESIGN section 3):
 
 * ``output_dir`` must be a real directory (not a symlink), not world-writable, owned by the
   agent's euid or root, and on tmpfs/ramfs unless ``allow_non_tmpfs``. These are checked on the
-  open directory descriptor at ``prepare()`` and again at every operation.
+  open directory descriptor at ``prepare()`` and again at every operation (the descriptor is
+  kept; each operation calls ``lstat`` on ``output_dir`` and reopens it unless it is still the same
+  safe directory).
 * Every path below ``output_dir`` is walked one segment at a time with
   ``O_DIRECTORY|O_NOFOLLOW`` and ``dir_fd=``, so a symlink planted anywhere inside is never
-  followed. Missing subdirectories are created with ``dir_mode`` (group set to the file's gid).
+  followed; descriptors of recently used directories are kept and re-validated per level
+  (:mod:`secrets_agent.dircache`). Missing subdirectories are created with ``dir_mode`` (group
+  set to the file's gid).
 * A file is written to ``.tmp-<random>`` in its final directory, opened
   ``O_CREAT|O_EXCL|O_NOFOLLOW|O_WRONLY|O_CLOEXEC``; ``fchmod`` to the exact mode (the umask
-  neither widens nor narrows it) and ``fchown`` happen before the first byte, then the content is
+  neither widens nor narrows it) and ``fchown`` (only when the new file's owner or group differs
+  from the one requested: a hardened unit's SystemCallFilter refuses chown, and a file created
+  by the agent already has its uid and gid) happen before the first byte, then the content is
   written and the temp file renamed over the target. On tmpfs/ramfs there is no ``fsync`` (no
   backing store; it would be a no-op); on other file systems the file and directory are synced.
 * The write is skipped when the existing regular file (single link) already has the same
@@ -31,20 +37,28 @@ import contextlib
 import errno
 import logging
 import os
-import secrets
 import stat
 import threading
 from pathlib import Path
 
+from secrets_agent.dircache import DirCache
 from secrets_agent.fsinfo import MEMORY_FS_MAGICS, fs_magic, fs_name
 from secrets_agent.relpaths import relpath_problem, segment_problem
-from secrets_agent.safedir import DIR_FLAGS, UnsafePathError, check_dir_fd, close_all, walk
+from secrets_agent.safedir import (
+    DIR_FLAGS,
+    UnsafePathError,
+    check_dir_fd,
+    check_dir_stat,
+    close_all,
+    walk,
+)
 from secrets_agent.samefile import is_current
 
 log = logging.getLogger(__name__)
 
 TEMP_PREFIX = ".tmp-"
 _TEMP_FLAGS = os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_WRONLY | os.O_CLOEXEC
+_VALID_CACHE = 4096  # relpaths known to be valid (a set, cleared when full)
 
 
 class OutputDirError(Exception):
@@ -64,6 +78,15 @@ def _why(exc: OSError) -> str:
     return os.strerror(exc.errno) if exc.errno else str(exc)
 
 
+def _own(fd: int, uid: int | None, gid: int | None) -> None:
+    """``fchown`` the new file ``fd`` to ``uid``/``gid``, skipping ids it already has."""
+    st = os.fstat(fd)
+    want_uid = -1 if uid is None or uid == st.st_uid else uid
+    want_gid = -1 if gid is None or gid == st.st_gid else gid
+    if want_uid != -1 or want_gid != -1:
+        os.fchown(fd, want_uid, want_gid)
+
+
 class SecretWriter:
     """Writes files below ``output_dir`` following the rules in the module docstring."""
 
@@ -75,7 +98,21 @@ class SecretWriter:
         self.allow_non_tmpfs = allow_non_tmpfs
         self._lock = threading.Lock()
         self._euid = os.geteuid()
+        self._egid = os.getegid()
         self._memory_fs = True
+        self._root_fd: int | None = None
+        self._root_stat: os.stat_result | None = None
+        self._dirs = DirCache()
+        self._valid: set[str] = set()
+
+    def close(self) -> None:
+        """Close the kept directory descriptors (they are reopened by the next operation)."""
+        with self._lock:
+            self._close_root()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self._close_root()
 
     # -- output_dir ------------------------------------------------------------------------
 
@@ -84,12 +121,11 @@ class SecretWriter:
         ``allow_non_tmpfs``, be on tmpfs/ramfs: nothing is created otherwise), validate it, and
         remove stale ``.tmp-*`` files anywhere below it. Raises ``OutputDirError``."""
         with self._lock:
+            self._close_root()
             self._create_root()
             root = self._open_root()
-            try:
-                self._remove_stale_temps(root)
-            finally:
-                os.close(root)
+            self._root_fd, self._root_stat = root, os.fstat(root)
+            self._remove_stale_temps(root)
 
     def _create_root(self) -> None:
         if os.path.lexists(self.output_dir):
@@ -162,11 +198,36 @@ class SecretWriter:
                     except FileNotFoundError:
                         pass
 
-    def _root_for(self, target: str) -> int:
+    def _close_root(self) -> None:
+        self._dirs.clear()
+        fd, self._root_fd, self._root_stat = self._root_fd, None, None
+        if fd is not None:
+            os.close(fd)
+
+    def _root_for(self, target: str) -> tuple[int, os.stat_result]:
+        """The root descriptor and its stat: the kept one while ``output_dir`` still names that
+        same safe directory (one ``lstat``), else a freshly opened and fully checked one."""
+        fd, old = self._root_fd, self._root_stat
+        if fd is not None and old is not None:
+            try:
+                st: os.stat_result | None = os.lstat(self.output_dir)
+            except OSError:
+                st = None
+            if (
+                st is not None
+                and stat.S_ISDIR(st.st_mode)
+                and (st.st_dev, st.st_ino) == (old.st_dev, old.st_ino)
+                and check_dir_stat(st, self._euid) is None
+            ):
+                self._root_stat = st
+                return fd, st
+            self._close_root()
         try:
-            return self._open_root()
+            fd = self._open_root()
         except OutputDirError as exc:
             raise WriteError(target, f"output directory unusable: {exc}") from None
+        self._root_fd, self._root_stat = fd, os.fstat(fd)
+        return fd, self._root_stat
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -185,27 +246,30 @@ class SecretWriter:
         ``WriteError`` (old file intact, no temp file left) and ``ValueError`` for an invalid
         ``relpath`` or ``mode``.
         """
-        problem = relpath_problem(relpath)
-        if problem is not None:
-            raise ValueError(f"invalid target path: {problem}")
+        if relpath not in self._valid:
+            problem = relpath_problem(relpath)
+            if problem is not None:
+                raise ValueError(f"invalid target path: {problem}")
+            if len(self._valid) >= _VALID_CACHE:
+                self._valid.clear()
+            self._valid.add(relpath)
         if not 0 <= mode <= 0o777:
             raise ValueError("mode must be between 0 and 0o777")
         *dirs, name = relpath.split("/")
         with self._lock:
-            root = self._root_for(relpath)
             try:
+                root, root_stat = self._root_for(relpath)
                 try:
-                    fds = walk(root, dirs, euid=self._euid, create_mode=self.dir_mode, gid=gid)
+                    dfd, dir_stat = self._dirs.open(
+                        root, root_stat, dirs, euid=self._euid, create_mode=self.dir_mode, gid=gid
+                    )
                 except UnsafePathError as exc:
                     raise WriteError(relpath, f"refusing: {exc}") from None
                 except OSError as exc:
                     raise WriteError(relpath, _why(exc), errno=exc.errno) from exc
-                try:
-                    return self._replace(fds[-1], name, relpath, content, mode, uid, gid)
-                finally:
-                    close_all(fds)
+                return self._replace(dfd, dir_stat, name, relpath, content, mode, uid, gid)
             finally:
-                os.close(root)
+                self._dirs.trim()
 
     def write_dotfile(self, name: str, content: bytes, *, mode: int = 0o600) -> None:
         """Atomically write one of the agent's own files (``.status.json``) in ``output_dir``."""
@@ -213,15 +277,13 @@ class SecretWriter:
         if not bare or name.startswith(TEMP_PREFIX) or segment_problem(bare) is not None:
             raise ValueError("a dot file name is '.' followed by one valid path segment")
         with self._lock:
-            root = self._root_for(name)
-            try:
-                self._replace(root, name, name, content, mode, None, None)
-            finally:
-                os.close(root)
+            root, root_stat = self._root_for(name)
+            self._replace(root, root_stat, name, name, content, mode, None, None)
 
     def _replace(
         self,
         dfd: int,
+        dir_stat: os.stat_result,
         name: str,
         target: str,
         content: bytes,
@@ -230,13 +292,23 @@ class SecretWriter:
         gid: int | None,
     ) -> bool:
         try:
-            if is_current(dfd, name, content, mode=mode, uid=uid, gid=gid, euid=self._euid):
+            if is_current(
+                dfd,
+                name,
+                content,
+                mode=mode,
+                uid=uid,
+                gid=gid,
+                euid=self._euid,
+                egid=self._egid,
+                dir_stat=dir_stat,
+            ):
                 return False
         except IsADirectoryError:
             raise WriteError(target, "a directory is in the way; refusing to replace it") from None
         except OSError as exc:
             raise WriteError(target, _why(exc), errno=exc.errno) from exc
-        temp = TEMP_PREFIX + secrets.token_hex(8)
+        temp = TEMP_PREFIX + os.urandom(6).hex()  # O_EXCL makes a clash an error, never a reuse
         try:
             fd = os.open(temp, _TEMP_FLAGS, mode, dir_fd=dfd)
         except OSError as exc:
@@ -245,7 +317,7 @@ class SecretWriter:
             try:
                 os.fchmod(fd, mode)  # exact mode whatever the umask, before any byte
                 if uid is not None or gid is not None:
-                    os.fchown(fd, -1 if uid is None else uid, -1 if gid is None else gid)
+                    _own(fd, uid, gid)
                 view = memoryview(content)
                 while view:
                     view = view[os.write(fd, view) :]
@@ -276,28 +348,26 @@ class SecretWriter:
             raise ValueError(f"invalid target path: {problem}")
         *dirs, name = relpath.split("/")
         with self._lock:
-            root = self._root_for(relpath)
+            root, _ = self._root_for(relpath)
+            self._dirs.clear()  # directories may be removed below: drop their descriptors
             try:
-                try:
-                    fds = walk(root, dirs, euid=self._euid, create_mode=None, gid=None)
-                except FileNotFoundError:
-                    return False
-                except UnsafePathError as exc:
-                    raise WriteError(relpath, f"refusing: {exc}") from None
-                except OSError as exc:
-                    raise WriteError(relpath, _why(exc), errno=exc.errno) from exc
-                try:
-                    removed = self._unlink_regular(fds[-1], name, relpath)
-                    for parent, child in zip(reversed(fds[:-1]), reversed(dirs), strict=True):
-                        try:
-                            os.rmdir(child, dir_fd=parent)
-                        except OSError:
-                            break  # not empty (or gone): stop pruning
-                    return removed
-                finally:
-                    close_all(fds)
+                fds = walk(root, dirs, euid=self._euid, create_mode=None, gid=None)
+            except FileNotFoundError:
+                return False
+            except UnsafePathError as exc:
+                raise WriteError(relpath, f"refusing: {exc}") from None
+            except OSError as exc:
+                raise WriteError(relpath, _why(exc), errno=exc.errno) from exc
+            try:
+                removed = self._unlink_regular(fds[-1], name, relpath)
+                for parent, child in zip(reversed(fds[:-1]), reversed(dirs), strict=True):
+                    try:
+                        os.rmdir(child, dir_fd=parent)
+                    except OSError:
+                        break  # not empty (or gone): stop pruning
+                return removed
             finally:
-                os.close(root)
+                close_all(fds)
 
     @staticmethod
     def _unlink_regular(dfd: int, name: str, target: str) -> bool:

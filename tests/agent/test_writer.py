@@ -404,3 +404,92 @@ def test_concurrent_writes_to_different_targets(writer: SecretWriter, out: Path)
         for f in range(4):
             assert (out / f"t{n}" / f"f{f}").read_bytes() == f"{n}-{36 + f}".encode()
     assert temps(out) == []
+
+
+def test_no_chown_when_the_new_file_already_has_the_ids(
+    writer: SecretWriter, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A hardened unit's SystemCallFilter refuses chown: it must not be called for ids the new
+    # file (or directory) already has, e.g. group = the agent's own group.
+    calls: list[tuple[int, int, int]] = []
+
+    def refuse(fd: int, uid: int, gid: int) -> None:
+        calls.append((fd, uid, gid))
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "fchown", refuse)
+    me, group = os.geteuid(), os.getegid()
+    assert writer.write("k", b"v", mode=0o440, uid=me, gid=group) is True
+    assert writer.write("sub/k", b"v", mode=0o440, gid=group) is True  # new dir too
+    assert writer.write("k", b"w", mode=0o440, uid=me) is True
+    assert calls == []
+    st = (out / "sub" / "k").stat()
+    assert (st.st_uid, st.st_gid) == (me, group)
+
+
+@needs_root
+def test_no_chown_for_the_group_a_setgid_directory_gives(
+    writer: SecretWriter, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (out / "shared").mkdir(mode=0o750)
+    os.chown(out / "shared", 0, NOBODY)
+    os.chmod(out / "shared", 0o2750)  # noqa: S103 - setgid, group 65534 may read
+    real = os.fchown
+    calls: list[tuple[int, int]] = []
+
+    def spy(fd: int, uid: int, gid: int) -> None:
+        calls.append((uid, gid))
+        real(fd, uid, gid)
+
+    monkeypatch.setattr(os, "fchown", spy)
+    assert writer.write("shared/k", b"v", mode=0o440, gid=NOBODY) is True
+    assert calls == []  # the setgid directory already gave the file group 65534
+    assert (out / "shared" / "k").stat().st_gid == NOBODY
+    assert writer.write("shared/k", b"v", mode=0o440, gid=NOBODY) is False
+    assert writer.write("other", b"v", mode=0o440, uid=NOBODY, gid=NOBODY) is True
+    assert calls == [(NOBODY, NOBODY)]  # ids that differ are still set, as root can
+    st = (out / "other").stat()
+    assert (st.st_uid, st.st_gid) == (NOBODY, NOBODY)
+
+
+def test_kept_directory_replaced_by_a_symlink_is_not_followed(
+    writer: SecretWriter, out: Path, tmpfs_dir: Path
+) -> None:
+    writer.write("app/key", b"one", mode=0o400)  # the writer now keeps app/ open
+    elsewhere = tmpfs_dir / "elsewhere"
+    os.rename(out / "app", elsewhere)
+    (out / "app").symlink_to(elsewhere)
+    with pytest.raises(WriteError, match="symlink"):
+        writer.write("app/key", b"two", mode=0o400)
+    assert (elsewhere / "key").read_bytes() == b"one"
+
+
+def test_kept_directories_follow_a_replaced_path(
+    writer: SecretWriter, out: Path, tmpfs_dir: Path
+) -> None:
+    writer.write("app/key", b"one", mode=0o400)
+    os.rename(out / "app", tmpfs_dir / "moved-app")
+    (out / "app").mkdir(mode=0o700)
+    assert writer.write("app/key", b"two", mode=0o400) is True
+    assert (out / "app" / "key").read_bytes() == b"two"
+    assert (tmpfs_dir / "moved-app" / "key").read_bytes() == b"one"
+    os.rename(out, tmpfs_dir / "moved-out")  # output_dir itself replaced
+    out.mkdir(mode=0o700)
+    assert writer.write("app/key", b"three", mode=0o400) is True
+    assert (out / "app" / "key").read_bytes() == b"three"
+    assert (tmpfs_dir / "moved-out" / "app" / "key").read_bytes() == b"two"
+    (out / "app").chmod(0o777)
+    with pytest.raises(WriteError, match="world-writable"):
+        writer.write("app/key", b"four", mode=0o400)
+
+
+def test_kept_directory_descriptors_are_bounded(writer: SecretWriter, out: Path) -> None:
+    from secrets_agent.dircache import DEFAULT_LIMIT
+
+    before = len(os.listdir("/proc/self/fd"))
+    for n in range(DEFAULT_LIMIT + 40):
+        writer.write(f"d{n}/k", b"v", mode=0o400)
+    assert len(os.listdir("/proc/self/fd")) - before <= DEFAULT_LIMIT + 1
+    writer.close()
+    assert len(os.listdir("/proc/self/fd")) <= before
+    assert writer.write("d0/k", b"w", mode=0o400) is True  # reopened after close()
