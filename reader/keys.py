@@ -15,6 +15,11 @@ MAX_SEGMENT_BYTES = 255
 MAX_KEY_BYTES = 1024
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_@+=-][A-Za-z0-9_.@+=-]*")
+# A whole valid key in one match (the characters are ASCII, so characters are bytes): the
+# common case costs one regex call; anything it rejects gets the segment-by-segment diagnosis.
+_VALID_PATH = re.compile(
+    r"[A-Za-z0-9_@+=-][A-Za-z0-9_.@+=-]{0,254}(?:/[A-Za-z0-9_@+=-][A-Za-z0-9_.@+=-]{0,254})*"
+)
 
 
 def _describe(value: str) -> str:
@@ -29,6 +34,8 @@ def validate_relative_path(path: str) -> None:
     Raises ``InvalidSecretKeyError`` for anything else: empty, absolute, backslashes, NUL or
     control characters, ``.``/``..`` or dot-prefixed segments, empty segments, overlong names.
     """
+    if type(path) is str and len(path) <= MAX_KEY_BYTES and _VALID_PATH.fullmatch(path):
+        return
     if not isinstance(path, str):
         raise InvalidSecretKeyError(f"secret key must be a str, not {type(path).__name__}")
     if not path:
