@@ -28,7 +28,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-remote",
         action="store_true",
-        help="allow binding a non-loopback address (insecure: plain HTTP)",
+        help="allow binding a non-loopback address (insecure: an in-memory Vault with a root "
+        "token)",
+    )
+    parser.add_argument(
+        "--tls-cert",
+        default=None,
+        metavar="CERT.pem",
+        help="serve HTTPS with this PEM certificate (chain); needs --tls-key",
+    )
+    parser.add_argument(
+        "--tls-key", default=None, metavar="KEY.pem", help="the certificate's PEM private key"
     )
 
 
@@ -40,9 +50,16 @@ def run(args: argparse.Namespace) -> int:
             print(f"dev-server: refusing to bind non-loopback address {host!r} "
                   "(pass --allow-remote to do it anyway)", file=sys.stderr)  # fmt: skip
             return 2
+        transport = "HTTPS" if getattr(args, "tls_cert", None) else "plain HTTP"
         print(f"dev-server: WARNING: binding {host!r}: an in-memory Vault with a root token, "
-              "plain HTTP, reachable from other machines", file=sys.stderr)  # fmt: skip
-    server = VaultDevServer(host, args.port, args.root_token, allow_remote=args.allow_remote)
+              f"{transport}, reachable from other machines", file=sys.stderr)  # fmt: skip
+    try:
+        server = VaultDevServer(host, args.port, args.root_token, allow_remote=args.allow_remote,
+                                tls_cert=getattr(args, "tls_cert", None),
+                                tls_key=getattr(args, "tls_key", None))  # fmt: skip
+    except ValueError as exc:
+        print(f"dev-server: {exc}", file=sys.stderr)
+        return 2
     extra: list[str] = []
     if args.seed:
         try:

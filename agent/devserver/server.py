@@ -7,6 +7,7 @@ import http.server
 import logging
 import socket
 import socketserver
+import ssl
 import threading
 import time
 from typing import Any
@@ -19,6 +20,7 @@ from secrets_agent.devserver.wire import Reply, error
 
 logger = logging.getLogger(__name__)
 
+HANDSHAKE_TIMEOUT = 10.0
 MAX_LINE = 65536
 MAX_HEADERS = 200
 DRAIN_LIMIT = 256 * 1024 * 1024  # beyond this an oversized body is not read, the socket is closed
@@ -40,8 +42,9 @@ class DevHTTPServer(http.server.ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], state: VaultState, faults: Faults,
-                 max_request_bytes: int) -> None:  # fmt: skip
+                 max_request_bytes: int, tls: ssl.SSLContext | None = None) -> None:  # fmt: skip
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.tls = tls
         self.state = state
         self.faults = faults
         self.max_request_bytes = max_request_bytes
@@ -56,6 +59,19 @@ class DevHTTPServer(http.server.ThreadingHTTPServer):
         self.server_name = str(self.server_address[0])
         self.server_port = int(self.server_address[1])
 
+    def get_request(self) -> tuple[socket.socket, Any]:
+        conn, address = self.socket.accept()
+        if self.tls is None:
+            return conn, address
+        # The handshake runs in the connection's own thread (``_Handler.setup``), so a slow or
+        # silent client never holds up the accept loop.
+        try:
+            return self.tls.wrap_socket(conn, server_side=True,
+                                        do_handshake_on_connect=False), address  # fmt: skip
+        except BaseException:
+            conn.close()
+            raise
+
     def track(self, conn: socket.socket, add: bool) -> None:
         with self._conns_lock:
             (self._conns.add if add else self._conns.discard)(conn)
@@ -66,7 +82,9 @@ class DevHTTPServer(http.server.ThreadingHTTPServer):
             conns = list(self._conns)
         for conn in conns:
             with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
+                # socket.shutdown itself: SSLSocket.shutdown would also drop the TLS state
+                # under the thread that is reading from it.
+                socket.socket.shutdown(conn, socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         logger.debug(
@@ -81,9 +99,17 @@ class _Handler(socketserver.StreamRequestHandler):
     timeout = 600  # idle keep-alive connections are closed after this many seconds
 
     def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.track(self.connection, True)
+        conn = self.request
+        self.server.track(conn, True)
+        try:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if isinstance(conn, ssl.SSLSocket):
+                conn.settimeout(HANDSHAKE_TIMEOUT)
+                conn.do_handshake()
+            super().setup()
+        except BaseException:
+            self.server.track(conn, False)
+            raise
 
     def finish(self) -> None:
         self.server.track(self.connection, False)

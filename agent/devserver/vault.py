@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
+import ssl
 import threading
 from collections import deque
 from types import TracebackType
@@ -29,11 +31,37 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def server_tls_context(
+    cert: str | os.PathLike[str] | None, key: str | os.PathLike[str] | None
+) -> ssl.SSLContext | None:
+    """A server-side TLS context from PEM files, or None when neither is given.
+
+    Raises ``ValueError`` when only one is given or the files cannot be loaded.
+    """
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ValueError("TLS needs both a certificate and a private key")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(os.fspath(cert), os.fspath(key))
+    except OSError as exc:  # ssl.SSLError included
+        reason = exc.strerror or getattr(exc, "reason", None) or type(exc).__name__
+        raise ValueError(
+            f"cannot load the TLS certificate {os.fspath(cert)!r} and key {os.fspath(key)!r}: "
+            f"{reason}"
+        ) from None
+    return context
+
+
 class VaultDevServer:
     """An in-memory, Vault-API-compatible HTTP server on loopback for tests and demos.
 
     ``with VaultDevServer() as vault:`` starts it on a free port; ``vault.url`` and
     ``vault.root_token`` are what a client needs. Non-loopback hosts need ``allow_remote=True``.
+    With ``tls_cert`` and ``tls_key`` (PEM files; the certificate file may hold the chain) it
+    speaks HTTPS only and ``vault.url`` is ``https://...``.
     """
 
     def __init__(
@@ -44,9 +72,12 @@ class VaultDevServer:
         *,
         allow_remote: bool = False,
         max_request_bytes: int = MAX_REQUEST_BYTES,
+        tls_cert: str | os.PathLike[str] | None = None,
+        tls_key: str | os.PathLike[str] | None = None,
     ) -> None:
         if not allow_remote and not is_loopback(host):
             raise ValueError(f"refusing to bind non-loopback address {host!r}")
+        self._tls = server_tls_context(tls_cert, tls_key)
         self.host, self.port = host, port
         self.max_request_bytes = max_request_bytes
         self._state = VaultState(root_token)
@@ -64,7 +95,7 @@ class VaultDevServer:
             return self
         self._faults.restarting()
         httpd = DevHTTPServer((self.host, self.port), self._state, self._faults,
-                              self.max_request_bytes)  # fmt: skip
+                              self.max_request_bytes, self._tls)  # fmt: skip
         httpd.recorder = self._record
         self.port = httpd.server_address[1]
         self._httpd = httpd
@@ -97,7 +128,13 @@ class VaultDevServer:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://{host}:{self.port}"
+
+    @property
+    def tls(self) -> bool:
+        """Whether the server speaks HTTPS."""
+        return self._tls is not None
 
     @property
     def root_token(self) -> str:
