@@ -31,13 +31,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def build_session(address: str, *, pool_size: int) -> requests.Session:
+def build_session(address: str, *, pool_size: int, verify: str | bool = True) -> requests.Session:
     """A requests session that ignores ``~/.netrc`` and ``REQUESTS_CA_BUNDLE``.
 
     Proxies still come from ``HTTPS_PROXY``/``NO_PROXY`` when they apply to ``address``.
+    ``verify`` (a CA file, or True) is set on the session itself: hvac prefers a session's
+    ``verify`` over its own ``verify`` argument.
     """
     session = requests.Session()
     session.trust_env = False
+    session.verify = verify
     session.proxies.update(requests.utils.get_environ_proxies(address))
     adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=max(pool_size, 2))
     session.mount("http://", adapter)
@@ -64,11 +67,14 @@ class VaultSource:
         self._session: requests.Session | None = None
         self._kv: KvConnectionPool | None = None
         if client is None:
-            self._session = build_session(config.address, pool_size=self._concurrency)
+            verify: str | bool = str(config.ca_cert) if config.ca_cert else True
+            self._session = build_session(
+                config.address, pool_size=self._concurrency, verify=verify
+            )
             client = hvac.Client(
                 url=config.address,
                 token="",  # never picked up from VAULT_TOKEN or ~/.vault-token
-                verify=str(config.ca_cert) if config.ca_cert else True,
+                verify=verify,
                 timeout=config.timeout,
                 session=self._session,
                 namespace=config.namespace,
@@ -125,7 +131,7 @@ class VaultSource:
                 exc.path = path
             return exc
         except Exception as exc:
-            return map_vault_error(exc, path=path, action="reading")
+            return map_vault_error(exc, path=path, action="reading", address=self._config.address)
 
     def _read(self, path: str, token: str | None) -> SecretData:
         mount = self._config.kv_mount

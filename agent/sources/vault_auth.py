@@ -108,7 +108,9 @@ class VaultAuth:
             except hvac_exc.Forbidden as exc:
                 raise AuthenticationError(f"Vault {method} login denied (403)") from exc
             except Exception as exc:
-                raise map_vault_error(exc, path=None, action=f"{method} login") from exc
+                raise map_vault_error(
+                    exc, path=None, action=f"{method} login", address=self._address()
+                ) from exc
         log.info("logged in to Vault with %s auth", method)
 
     def refresh_token(self) -> None:
@@ -125,12 +127,18 @@ class VaultAuth:
                         "Vault token renewal refused (%s); logging in again", type(exc).__name__
                     )
                 except Exception as exc:
-                    err = map_vault_error(exc, path=None, action="renewing the token")
+                    err = map_vault_error(
+                        exc, path=None, action="renewing the token", address=self._address()
+                    )
                     if not self.expired():
                         # Try again soon; the token is still good for a while.
                         self._renew_at = self._clock() + MIN_LEAD * 5
                         raise err from exc
             self.login()
+
+    def _address(self) -> str | None:
+        url = getattr(self._client, "url", None)
+        return url if isinstance(url, str) else None
 
     # -- methods -----------------------------------------------------------------------
 
@@ -148,6 +156,9 @@ class VaultAuth:
         except hvac_exc.Forbidden as exc:
             self._token = None
             raise AuthenticationError("Vault rejected the token (403)") from exc
+        except BaseException:
+            self._token = None  # not logged in: the next call tries again (and learns the TTL)
+            raise
         ttl = data.get("ttl")
         renewable = bool(data.get("renewable", False))
         self._set_lease({"lease_duration": ttl, "renewable": renewable}, from_login=True)

@@ -2,10 +2,16 @@
 
 Messages carry the HTTP status, the error class and Vault's ``errors`` strings (which never hold
 secret values), never a response body.
+
+A TLS certificate that does not verify (unknown CA, a certificate for another host name) is a
+``TLSVerificationError``: not transient and not "unavailable" (no outage probing), since only
+a configuration change (``ca_cert``, ``address``) or a fixed server certificate cures it. The
+reader raises ``SecretConfigurationError`` for the same failure.
 """
 
 from __future__ import annotations
 
+import ssl
 import threading
 
 import hvac.exceptions as hvac_exc
@@ -20,6 +26,43 @@ from secrets_agent.model import (
 )
 
 _MAX_DETAIL = 200
+
+
+class TLSVerificationError(SourceError):
+    """Vault's TLS certificate did not verify against the configured CA (or for the host)."""
+
+    retryable = False
+
+
+def cert_verification_reason(exc: BaseException) -> str | None:
+    """Why certificate verification failed, if an ``SSLCertVerificationError`` is behind
+    ``exc`` (directly, chained, or wrapped by requests/urllib3); else None."""
+    pending: list[object] = [exc]
+    seen: set[int] = set()
+    while pending and len(seen) < 32:
+        item = pending.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, ssl.SSLCertVerificationError):
+            reason = item.verify_message or "certificate verify failed"
+            return " ".join(str(reason).split()).rstrip(".")
+        pending.extend((item.__cause__, item.__context__, getattr(item, "reason", None)))
+        pending.extend(item.args)
+    return None
+
+
+def tls_verification_error(
+    reason: str, *, address: str | None, where: str, path: str | None
+) -> TLSVerificationError:
+    """The one-line error for a certificate that failed verification."""
+    at = f" at {address}" if address else ""
+    return TLSVerificationError(
+        f"TLS certificate verification failed for Vault{at} while {where}: {reason} "
+        "(check ca_cert and that address names a host the certificate is for)",
+        path=path,
+    )
+
 
 # Retry-After of the last 429 seen by this thread (hvac's exceptions do not keep headers).
 _last_response = threading.local()
@@ -62,11 +105,18 @@ def is_invalid_token(exc: BaseException) -> bool:
     return isinstance(exc, hvac_exc.Forbidden) and "invalid token" in vault_detail(exc)
 
 
-def map_vault_error(exc: BaseException, *, path: str | None, action: str) -> SourceError:
-    """Return the ``SourceError`` for an exception raised while ``action`` (e.g. "reading")."""
+def map_vault_error(
+    exc: BaseException, *, path: str | None, action: str, address: str | None = None
+) -> SourceError:
+    """Return the ``SourceError`` for an exception raised while ``action`` (e.g. "reading")
+    against the Vault at ``address``."""
     where = f"{action} {path!r}" if path else action
     if isinstance(exc, SourceError):
         return exc
+    if isinstance(exc, requests.exceptions.SSLError | ssl.SSLError):
+        reason = cert_verification_reason(exc)
+        if reason is not None:
+            return tls_verification_error(reason, address=address, where=where, path=path)
     if isinstance(exc, hvac_exc.VaultError):
         detail = vault_detail(exc)
         suffix = f": {detail}" if detail else ""

@@ -28,6 +28,7 @@ from secrets_agent.model import (
     SecretMissingError,
     SourceError,
 )
+from secrets_agent.sources.vault_errors import tls_verification_error
 from secrets_agent.sources.vault_wire import Connection, Response
 
 _MAX_DETAIL = 200
@@ -60,6 +61,7 @@ class KvConnectionPool:
         ca_cert: Path | None = None,
         namespace: str | None = None,
     ) -> None:
+        self._address = address
         parts = urlsplit(address)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"Vault address must be http(s)://host[:port], got {address!r}")
@@ -125,6 +127,12 @@ class KvConnectionPool:
         except TimeoutError:
             _discard(conn)
             raise BackendUnavailableError(f"Vault timed out while {where}", path=secret) from None
+        except ssl.SSLCertVerificationError as exc:
+            _discard(conn)
+            reason = " ".join(str(exc.verify_message or "certificate verify failed").split())
+            raise tls_verification_error(
+                reason.rstrip("."), address=self._address, where=where, path=secret
+            ) from None
         except (OSError, http.client.HTTPException) as exc:
             _discard(conn)
             raise BackendUnavailableError(

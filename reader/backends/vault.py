@@ -6,6 +6,10 @@ field ``value`` of path ``name``. hvac is imported on first use. One ``requests.
 reused, with ``trust_env`` off (no proxy/netrc lookups per request) unless proxies are
 configured. Auth: token (``VAULT_TOKEN`` / ``VAULT_TOKEN_FILE``), AppRole, or Kubernetes; on an
 ``invalid token`` answer the manager logs in again once and retries.
+
+TLS is verified against ``VAULT_CACERT`` when set, else requests' default bundle. A certificate
+that fails verification (unknown CA, wrong host name) raises ``SecretConfigurationError``: it
+is a setup problem, not an outage, so no stale value or agent file is served in its place.
 """
 
 from __future__ import annotations
@@ -116,11 +120,13 @@ class VaultSecretManager(SecretManager):
         import requests
 
         cfg = self.config
+        verify: str | bool = str(cfg.ca_cert) if cfg.ca_cert else True
         session = requests.Session()
         session.trust_env = self._trust_env
+        session.verify = verify  # hvac prefers the session's verify over its own argument
         return hvac.Client(
             url=cfg.address,
-            verify=str(cfg.ca_cert) if cfg.ca_cert else True,
+            verify=verify,
             timeout=cfg.timeout,
             proxies=cfg.proxies,
             session=session,
