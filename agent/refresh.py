@@ -2,14 +2,16 @@
 
 ``refresh`` is a plain function of its inputs (the fetched outcome, the writer, the state, the
 time and a random source), so tests call it directly with a fake clock. A failure of any kind
-leaves the files on disk exactly as they were; only a successful render replaces them.
+leaves the files on disk exactly as they were; only a successful render replaces them. A secret
+that switches between one file and a directory of fields (an AWS secret that was a plain string
+and is now a JSON object, or the reverse) is swapped whole (``SecretWriter.reshape``).
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -104,15 +106,24 @@ def _write(
     from secrets_agent.writer import WriteError
 
     written: list[str] = []
+    reshaped: set[str] = set()
     try:
-        for relpath, content in files.items():
-            if writer.write(relpath, content, mode=spec.mode, uid=spec.owner, gid=spec.group):
-                written.append(relpath)
+        if _shape_changes(spec.target, state.files, files):
+            writer.reshape(
+                spec.target, files, old=state.files, mode=spec.mode, uid=spec.owner, gid=spec.group
+            )
+            written = sorted(files)
+            reshaped = {f for f in state.files if _under(spec.target, f)}
+            log.debug("%s changed shape (file <-> directory of fields)", spec.target)
+        else:
+            for relpath, content in files.items():
+                if writer.write(relpath, content, mode=spec.mode, uid=spec.owner, gid=spec.group):
+                    written.append(relpath)
     except (WriteError, OSError) as exc:
         state.files = sorted(set(state.files) | set(written))
         return _failed(spec, state, f"write failed: {exc}", now, rng)
     removed = []
-    for stale in sorted(set(state.files) - set(files)):
+    for stale in sorted(set(state.files) - set(files) - reshaped):
         try:
             if writer.remove(stale):
                 removed.append(stale)
@@ -135,6 +146,19 @@ def _write(
     next_run = now + delay
     state.next_refresh_at = next_run
     return RefreshResult(ok=True, changed=changed, next_run_at=next_run, written=tuple(written))
+
+
+def _under(target: str, relpath: str) -> bool:
+    return relpath == target or relpath.startswith(target + "/")
+
+
+def _shape_changes(target: str, old: Sequence[str], new: Mapping[str, bytes]) -> bool:
+    """True if ``target`` switches between one file and a directory of fields (both the old
+    and the new files are the agent's, so the old ones may be replaced)."""
+    prefix = target + "/"
+    if target in new:
+        return any(f.startswith(prefix) for f in old)
+    return target in old and any(f.startswith(prefix) for f in new)
 
 
 def _failed(

@@ -3,7 +3,9 @@
 ``render(spec, data)`` returns ``{relpath: bytes}`` (paths relative to ``output_dir``):
 
 * ``fields``: one file per field at ``<target>/<field>``; every field name must be a valid path
-  segment (same rules as targets), else ``RenderError``. A secret with no fields is an error.
+  segment (same rules as targets), else ``RenderError``. A secret that is not a JSON object (an
+  AWS plain string or ``SecretBinary``) is written raw to ``<target>``, one file (DESIGN: "a
+  non-JSON AWS secret is raw"); an object without fields is an error.
 * ``json``: the fields as canonical JSON (sorted keys, compact, UTF-8), or the raw payload as-is
   when the secret is not an object.
 * ``env``: dotenv lines ``KEY="value"`` in sorted order that systemd's ``EnvironmentFile=`` (and
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
 from collections.abc import Mapping
 
@@ -29,6 +32,7 @@ from secrets_agent.model import RenderError, SecretData
 from secrets_agent.relpaths import segment_problem
 from secrets_agent.template import compile_template
 
+log = logging.getLogger(__name__)
 _ENV_ESCAPE = re.compile(r'([\\"$`])')
 _compile = functools.lru_cache(maxsize=256)(compile_template)
 
@@ -88,7 +92,10 @@ def _render(spec: SecretSpec, data: SecretData) -> dict[str, bytes]:
 
 
 def _render_fields(spec: SecretSpec, data: SecretData) -> dict[str, bytes]:
-    fields = _fields(spec, data)
+    if data.fields is None:
+        log.debug("%s: the secret is not a JSON object; writing it raw to one file", spec.target)
+        return {spec.target: _bytes(data.raw)}
+    fields = data.fields
     if not fields:
         raise RenderError(f"{spec.target}: the secret has no fields to write")
     files: dict[str, bytes] = {}

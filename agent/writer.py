@@ -39,10 +39,13 @@ import logging
 import os
 import stat
 import threading
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
+from secrets_agent import reshape
 from secrets_agent.dircache import DirCache
 from secrets_agent.fsinfo import MEMORY_FS_MAGICS, fs_magic, fs_name
+from secrets_agent.newfile import create_file
 from secrets_agent.relpaths import relpath_problem, segment_problem
 from secrets_agent.safedir import (
     DIR_FLAGS,
@@ -57,7 +60,6 @@ from secrets_agent.samefile import is_current
 log = logging.getLogger(__name__)
 
 TEMP_PREFIX = ".tmp-"
-_TEMP_FLAGS = os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_WRONLY | os.O_CLOEXEC
 _VALID_CACHE = 4096  # relpaths known to be valid (a set, cleared when full)
 
 
@@ -76,15 +78,6 @@ class WriteError(Exception):
 
 def _why(exc: OSError) -> str:
     return os.strerror(exc.errno) if exc.errno else str(exc)
-
-
-def _own(fd: int, uid: int | None, gid: int | None) -> None:
-    """``fchown`` the new file ``fd`` to ``uid``/``gid``, skipping ids it already has."""
-    st = os.fstat(fd)
-    want_uid = -1 if uid is None or uid == st.st_uid else uid
-    want_gid = -1 if gid is None or gid == st.st_gid else gid
-    if want_uid != -1 or want_gid != -1:
-        os.fchown(fd, want_uid, want_gid)
 
 
 class SecretWriter:
@@ -309,22 +302,12 @@ class SecretWriter:
         except OSError as exc:
             raise WriteError(target, _why(exc), errno=exc.errno) from exc
         temp = TEMP_PREFIX + os.urandom(6).hex()  # O_EXCL makes a clash an error, never a reuse
+        sync = not self._memory_fs
         try:
-            fd = os.open(temp, _TEMP_FLAGS, mode, dir_fd=dfd)
+            create_file(dfd, temp, content, mode=mode, uid=uid, gid=gid, sync=sync)
         except OSError as exc:
             raise WriteError(target, _why(exc), errno=exc.errno) from exc
         try:
-            try:
-                os.fchmod(fd, mode)  # exact mode whatever the umask, before any byte
-                if uid is not None or gid is not None:
-                    _own(fd, uid, gid)
-                view = memoryview(content)
-                while view:
-                    view = view[os.write(fd, view) :]
-                if not self._memory_fs:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
             os.rename(temp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
             if not self._memory_fs:
                 os.fsync(dfd)
@@ -333,6 +316,61 @@ class SecretWriter:
                 os.unlink(temp, dir_fd=dfd)
             raise WriteError(target, _why(exc), errno=exc.errno) from exc
         return True
+
+    def reshape(
+        self,
+        target: str,
+        files: Mapping[str, bytes],
+        *,
+        old: Collection[str],
+        mode: int,
+        uid: int | None = None,
+        gid: int | None = None,
+    ) -> None:
+        """Switch ``<output_dir>/<target>`` between one file and a directory of field files
+        (:mod:`secrets_agent.reshape`: new shape built aside, swapped in atomically, then the
+        old entry removed). ``files`` is either ``{target: bytes}`` or ``{target/field:
+        bytes}``; ``old`` are the relpaths the agent wrote for ``target`` before. Raises
+        ``WriteError`` (old entry intact) and ``ValueError`` for invalid paths."""
+        prefix = target + "/"
+        if relpath_problem(target) is not None or not 0 <= mode <= 0o777:
+            raise ValueError("invalid target path or mode")
+        new: dict[str, bytes] | bytes
+        if target in files:
+            if len(files) != 1:
+                raise ValueError("a file target has exactly one file")
+            new = files[target]
+        else:
+            new = {f[len(prefix) :]: c for f, c in files.items() if f.startswith(prefix)}
+            if len(new) != len(files) or any(segment_problem(n) for n in new):
+                raise ValueError("field files must be <target>/<valid segment>")
+        old_names = [f[len(prefix) :] for f in old if f.startswith(prefix)]
+        *dirs, name = target.split("/")
+        with self._lock:
+            try:
+                root, root_stat = self._root_for(target)
+                dfd, _ = self._dirs.open(
+                    root, root_stat, dirs, euid=self._euid, create_mode=self.dir_mode, gid=gid
+                )
+                reshape.switch(
+                    dfd,
+                    name,
+                    new,
+                    old=old_names,
+                    mode=mode,
+                    dir_mode=self.dir_mode,
+                    uid=uid,
+                    gid=gid,
+                    sync=not self._memory_fs,
+                )
+            except reshape.ShapeError as exc:
+                raise WriteError(target, str(exc)) from None
+            except UnsafePathError as exc:
+                raise WriteError(target, f"refusing: {exc}") from None
+            except OSError as exc:
+                raise WriteError(target, _why(exc), errno=exc.errno) from exc
+            finally:
+                self._dirs.clear()  # the target's directory descriptor (if kept) is stale now
 
     # -- removing --------------------------------------------------------------------------
 

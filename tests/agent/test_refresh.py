@@ -162,3 +162,69 @@ def test_write_failure_is_a_failed_refresh(writer: SecretWriter) -> None:
     result = refresh(_spec(), _data(), writer, state, now=NOW, rng=random.Random(8))
     assert not result.ok and "write failed" in (result.error or "")
     assert state.consecutive_failures == 1
+
+
+def _raw(value: str | bytes, version: str) -> SecretData:
+    return SecretData(fields=None, raw=value, version=version)
+
+
+def test_secret_switching_between_raw_and_fields_changes_shape(writer: SecretWriter) -> None:
+    state = SecretState(path="app", target="app")
+    rng = random.Random(9)
+    root = writer.output_dir
+    assert refresh(_spec(), _raw("plain", "1"), writer, state, now=NOW, rng=rng).ok
+    assert (root / "app").read_bytes() == b"plain" and state.files == ["app"]
+    result = refresh(_spec(), _data(version="2"), writer, state, now=NOW + 60, rng=rng)
+    assert result.ok and result.changed, result.error
+    assert (root / "app").is_dir() and (root / "app/password").read_bytes() == b"p1"
+    assert state.files == ["app/password", "app/user"]
+    result = refresh(_spec(), _raw(b"\x00bin", "3"), writer, state, now=NOW + 120, rng=rng)
+    assert result.ok and result.changed, result.error
+    assert (root / "app").read_bytes() == b"\x00bin" and state.files == ["app"]
+    assert sorted(p.name for p in root.iterdir() if not p.name.startswith(".")) == ["app"]
+    assert not list(root.rglob(".tmp-*"))
+
+
+def test_failed_shape_change_keeps_the_old_value(
+    writer: SecretWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from secrets_agent import reshape
+
+    state = SecretState(path="app", target="app")
+    rng = random.Random(10)
+    refresh(_spec(), _raw("plain", "1"), writer, state, now=NOW, rng=rng)
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(reshape, "create_file", full)
+    result = refresh(_spec(), _data(version="2"), writer, state, now=NOW + 60, rng=rng)
+    assert not result.ok and "No space left" in (result.error or "")
+    assert (writer.output_dir / "app").read_bytes() == b"plain"
+    assert state.files == ["app"] and state.version == "1"
+    assert not list(writer.output_dir.rglob(".tmp-*"))
+    monkeypatch.undo()
+    (writer.output_dir / "app").unlink()
+    refresh(_spec(), _data(version="3"), writer, state, now=NOW + 120, rng=rng)
+    (writer.output_dir / "app" / "notes").write_bytes(b"someone else's")
+    result = refresh(_spec(), _raw("plain", "4"), writer, state, now=NOW + 180, rng=rng)
+    assert not result.ok and "did not write" in (result.error or "")
+    assert (writer.output_dir / "app" / "password").read_bytes() == b"p1"
+    assert (writer.output_dir / "app" / "notes").read_bytes() == b"someone else's"
+
+
+def test_shape_change_falls_back_to_two_renames(
+    writer: SecretWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from secrets_agent import reshape
+
+    def unsupported(*args: object) -> None:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(reshape, "exchange", unsupported)
+    state = SecretState(path="app", target="app")
+    rng = random.Random(11)
+    refresh(_spec(), _data(), writer, state, now=NOW, rng=rng)
+    assert refresh(_spec(), _raw("plain", "2"), writer, state, now=NOW + 60, rng=rng).ok
+    assert (writer.output_dir / "app").read_bytes() == b"plain"
+    assert not list(writer.output_dir.rglob(".tmp-*"))

@@ -39,9 +39,14 @@ def test_fields_with_unusable_names_fail_for_that_secret(name: str, canary: str)
     assert canary not in str(info.value)
 
 
-def test_fields_needs_an_object() -> None:
-    with pytest.raises(RenderError, match="needs a secret with fields"):
-        render(spec(), SecretData(fields=None, raw="plain"))
+def test_fields_of_a_non_object_secret_is_raw(
+    canary: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG", logger="secrets_agent")
+    assert render(spec(), SecretData(fields=None, raw=canary)) == {"db": canary.encode()}
+    assert render(spec(), SecretData(fields=None, raw=b"\x00\xff")) == {"db": b"\x00\xff"}
+    assert "db" in caplog.text and "raw" in caplog.text
+    assert canary not in caplog.text
     with pytest.raises(RenderError, match="no fields"):
         render(spec(), SecretData(fields={}, raw="{}"))
 

@@ -66,7 +66,7 @@ def test_batched_sync_of_25_secrets(
         sm.create_secret(Name=name, SecretString=json.dumps({"password": canary + name}))
     sm.create_secret(Name="plain", SecretString=canary)
     secrets = "".join(f'[[secrets]]\npath = "{n}"\n' for n in names)
-    secrets += '[[secrets]]\npath = "plain"\nformat = "raw"\n'
+    secrets += '[[secrets]]\npath = "plain"\n'  # default format: a plain string is raw
     out = tmpfs_dir / "out"
     result = _run_once(_config(tmp_path / "c.toml", out, front.url, secrets))
     assert result.returncode == 0, result.stderr
@@ -102,4 +102,25 @@ def test_throttled_and_missing_secrets_exit_1_without_values_in_logs(
     assert (out / "b/k").read_text() == canary  # the last good file is kept
     assert (out / "a/k").stat().st_ino == inode  # unchanged: not rewritten
     for run in (throttled, ok, missing):
+        assert canary not in run.stderr + run.stdout
+
+
+def test_secret_changing_between_plain_string_and_json_object(
+    aws_env: str, front: Any, tmp_path: Path, tmpfs_dir: Path, canary: str
+) -> None:
+    sm = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=aws_env)
+    sm.create_secret(Name="api", SecretString=canary)
+    out = tmpfs_dir / "out"
+    config = _config(tmp_path / "c.toml", out, front.url, '[[secrets]]\npath = "api"\n')
+    runs = [_run_once(config)]
+    assert (out / "api").read_text() == canary
+    sm.put_secret_value(SecretId="api", SecretString=json.dumps({"key": canary + "-2"}))
+    runs.append(_run_once(config))  # a new process: knows the old file from .status.json
+    assert (out / "api/key").read_text() == canary + "-2"
+    sm.put_secret_value(SecretId="api", SecretBinary=b"\x00" + canary.encode())
+    runs.append(_run_once(config))
+    assert (out / "api").read_bytes() == b"\x00" + canary.encode()
+    assert sorted(p.name for p in out.iterdir()) == [".status.json", "api"]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
         assert canary not in run.stderr + run.stdout
