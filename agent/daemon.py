@@ -22,8 +22,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from secrets_agent import __version__, pacing
+from secrets_agent import pacing
 from secrets_agent.daemon_jobs import JobsMixin
+from secrets_agent.daemon_publish import PublishMixin
+from secrets_agent.daemon_reload import ReloadMixin
 from secrets_agent.model import AuthenticationError, SecretData, SecretState, SourceError
 from secrets_agent.notify import Notifier
 from secrets_agent.onchange import run_on_change
@@ -34,7 +36,6 @@ from secrets_agent.syncing import (
     Outcome,
     SyncReport,
     fetch_specs,
-    summary,
 )
 from secrets_agent.writer import SecretWriter
 
@@ -44,10 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["Agent", "SyncReport"]
 
 log = logging.getLogger(__name__)
-
-MAINTENANCE_JOB = "source-maintenance"
-IDLE_MAINTENANCE = 60.0
-JOB_ERROR_RETRY = 5.0
 
 
 class _FailingSource:
@@ -65,7 +62,7 @@ class _FailingSource:
         pass
 
 
-class Agent(JobsMixin):
+class Agent(PublishMixin, ReloadMixin, JobsMixin):
     """Keeps the configured secrets written and fresh. See the module docstring."""
 
     def __init__(
@@ -179,65 +176,6 @@ class Agent(JobsMixin):
             self._source.close()
             self._source = None
 
-    def reload(self, config: Config) -> None:
-        """Switch to ``config``: prune files of secrets that left it, fetch new or changed
-        secrets now, keep the state of the others, reschedule."""
-        from secrets_agent.writer import OutputDirError
-
-        with self._reload_lock:
-            running = self._scheduler is not None
-            if running:
-                self._quiesce(timeout=30)
-            old = self._config
-            new_specs = {s.target: s for s in config.secrets}
-            with self._lock:
-                same_dir = config.agent == old.agent
-                removed = [t for t in self._specs if not same_dir or t not in new_specs]
-                for target in removed:
-                    self._prune(target)
-                if not same_dir:
-                    self._writer.close()
-                    self._writer = self._make_writer(config)
-                    self._prepared = False
-                if config.backend != old.backend and self._owns_source and self._source:
-                    self._source.close()
-                    self._source = None
-                for target, spec in new_specs.items():
-                    if self._specs.get(target) != spec:
-                        state = self._states.get(target)
-                        if state is None or state.path != spec.path:
-                            self._states[target] = SecretState(path=spec.path, target=target)
-                        self._states[target].next_refresh_at = None  # fetch now
-                        self._synced.discard(target)
-                self._config, self._specs = config, new_specs
-                self._reload_error = []
-                self._gate.cap = self._probe_cap(config)
-            log.info("config reloaded: %d secret(s), %d removed", len(new_specs), len(removed))
-            try:
-                self._prepare()
-            except OutputDirError as exc:
-                log.error("output directory unusable after reload: %s", exc)
-                return
-            fresh = [
-                s for s in new_specs.values() if self._states[s.target].next_refresh_at is None
-            ]
-            if fresh:
-                outcomes = fetch_specs(self._get_source(), fresh)
-                self._apply(fresh, outcomes)
-                self._observe(fresh, outcomes, probe=True)
-            self._publish()
-            if running and not self._stopping:
-                with self._lock:
-                    self._schedule_all()
-
-    def reload_failed(self, problems: list[str]) -> None:
-        """Record that a new config was rejected (the current one stays in force): its
-        problems go to status, metrics and ``STATUS=`` until the next successful reload.
-        ``problems`` are ``ConfigError`` problems, which never hold values."""
-        with self._lock:
-            self._reload_error = [" ".join(str(p).split()) for p in problems] or ["rejected"]
-        self._publish()
-
     def run_forever(self) -> int:
         """The ``run`` command: sync, READY=1, refresh until SIGTERM/SIGINT; exit code."""
         from secrets_agent.daemon_loop import run_forever
@@ -330,59 +268,3 @@ class Agent(JobsMixin):
                 "SECRETS_AGENT_OUTPUT_DIR": str(self._writer.output_dir),
             },
         )
-
-    def _prune(self, target: str) -> None:
-        state = self._states.pop(target, None)
-        self._synced.discard(target)
-        for relpath in state.files if state else []:
-            try:
-                if self._writer.remove(relpath):
-                    log.info("removed %s (secret %s left the config)", relpath, target)
-            except Exception as exc:
-                log.warning("could not remove %s: %s", relpath, exc)
-
-    def _agent_info(self) -> dict[str, object]:
-        states = list(self._states.values())
-        return {
-            "pid": os.getpid(),
-            "version": __version__,
-            "started_at": self._started_at,
-            "backend": self._config.backend.type,
-            "healthy": all(s.consecutive_failures == 0 for s in states),
-            "ready": set(self._specs) <= self._synced,
-            "secrets": len(states),
-            "reload_error": list(self._reload_error) or None,
-        }
-
-    def _publish(self) -> None:
-        """Write .status.json and the metrics file; update STATUS= (and READY= if due)."""
-        now = self._clock()
-        with self._lock:
-            states = [self._states[t] for t in self._specs]
-            info = self._agent_info()
-            line = summary(states, now, reload_error=self._reload_error)
-            if not self._prepared:  # output_dir refused (already reported) or never prepared
-                self.notifier.status(line)
-                return
-            try:
-                from secrets_agent.status import write_status
-
-                write_status(self._writer, states, info)
-            except Exception as exc:
-                log.warning("could not write the status file: %s", exc)
-            metrics_file = self._config.agent.metrics_file
-            if metrics_file is not None:
-                try:
-                    from secrets_agent.metrics import write_metrics
-
-                    write_metrics(metrics_file, states, info, now=now)
-                except Exception as exc:
-                    log.warning("could not write the metrics file: %s", exc)
-            ready_now = self._announce_ready and not self._ready_sent and bool(info["ready"])
-            if ready_now:
-                self._ready_sent = True
-        if ready_now:
-            self.notifier.ready(line)
-            log.info("all secrets in place: %s", line)
-        else:
-            self.notifier.status(line)
