@@ -158,20 +158,55 @@ def _parse_secrets(
     if not value:
         problems.add("secrets", "at least one [[secrets]] entry is required")
     specs: list[SecretSpec] = []
-    owners: list[tuple[str, str]] = []  # (target, key of the entry that has it)
+    targets = _TargetIndex()
     for index, item in enumerate(value):
         spec = _parse_secret(item, f"secrets[{index}]", agent, backend, problems)
         if spec is None:
             continue
-        key = f"secrets[{index}].target"
-        for other, other_key in owners:
-            if other == spec.target:
-                problems.add(key, f"same target as {other_key}")
-            elif spec.target.startswith(other + "/") or other.startswith(spec.target + "/"):
-                problems.add(key, f"overlaps {other_key} (one would be a directory of the other)")
-        owners.append((spec.target, key.removesuffix(".target")))
+        entry = f"secrets[{index}]"
+        for clash in targets.clashes(spec.target):
+            problems.add(f"{entry}.target", clash)
+        targets.add(spec.target, entry)
         specs.append(spec)
     return tuple(specs)
+
+
+class _TargetIndex:
+    """Targets seen so far, for a check that no two targets collide, linear in their number.
+
+    Two targets collide when they are equal or one is a directory of the other (``a`` and
+    ``a/b``): both would need the same path as a file and as a directory.
+    """
+
+    def __init__(self) -> None:
+        self._order: dict[str, int] = {}  # entry -> position, to report clashes in config order
+        self._owners: dict[str, list[str]] = {}  # target -> entries that have it
+        self._below: dict[str, list[str]] = {}  # proper parent of a target -> those entries
+
+    def clashes(self, target: str) -> list[str]:
+        """The problems with adding ``target``: one per earlier entry it collides with."""
+        found = [(entry, "same target as") for entry in self._owners.get(target, ())]
+        overlapping = list(self._below.get(target, ()))
+        for parent in _parents_of(target):
+            overlapping.extend(self._owners.get(parent, ()))
+        found.extend((entry, "overlaps") for entry in overlapping)
+        found.sort(key=lambda item: self._order[item[0]])
+        return [
+            f"{verb} {entry}"
+            + (" (one would be a directory of the other)" if verb == "overlaps" else "")
+            for entry, verb in found
+        ]
+
+    def add(self, target: str, entry: str) -> None:
+        self._order[entry] = len(self._order)
+        self._owners.setdefault(target, []).append(entry)
+        for parent in _parents_of(target):
+            self._below.setdefault(parent, []).append(entry)
+
+
+def _parents_of(target: str) -> list[str]:
+    parts = target.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def _path_problem(path: str) -> str | None:
