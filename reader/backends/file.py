@@ -20,6 +20,8 @@ from ..files import credential_name, read_secret_file
 from ..manager import SecretManager, get_logger
 from ..watch import DirectoryWatcher
 
+_WATCH_CHECK_SECONDS = 1.0
+
 
 class FileSecretManager(SecretManager):
     """Reads secrets from files under a directory; ``config`` may be just the directory."""
@@ -45,6 +47,7 @@ class FileSecretManager(SecretManager):
         self._watcher: DirectoryWatcher | None = None
         self._watch_lock = threading.Lock()
         self._watch_warned = False
+        self._watch_checked_until = 0.0  # monotonic time until which the watcher counts as up
 
     @property
     def watching(self) -> bool:
@@ -57,7 +60,15 @@ class FileSecretManager(SecretManager):
         return read_secret_file(self.directory, key, backend=self.backend)
 
     def _ensure_watching(self) -> None:
-        if not self._watch_enabled or self._closed or self.watching:
+        if not self._watch_enabled or self._closed:
+            return
+        # Checking the observer's threads costs more than the file read itself, so a healthy
+        # watcher is taken as up for a second; a restart invalidates the whole cache anyway.
+        now = time.monotonic()
+        if now < self._watch_checked_until:
+            return
+        if self.watching:
+            self._watch_checked_until = now + _WATCH_CHECK_SECONDS
             return
         with self._watch_lock:
             if self._closed or self.watching:
