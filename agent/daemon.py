@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from secrets_agent import pacing
+from secrets_agent.changes import ChangeListener, ChangeListeners
 from secrets_agent.daemon_jobs import JobsMixin
 from secrets_agent.daemon_publish import PublishMixin
 from secrets_agent.daemon_reload import ReloadMixin
@@ -100,6 +101,7 @@ class Agent(PublishMixin, ReloadMixin, JobsMixin):
         self._announce_ready = False
         self._ready_sent = False
         self._reload_error: list[str] = []  # problems of the last rejected config, if any
+        self._changes = ChangeListeners()
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
 
@@ -135,6 +137,15 @@ class Agent(PublishMixin, ReloadMixin, JobsMixin):
         """Send ``READY=1`` as soon as every secret is in place (now, or after a later run)."""
         self._announce_ready = True
         self._publish()
+
+    def add_change_listener(self, listener: ChangeListener) -> None:
+        """Call ``listener(target)`` after a refresh that changed a secret's files, once all of
+        them are in place, and after a reload removed them (``secrets_agent.changes``)."""
+        self._changes.add(listener)
+
+    def remove_change_listener(self, listener: ChangeListener) -> None:
+        """Undo ``add_change_listener``."""
+        self._changes.remove(listener)
 
     def sync_once(self) -> SyncReport:
         """Fetch, render and write every secret once; write status files; return the report.
@@ -220,6 +231,7 @@ class Agent(PublishMixin, ReloadMixin, JobsMixin):
     def _apply(self, specs: list[SecretSpec], outcomes: dict[str, Outcome]) -> SyncReport:
         report = SyncReport(ok=True)
         commands: list[tuple[SecretSpec, SecretData]] = []
+        changed: list[str] = []
         with self._lock:
             for spec in specs:
                 if spec.target not in self._specs:
@@ -247,10 +259,12 @@ class Agent(PublishMixin, ReloadMixin, JobsMixin):
                 self._synced.add(spec.target)
                 if result.changed:
                     report.written += 1
+                    changed.append(spec.target)
                     if spec.on_change and isinstance(outcome, SecretData):
                         commands.append((spec, outcome))
                 else:
                     report.unchanged += 1
+        self._changes.notify(changed)  # every file of each changed secret is written now
         for spec, data in commands:
             self._run_on_change(spec, data)
         return report

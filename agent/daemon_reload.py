@@ -10,6 +10,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from secrets_agent import pacing
+from secrets_agent.changes import ChangeListeners
 from secrets_agent.model import SecretState
 from secrets_agent.syncing import fetch_specs
 
@@ -40,6 +41,7 @@ class ReloadMixin:
     _scheduler: JobScheduler | None
     _gate: pacing.OutageGate
     _reload_error: list[str]
+    _changes: ChangeListeners
 
     if TYPE_CHECKING:  # provided by the agent and its other mixins
 
@@ -88,8 +90,7 @@ class ReloadMixin:
             with self._lock:
                 same_dir = config.agent == old.agent
                 removed = [t for t in self._specs if not same_dir or t not in new_specs]
-                for target in removed:
-                    self._prune(target)
+                pruned = [target for target in removed if self._prune(target)]
                 if not same_dir:
                     self._writer.close()
                     self._writer = self._make_writer(config)
@@ -108,6 +109,7 @@ class ReloadMixin:
                 self._reload_error = []
                 self._gate.cap = self._probe_cap(config)
             log.info("config reloaded: %d secret(s), %d removed", len(new_specs), len(removed))
+            self._changes.notify(pruned)
             try:
                 self._prepare()
             except OutputDirError as exc:
@@ -125,12 +127,16 @@ class ReloadMixin:
                 with self._lock:
                     self._schedule_all()
 
-    def _prune(self, target: str) -> None:
+    def _prune(self, target: str) -> bool:
+        """Forget ``target`` and remove its files; True if any file was removed."""
         state = self._states.pop(target, None)
         self._synced.discard(target)
+        removed = False
         for relpath in state.files if state else []:
             try:
                 if self._writer.remove(relpath):
+                    removed = True
                     log.info("removed %s (secret %s left the config)", relpath, target)
             except Exception as exc:
                 log.warning("could not remove %s: %s", relpath, exc)
+        return removed

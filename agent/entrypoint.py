@@ -6,8 +6,10 @@
 4. Start CMD as a child (no shell) with the agent's stdin/stdout/stderr and environment, plus
    ``SECRETS_DIR`` = the output directory unless already set; ``NOTIFY_SOCKET`` is removed.
 5. Forward SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to it; reap orphaned zombies
-   when running as PID 1; with ``--signal-on-change SIG``, send SIG to it after a refresh
-   changed files in the output directory.
+   when running as PID 1; with ``--signal-on-change SIG``, send SIG to it once a refresh (or
+   a reload) has changed a secret's files and every file of that secret is in place: the
+   agent's change listener (``Agent.add_change_listener``) wakes the main loop, and changes
+   that arrive together (one refresh cycle or batch) give one signal.
 6. Stop refreshing and exit with CMD's exit code (128+N if signal N killed it).
 
 Exit codes of the agent itself: 2 usage or config error (no command, unknown signal name,
@@ -25,6 +27,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -153,17 +156,16 @@ def _run_with_agent(
             return EXIT_SYNC_FAILED
         agent.start()
         env = _child_environment(config.agent.output_dir)
+        if change_signal is not None:
+            # Before the child starts: a refresh that ends while it starts must not be missed
+            # (one that ended before it started is already in the files it reads).
+            agent.add_change_listener(_waker(relay))
         try:
             child = start_child(command, env)
         except LaunchError as exc:
             error(str(exc))
             return exc.exit_code
-        watcher = _watch(config.agent.output_dir, relay) if change_signal is not None else None
-        try:
-            return supervise(child, relay, change_signal=change_signal)
-        finally:
-            if watcher is not None:
-                watcher.stop()
+        return supervise(child, relay, change_signal=change_signal)
     finally:
         _stop(agent)
 
@@ -225,40 +227,11 @@ def _child_environment(output_dir: Path) -> dict[str, str]:
     return env
 
 
-class _ChangeWatch:
-    """Watches ``output_dir`` and wakes the main loop when a secret file appears or changes."""
+def _waker(relay: SignalRelay) -> Callable[[str], None]:
+    """A change listener that wakes the main loop (which signals the child); never blocks."""
 
-    def __init__(self, output_dir: Path, relay: SignalRelay) -> None:
-        from watchdog.events import FileSystemEvent, FileSystemEventHandler
-        from watchdog.observers import Observer
+    def changed(target: str) -> None:
+        log.debug("%s changed; signalling the command", target)
+        relay.notify_change()
 
-        root = str(output_dir)
-
-        class Handler(FileSystemEventHandler):
-            def on_any_event(self, event: FileSystemEvent) -> None:
-                if event.is_directory or event.event_type in ("opened", "closed_no_write"):
-                    return
-                path = event.dest_path if event.event_type == "moved" else event.src_path
-                try:
-                    rel = Path(os.fsdecode(path)).relative_to(root)
-                except ValueError:
-                    return
-                if not any(part.startswith(".") for part in rel.parts):
-                    relay.notify_change()
-
-        self._observer = Observer()
-        self._observer.daemon = True
-        self._observer.schedule(Handler(), root, recursive=True)
-        self._observer.start()
-
-    def stop(self) -> None:
-        self._observer.stop()
-        self._observer.join(timeout=5)
-
-
-def _watch(output_dir: Path, relay: SignalRelay) -> _ChangeWatch | None:
-    try:
-        return _ChangeWatch(output_dir, relay)
-    except Exception as exc:  # inotify limits reached, watchdog missing
-        log.warning("--signal-on-change disabled: cannot watch %s: %s", output_dir, exc)
-        return None
+    return changed

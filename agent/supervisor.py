@@ -22,6 +22,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -40,7 +41,7 @@ TERMINATING_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
 _TTY_SIGNALS = frozenset({signal.SIGINT, signal.SIGQUIT})
 _CHANGE = 0  # byte written to the wake-up pipe when the agent changed files (no signal is 0)
 ORPHAN_GRACE = 1.0
-CHANGE_SETTLE = 0.2  # wait this long after a change for the rest of a refresh's writes
+CHANGE_SETTLE = 0.2  # changes reported within this window (one refresh cycle) -> one signal
 
 EXIT_NOT_EXECUTABLE = 126
 EXIT_NOT_FOUND = 127
@@ -87,6 +88,7 @@ class SignalRelay:
         self._write_fd = -1
         self._old_handlers: dict[int, object] = {}
         self._old_wakeup = -1
+        self._write_lock = threading.Lock()  # notify_change vs closing the pipe
 
     def __enter__(self) -> SignalRelay:
         self._read_fd, self._write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -104,13 +106,17 @@ class SignalRelay:
         for sig, handler in self._old_handlers.items():
             signal.signal(sig, handler)  # type: ignore[arg-type]
         signal.set_wakeup_fd(self._old_wakeup)
-        os.close(self._read_fd)
-        os.close(self._write_fd)
+        with self._write_lock:  # a late notify_change must not write to a reused descriptor
+            os.close(self._read_fd)
+            os.close(self._write_fd)
+            self._read_fd = self._write_fd = -1
 
     def notify_change(self) -> None:
-        """Wake the main loop to signal the child (safe from any thread)."""
-        with contextlib.suppress(BlockingIOError):
-            os.write(self._write_fd, bytes([_CHANGE]))
+        """Wake the main loop to signal the child (safe from any thread, and a no-op once the
+        relay is closed)."""
+        with self._write_lock, contextlib.suppress(BlockingIOError):
+            if self._write_fd >= 0:
+                os.write(self._write_fd, bytes([_CHANGE]))
 
     def wait(self, timeout: float) -> list[int]:
         """Signal numbers (0 = files changed) received within ``timeout`` seconds, in order."""
@@ -206,7 +212,7 @@ def supervise(
         for sig in relay.wait(timeout):
             if sig == _CHANGE:
                 if change_signal is not None and change_due is None:
-                    change_due = now + CHANGE_SETTLE
+                    change_due = time.monotonic() + CHANGE_SETTLE  # not `now`: before the wait
             elif sig != signal.SIGCHLD and not _from_terminal(sig):
                 child.send_signal(sig)
 

@@ -256,6 +256,58 @@ def test_on_change_runs_only_when_content_changed(out: Path, tmp_path: Path) -> 
     agent.stop()
 
 
+def test_change_listeners_run_once_every_file_of_the_secret_is_in_place(
+    out: Path, caplog: pytest.LogCaptureFixture, canary: str
+) -> None:
+    source = FakeSource()
+    source.set("a", user="u1", password=canary, token="t1")
+    source.set("b", k="1")
+    agent = Agent(_config(out, _spec("a"), _spec("b")), source=source)
+    seen: list[tuple[object, ...]] = []
+
+    def listener(*args: object) -> None:
+        on_disk = {p.name: p.read_text() for p in sorted((out / "a").iterdir())}
+        seen.append((*args, on_disk))
+
+    def broken(target: str) -> None:
+        raise RuntimeError(f"listener bug on {target}")
+
+    agent.add_change_listener(broken)  # its failure must not stop the refresh or the others
+    agent.add_change_listener(listener)
+    first = agent.sync_once()
+    assert first.ok and first.written == 2
+    assert [s[0] for s in seen] == ["a", "b"]
+    seen.clear()
+    assert agent.sync_once().unchanged == 2
+    assert seen == []  # nothing changed: nobody is told
+    source.set("a", version="2", user="u2", password=canary + "2", token="t2")
+    with caplog.at_level("ERROR", logger="secrets_agent"):
+        report = agent.sync_once()
+    assert report.ok and report.written == 1
+    # one call, with the target only, after the last of its files was replaced
+    assert seen == [("a", {"password": canary + "2", "token": "t2", "user": "u2"})]
+    assert "listener bug on a" in caplog.text and "RuntimeError" in caplog.text
+    assert canary not in caplog.text
+    agent.remove_change_listener(listener)
+    source.set("a", version="3", user="u3", password=canary, token="t3")
+    agent.sync_once()
+    assert len(seen) == 1
+    agent.stop()
+
+
+def test_change_listeners_hear_of_files_pruned_by_a_reload(out: Path) -> None:
+    source = FakeSource()
+    source.set("keep", k="1")
+    source.set("drop", k="2")
+    agent = Agent(_config(out, _spec("keep"), _spec("drop")), source=source)
+    agent.sync_once()
+    seen: list[tuple[str, bool]] = []
+    agent.add_change_listener(lambda t: seen.append((t, (out / t).exists())))
+    agent.reload(_config(out, _spec("keep")))
+    assert seen == [("drop", False)]
+    agent.stop()
+
+
 def test_stop_waits_for_an_in_flight_refresh(out: Path) -> None:
     class SlowSource(FakeSource):
         def fetch_many(self, paths: Sequence[str]) -> dict[str, SecretData | SourceError]:

@@ -309,7 +309,31 @@ def test_terminating_signal_during_first_sync_stops_before_the_child(setup: Setu
     assert elapsed < 4  # did not wait for the slow backend
 
 
-def test_rotation_refreshes_files_and_signals_the_child(setup: Setup, tmp_path: Path) -> None:
+# Runs the agent with a pause after every file it changes, so the files of one secret are
+# replaced far apart in time (as they could be on a loaded machine). A child signalled before the
+# last of them is in place would read a mix of old and new values.
+SLOW_WRITES = """
+import runpy, sys, time
+from secrets_agent import writer
+
+original = writer.SecretWriter.write
+
+def write(self, relpath, content, **kwargs):
+    changed = original(self, relpath, content, **kwargs)
+    if changed and not relpath.startswith("."):
+        time.sleep(%(pause)r)
+    return changed
+
+writer.SecretWriter.write = write
+sys.argv[0] = "secrets-agent"
+runpy.run_module("secrets_agent", run_name="__main__", alter_sys=True)
+"""
+WRITE_PAUSE = 0.6  # longer than any event delivery delay plus the signal's coalescing window
+
+
+def test_rotation_signals_the_child_once_after_every_file_is_in_place(
+    setup: Setup, tmp_path: Path
+) -> None:
     config = tmp_path / "fast.toml"
     write_config(
         config,
@@ -325,28 +349,31 @@ def test_rotation_refreshes_files_and_signals_the_child(setup: Setup, tmp_path: 
         f"""
         import hashlib, os, signal, sys, time
         log = open({str(log)!r}, "a", buffering=1)
-        path = os.path.join(os.environ["SECRETS_DIR"], "app", "password")
-        def digest():
-            return hashlib.sha256(open(path, "rb").read()).hexdigest()
+        base = os.path.join(os.environ["SECRETS_DIR"], "app")
+        def digest(name):
+            return hashlib.sha256(open(os.path.join(base, name), "rb").read()).hexdigest()
+        def both():
+            return digest("username") + " " + digest("password")
         def on_hup(sig, frame):
-            log.write("HUP " + digest() + "\\n")
+            log.write("HUP " + both() + "\\n")
         signal.signal(signal.SIGHUP, on_hup)
         signal.signal(signal.SIGTERM, lambda s, f: sys.exit(0))
-        log.write("ready " + digest() + "\\n")
+        log.write("ready " + both() + "\\n")
         while True:
             time.sleep(0.05)
         """,
     )
-    proc = start_exec(
-        exec_argv(config, sys.executable, str(child), extra=("--signal-on-change", "HUP"))
-    )
+    agent = setup.script("slow_agent.py", SLOW_WRITES % {"pause": WRITE_PAUSE})
+    argv = exec_argv(config, sys.executable, str(child), extra=("--signal-on-change", "HUP"))
+    proc = start_exec([sys.executable, str(agent), *argv[len(AGENT) :]])
     try:
         wait_for(lambda: log.exists() and "ready" in log.read_text())
         time.sleep(2.5)  # refreshes that find the same value must not signal
         assert "HUP" not in log.read_text()
-        new_value = setup.canary + "-rotated"
-        setup.vault.put_secret("app", {"username": "svc2", "password": new_value})
+        new_user, new_value = "svc2", setup.canary + "-rotated"
+        setup.vault.put_secret("app", {"username": new_user, "password": new_value})
         wait_for(lambda: "HUP" in log.read_text(), timeout=30)
+        time.sleep(1.5)  # no second signal for the same rotation (refreshes every 1 s)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -354,11 +381,14 @@ def test_rotation_refreshes_files_and_signals_the_child(setup: Setup, tmp_path: 
         proc.wait()
     import hashlib
 
+    def sha(text: str) -> str:
+        return hashlib.sha256(text.encode()).hexdigest()
+
     assert proc.returncode == 0, err
     lines = log.read_text().splitlines()
-    assert lines[0] == "ready " + hashlib.sha256(setup.canary.encode()).hexdigest()
-    # one signal for the rotation (its file events are coalesced), the new value visible
-    assert lines[1:] == ["HUP " + hashlib.sha256(new_value.encode()).hexdigest()]
+    assert lines[0] == f"ready {sha('svc')} {sha(setup.canary)}"
+    # one signal for the rotation, sent once both files hold the new values
+    assert lines[1:] == [f"HUP {sha(new_user)} {sha(new_value)}"]
     assert_no_leak(setup.canary, out, err)
 
 
