@@ -168,7 +168,7 @@ class JobsMixin:
             for spec in due:
                 state = self._states[spec.target]
                 pacing.hold(gate, spec.target, state.next_refresh_at or now)
-                state.last_error = gate.error
+                state.last_error = pacing.held_error(gate.error)
                 state.consecutive_failures += 1
                 state.errors_total += 1
                 state.next_refresh_at = gate.next_probe_at

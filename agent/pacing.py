@@ -196,3 +196,8 @@ def catch_up(
         resume = resume_at(due_at, fetch_at, interval) if recovery.outage < interval else None
         plan[target] = CatchUp(fetch_at=fetch_at, resume_at=resume)
     return plan
+
+
+def held_error(probe_error: str | None) -> str:
+    """The ``last_error`` of a secret not fetched because the gate is closed."""
+    return f"not fetched while the backend is down (outage probe: {probe_error or 'failed'})"
