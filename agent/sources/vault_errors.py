@@ -16,6 +16,7 @@ import threading
 
 import hvac.exceptions as hvac_exc
 import requests
+from libs.secrets.backends.vault_errors import cert_verification_reason
 from secrets_agent.model import (
     AccessDeniedError,
     AuthenticationError,
@@ -32,24 +33,6 @@ class TLSVerificationError(SourceError):
     """Vault's TLS certificate did not verify against the configured CA (or for the host)."""
 
     retryable = False
-
-
-def cert_verification_reason(exc: BaseException) -> str | None:
-    """Why certificate verification failed, if an ``SSLCertVerificationError`` is behind
-    ``exc`` (directly, chained, or wrapped by requests/urllib3); else None."""
-    pending: list[object] = [exc]
-    seen: set[int] = set()
-    while pending and len(seen) < 32:
-        item = pending.pop()
-        if not isinstance(item, BaseException) or id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, ssl.SSLCertVerificationError):
-            reason = item.verify_message or "certificate verify failed"
-            return " ".join(str(reason).split()).rstrip(".")
-        pending.extend((item.__cause__, item.__context__, getattr(item, "reason", None)))
-        pending.extend(item.args)
-    return None
 
 
 def tls_verification_error(
