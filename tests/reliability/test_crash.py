@@ -122,5 +122,6 @@ def test_sigkill_during_large_sync(vault: Any, tmpfs_dir: Path) -> None:
 
 @pytest.mark.soak
 @pytest.mark.timeout(1800)
+@pytest.mark.timeout(1800)
 def test_sigkill_during_large_sync_soak(vault: Any, tmpfs_dir: Path) -> None:
     _crash_rounds(vault, tmpfs_dir, secrets=2000, rounds=200, seed=2)

@@ -313,6 +313,7 @@ def test_fuzz_aws_responses() -> None:
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(1800)
 @pytest.mark.timeout(3600)
 def test_fuzz_soak(tmp_path: Path, tmpfs_dir: Path) -> None:
     _keys(SOAK, tmp_path)

@@ -136,5 +136,6 @@ def test_mode_from_first_byte(tmpfs_dir: Path) -> None:
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(1800)
 def test_mode_from_first_byte_soak(tmpfs_dir: Path) -> None:
     _mode_rounds(tmpfs_dir / "out", 100_000)

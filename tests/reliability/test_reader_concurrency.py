@@ -142,6 +142,7 @@ def test_reader_vault_rotations(vault: Any) -> None:
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(1800)
 def test_reader_rotations_soak(tmpfs_dir: Path, vault: Any) -> None:
     _file_rotations(tmpfs_dir, 60.0)
     _vault_rotations(vault, 60.0)

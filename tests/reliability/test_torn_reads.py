@@ -138,6 +138,7 @@ def test_writer_rewrites_never_tear(out_dir: Path) -> None:
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(1800)
 def test_writer_rewrites_never_tear_soak(out_dir: Path) -> None:
     _writer_rounds(100_000, out_dir)
 
@@ -200,5 +201,6 @@ def test_agent_rotations_never_tear(out_dir: Path) -> None:
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(1800)
 def test_agent_rotations_never_tear_soak(out_dir: Path) -> None:
     _agent_rounds(120.0, out_dir)
