@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,29 +15,6 @@ from secrets_agent.model import SecretData
 from secrets_agent.sources import create_source
 from secrets_agent.sources.vault import VaultSource
 from secrets_agent.sources.vault_errors import TLSVerificationError
-
-
-def _tlscerts() -> Any:
-    name = "secrets_agent_test_tlscerts"
-    if name not in sys.modules:
-        path = Path(__file__).parent / "devserver" / "tlscerts.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-@pytest.fixture
-def pki(tmp_path: Path) -> Any:
-    return _tlscerts().make_pki(tmp_path / "pki")
-
-
-@pytest.fixture
-def tls_vault(pki: Any) -> Iterator[VaultDevServer]:
-    with VaultDevServer(tls_cert=pki.cert, tls_key=pki.key) as vault:
-        yield vault
 
 
 def _source(vault: VaultDevServer, ca: Path | None, auth: AuthConfig | None = None) -> VaultSource:

@@ -19,7 +19,7 @@ import pytest
 import requests
 from secrets_agent.devserver import VaultDevServer, cli
 
-from .tlscerts import Pki, make_pki
+from .tlscerts import Pki
 
 RUNNER = (
     "import argparse, sys\n"
@@ -28,17 +28,6 @@ RUNNER = (
     "cli.add_arguments(parser)\n"
     "sys.exit(cli.run(parser.parse_args(sys.argv[1:])))\n"
 )
-
-
-@pytest.fixture
-def pki(tmp_path: Path) -> Pki:
-    return make_pki(tmp_path / "pki")
-
-
-@pytest.fixture
-def tls_vault(pki: Pki) -> Any:
-    with VaultDevServer(tls_cert=pki.cert, tls_key=pki.key) as vault:
-        yield vault
 
 
 def _https(vault: Any, ca: Path, host: str = "127.0.0.1") -> http.client.HTTPSConnection:

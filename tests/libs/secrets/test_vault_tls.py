@@ -6,9 +6,6 @@ answered from stale cache entries or the agent's files.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,29 +16,6 @@ from libs.secrets import (
     create_secret_manager,
 )
 from secrets_agent.devserver import VaultDevServer
-
-
-def _tlscerts() -> Any:
-    name = "secrets_agent_test_tlscerts"
-    if name not in sys.modules:
-        path = Path(__file__).parents[2] / "agent" / "devserver" / "tlscerts.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-@pytest.fixture
-def pki(tmp_path: Path) -> Any:
-    return _tlscerts().make_pki(tmp_path / "pki")
-
-
-@pytest.fixture
-def tls_vault(pki: Any) -> Iterator[VaultDevServer]:
-    with VaultDevServer(tls_cert=pki.cert, tls_key=pki.key) as vault:
-        yield vault
 
 
 def _env(monkeypatch: pytest.MonkeyPatch, vault: VaultDevServer, ca: Path) -> None:
