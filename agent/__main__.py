@@ -1,5 +1,5 @@
 """Allows ``python -m secrets_agent``."""
 
-from secrets_agent.cli import main
+from secrets_agent.cli.main import main
 
 raise SystemExit(main())

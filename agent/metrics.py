@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from secrets_agent import __version__
-from secrets_agent.model import SecretState
+from secrets_agent.daemon.state import SecretState
 
 METRICS_MODE = 0o644
 

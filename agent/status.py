@@ -26,9 +26,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from secrets_agent.daemon.state import SecretState
 from secrets_agent.durations import format_duration
-from secrets_agent.model import SecretState
-from secrets_agent.writer import SecretWriter
+from secrets_agent.writer.writer import SecretWriter
 
 STATUS_FILE = ".status.json"
 STATUS_MODE = 0o640

@@ -7,10 +7,10 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from secrets_agent.model import InvalidResponseError, SecretData, SourceError
+from secrets_agent.sources.result import InvalidResponseError, SecretData, SourceError
 
 if TYPE_CHECKING:
-    from secrets_agent.config import AwsBackendConfig, VaultBackendConfig
+    from secrets_agent.config.load import AwsBackendConfig, VaultBackendConfig
 
 # A secret larger than this is not a secret but a mistake (AWS caps SecretString at 64 KiB).
 MAX_SECRET_BYTES = 1024 * 1024
@@ -40,11 +40,11 @@ def create_source(
 ) -> SecretSource:
     """Build the source for a ``[backend]`` config; imports hvac or boto3 only when needed."""
     if backend.type == "vault":
-        from secrets_agent.sources.vault import VaultSource
+        from secrets_agent.sources.vault.source import VaultSource
 
         return VaultSource(backend, concurrency=concurrency)  # type: ignore[arg-type]
     if backend.type == "aws":
-        from secrets_agent.sources.aws import AwsSource
+        from secrets_agent.sources.aws.source import AwsSource
 
         return AwsSource(backend, concurrency=concurrency)  # type: ignore[arg-type]
     raise ValueError(f"unknown backend type {backend.type!r} (valid: vault, aws)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from secrets_agent.backoff import MAX_RETRY_AFTER, failure_delay, jittered_interval
+from secrets_agent.daemon.backoff import MAX_RETRY_AFTER, failure_delay, jittered_interval
 
 
 def test_jittered_interval_stays_within_ten_percent() -> None:

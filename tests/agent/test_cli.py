@@ -139,7 +139,7 @@ def test_delegated_commands_parse_their_own_arguments() -> None:
 
 
 def test_a_missing_delegated_module_is_a_clean_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from secrets_agent import cli as cli_module
+    from secrets_agent.cli import main as cli_module
 
     monkeypatch.setitem(cli_module.DELEGATED, "demo", ("secrets_agent.not_there", "x"))
     assert cli_module._run_delegated("demo", []) == 2

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from secrets_agent.config import (
+from secrets_agent.config.load import (
     DEFAULT_JWT_FILE,
     AwsBackendConfig,
     ConfigError,
@@ -483,7 +483,7 @@ def test_ca_cert_relative_to_config_file(tmp_path: Path) -> None:
 def test_target_rules_agree_with_the_reader(path: str) -> None:
     from libs.secrets.errors import InvalidSecretKeyError
     from libs.secrets.keys import validate_relative_path
-    from secrets_agent.relpaths import _explain, relpath_problem
+    from secrets_agent.writer.relpaths import _explain, relpath_problem
 
     try:
         validate_relative_path(path)

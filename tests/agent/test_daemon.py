@@ -11,11 +11,22 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from secrets_agent import pacing
-from secrets_agent.config import AgentSettings, AuthConfig, Config, SecretSpec, VaultBackendConfig
-from secrets_agent.daemon import Agent
-from secrets_agent.model import BackendUnavailableError, SecretData, SecretMissingError, SourceError
+from secrets_agent.config.load import (
+    AgentSettings,
+    AuthConfig,
+    Config,
+    SecretSpec,
+    VaultBackendConfig,
+)
+from secrets_agent.daemon import outage as pacing
+from secrets_agent.daemon.agent import Agent
 from secrets_agent.notify import Notifier
+from secrets_agent.sources.result import (
+    BackendUnavailableError,
+    SecretData,
+    SecretMissingError,
+    SourceError,
+)
 
 
 class FakeSource:

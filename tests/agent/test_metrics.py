@@ -8,8 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from secrets_agent.daemon.state import SecretState
 from secrets_agent.metrics import escape_label, format_value, render_metrics, write_metrics
-from secrets_agent.model import SecretState
 
 NOW = 1_700_000_000.0
 INFO = {"pid": 1, "started_at": NOW - 100, "backend": "aws", "healthy": True, "version": "0.1.0"}

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from secrets_agent.onchange import mask, run_on_change, scrubbed_environment
+from secrets_agent.daemon.onchange import mask, run_on_change, scrubbed_environment
 
 
 def test_runs_without_a_shell_and_reports_success(tmp_path: Path) -> None:
@@ -88,7 +88,7 @@ def test_failure_and_missing_command_do_not_raise() -> None:
 
 
 def test_output_is_logged_with_values_masked(caplog: pytest.LogCaptureFixture, canary: str) -> None:
-    caplog.set_level(logging.DEBUG, logger="secrets_agent.onchange")
+    caplog.set_level(logging.DEBUG, logger="secrets_agent.daemon.onchange")
     result = run_on_change(
         ["echo", f"reloaded with {canary}"], timeout=10, label="app", secret_values=[canary]
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from secrets_agent import pacing
+from secrets_agent.daemon import outage as pacing
 
 
 def test_gate_closes_backs_off_and_honours_retry_after() -> None:

@@ -6,15 +6,11 @@ import random
 from pathlib import Path
 
 import pytest
-from secrets_agent.config import SecretSpec
-from secrets_agent.model import (
-    BackendUnavailableError,
-    SecretData,
-    SecretMissingError,
-    SecretState,
-)
-from secrets_agent.refresh import refresh
-from secrets_agent.writer import SecretWriter
+from secrets_agent.config.load import SecretSpec
+from secrets_agent.daemon.refresh import refresh
+from secrets_agent.daemon.state import SecretState
+from secrets_agent.sources.result import BackendUnavailableError, SecretData, SecretMissingError
+from secrets_agent.writer.writer import SecretWriter
 
 NOW = 1_700_000_000.0
 
@@ -188,7 +184,7 @@ def test_secret_switching_between_raw_and_fields_changes_shape(writer: SecretWri
 def test_failed_shape_change_keeps_the_old_value(
     writer: SecretWriter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from secrets_agent import reshape
+    from secrets_agent.writer import reshape
 
     state = SecretState(path="app", target="app")
     rng = random.Random(10)
@@ -216,7 +212,7 @@ def test_failed_shape_change_keeps_the_old_value(
 def test_shape_change_falls_back_to_two_renames(
     writer: SecretWriter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from secrets_agent import reshape
+    from secrets_agent.writer import reshape
 
     def unsupported(*args: object) -> None:
         raise OSError(38, "Function not implemented")

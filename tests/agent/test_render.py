@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from secrets_agent.config import SecretSpec
-from secrets_agent.model import RenderError, SecretData
-from secrets_agent.render import env_file, env_key, render
+from secrets_agent.config.load import SecretSpec
+from secrets_agent.render.errors import RenderError
+from secrets_agent.render.formats import env_file, env_key, render
+from secrets_agent.sources.result import SecretData
 
 
 def spec(**kw: object) -> SecretSpec:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from secrets_agent.scheduler import JobScheduler
+from secrets_agent.daemon.scheduler import JobScheduler
 
 
 def test_runs_jobs_at_their_time_and_reschedules_by_id() -> None:

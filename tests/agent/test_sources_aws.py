@@ -13,17 +13,17 @@ from typing import Any
 
 import boto3
 import pytest
-from secrets_agent.config import AwsBackendConfig
+from secrets_agent.config.load import AwsBackendConfig
 from secrets_agent.logs import configure_logging
-from secrets_agent.model import (
+from secrets_agent.sources import create_source
+from secrets_agent.sources.aws.source import AwsSource, data_from_value
+from secrets_agent.sources.result import (
     AccessDeniedError,
     BackendUnavailableError,
     InvalidResponseError,
     SecretData,
     SecretMissingError,
 )
-from secrets_agent.sources import create_source
-from secrets_agent.sources.aws import AwsSource, data_from_value
 
 
 def _load_faults() -> Any:

@@ -9,8 +9,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from secrets_agent.config import AuthConfig, VaultBackendConfig
-from secrets_agent.model import (
+from secrets_agent.config.load import AuthConfig, VaultBackendConfig
+from secrets_agent.sources import create_source
+from secrets_agent.sources.result import (
     AccessDeniedError,
     AuthenticationError,
     BackendUnavailableError,
@@ -18,8 +19,7 @@ from secrets_agent.model import (
     SecretData,
     SecretMissingError,
 )
-from secrets_agent.sources import create_source
-from secrets_agent.sources.vault import VaultSource
+from secrets_agent.sources.vault.source import VaultSource
 
 
 def _source(vault: Any, auth: AuthConfig, **kw: Any) -> VaultSource:

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from secrets_agent.config import AuthConfig, VaultBackendConfig
+from secrets_agent.config.load import AuthConfig, VaultBackendConfig
 from secrets_agent.devserver import VaultDevServer
-from secrets_agent.model import SecretData
 from secrets_agent.sources import create_source
-from secrets_agent.sources.vault import VaultSource
-from secrets_agent.sources.vault_errors import TLSVerificationError
+from secrets_agent.sources.result import SecretData
+from secrets_agent.sources.vault.errors import TLSVerificationError
+from secrets_agent.sources.vault.source import VaultSource
 
 
 def _source(vault: VaultDevServer, ca: Path | None, auth: AuthConfig | None = None) -> VaultSource:

@@ -7,8 +7,8 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from secrets_agent.model import InvalidResponseError
-from secrets_agent.sources.vault_wire import Connection
+from secrets_agent.sources.result import InvalidResponseError
+from secrets_agent.sources.vault.wire import Connection
 
 Server = tuple[int, list[bytes], list[bytes]]
 REQUEST = b"GET /v1/secret/data/x HTTP/1.1\r\nHost: h\r\n\r\n"

@@ -8,9 +8,10 @@ import stat
 from pathlib import Path
 
 import pytest
-from secrets_agent.config import SecretSpec
-from secrets_agent.model import SecretData, SecretState
-from secrets_agent.render import render
+from secrets_agent.config.load import SecretSpec
+from secrets_agent.daemon.state import SecretState
+from secrets_agent.render.formats import render
+from secrets_agent.sources.result import SecretData
 from secrets_agent.status import (
     STATUS_FILE,
     StatusError,
@@ -18,7 +19,7 @@ from secrets_agent.status import (
     read_status,
     write_status,
 )
-from secrets_agent.writer import SecretWriter
+from secrets_agent.writer.writer import SecretWriter
 
 NOW = 1_700_000_000.0
 INFO = {

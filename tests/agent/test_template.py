@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from secrets_agent.model import RenderError
-from secrets_agent.template import TemplateSyntaxError, compile_template
+from secrets_agent.render.errors import RenderError
+from secrets_agent.render.template import TemplateSyntaxError, compile_template
 
 FIELDS = {"username": "app", "password": "p@ss:w/rd ü", "port": "5432", "pad": "  x  "}
 

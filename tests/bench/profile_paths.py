@@ -40,7 +40,7 @@ def profile_miss(work: Path) -> cProfile.Profile:
 
 
 def profile_write(work: Path) -> cProfile.Profile:
-    from secrets_agent.writer import SecretWriter
+    from secrets_agent.writer.writer import SecretWriter
 
     writer = SecretWriter(work / "out")
     writer.prepare()

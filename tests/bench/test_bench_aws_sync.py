@@ -53,7 +53,7 @@ def counts(moto: procs.ServerProcess) -> dict[str, Any]:
 
 def test_aws_sync(moto: procs.ServerProcess, aws_client: Any, tmpfs_dir: Path) -> None:
     try:
-        import secrets_agent.daemon  # noqa: F401
+        import secrets_agent.daemon.agent  # noqa: F401
     except ImportError as exc:
         pytest.skip(f"agent not available: {exc}")
     url = moto.info["url"]

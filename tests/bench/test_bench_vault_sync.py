@@ -29,7 +29,7 @@ STEADY_SIZES = (1_000, 10_000)
 
 def require_agent() -> None:
     try:
-        import secrets_agent.daemon  # noqa: F401
+        import secrets_agent.daemon.agent  # noqa: F401
         from secrets_agent.devserver import VaultDevServer  # noqa: F401
     except ImportError as exc:
         pytest.skip(f"agent or dev server not available: {exc}")

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from secrets_agent import config
+from secrets_agent.config import load as config
 from secrets_agent.durations import parse_duration
 
 DOC = Path(__file__).resolve().parents[2] / "CONFIGURATION.md"

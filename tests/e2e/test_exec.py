@@ -314,7 +314,7 @@ def test_terminating_signal_during_first_sync_stops_before_the_child(setup: Setu
 # last of them is in place would read a mix of old and new values.
 SLOW_WRITES = """
 import runpy, sys, time
-from secrets_agent import writer
+from secrets_agent.writer import writer
 
 original = writer.SecretWriter.write
 

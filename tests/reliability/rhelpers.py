@@ -18,8 +18,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from secrets_agent.config import AgentSettings, AuthConfig, Config, SecretSpec, VaultBackendConfig
-from secrets_agent.model import SecretData, SecretMissingError, SourceError
+from secrets_agent.config.load import (
+    AgentSettings,
+    AuthConfig,
+    Config,
+    SecretSpec,
+    VaultBackendConfig,
+)
+from secrets_agent.sources.result import SecretData, SecretMissingError, SourceError
 
 RESULTS: list[dict[str, Any]] = []
 _RESULTS_LOCK = threading.Lock()

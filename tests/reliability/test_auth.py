@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from reliability_helpers import agent_config, record, snapshot, spec
-from secrets_agent.config import AuthConfig, VaultBackendConfig
-from secrets_agent.daemon import Agent
+from secrets_agent.config.load import AuthConfig, VaultBackendConfig
+from secrets_agent.daemon.agent import Agent
 from secrets_agent.notify import Notifier
 from secrets_agent.status import read_status
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from reliability_helpers import FakeSource, agent_config, record, snapshot, spec, temp_files
-from secrets_agent.daemon import Agent
+from secrets_agent.daemon.agent import Agent
 from secrets_agent.notify import Notifier
 from secrets_agent.status import read_status
-from secrets_agent.writer import SecretWriter, WriteError
+from secrets_agent.writer.writer import SecretWriter, WriteError
 
 
 @contextlib.contextmanager

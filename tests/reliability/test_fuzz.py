@@ -22,10 +22,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_helpers import record, snapshot, spec
-from secrets_agent.config import AuthConfig, ConfigError, VaultBackendConfig, parse_config
-from secrets_agent.model import SecretData, SecretState, SourceError
-from secrets_agent.refresh import refresh
-from secrets_agent.writer import SecretWriter
+from secrets_agent.config.load import AuthConfig, ConfigError, VaultBackendConfig, parse_config
+from secrets_agent.daemon.refresh import refresh
+from secrets_agent.daemon.state import SecretState
+from secrets_agent.sources.result import SecretData, SourceError
+from secrets_agent.writer.writer import SecretWriter
 
 DEFAULT, SOAK = 200, 5000
 COUNTS: dict[str, int] = {}
@@ -222,7 +223,7 @@ _STATUSES = st.sampled_from([200, 200, 200, 204, 301, 400, 403, 404, 412, 429, 5
 
 
 def _responses(examples: int, tmpfs_dir: Path) -> None:
-    from secrets_agent.sources.vault import VaultSource
+    from secrets_agent.sources.vault.source import VaultSource
 
     fake = FakeVault()
     backend = VaultBackendConfig(
@@ -273,8 +274,8 @@ def test_fuzz_backend_responses(tmpfs_dir: Path) -> None:
 
 
 def _aws_values(examples: int) -> None:
-    from secrets_agent.config import AwsBackendConfig
-    from secrets_agent.sources.aws import AwsSource
+    from secrets_agent.config.load import AwsBackendConfig
+    from secrets_agent.sources.aws.source import AwsSource
 
     values = st.one_of(
         _JSON,

@@ -3,7 +3,7 @@
 No processes: each secret's schedule is driven by the agent's own ``refresh()`` step (which
 applies ``first_refresh_delay`` after a first success, ``jittered_interval`` after later ones and
 ``failure_delay`` after a failure), and each agent's outage gate by the agent's own
-``secrets_agent.pacing`` functions (one probe while the backend is down, catch-up spread over a
+``daemon.outage`` functions (one probe while the backend is down, catch-up spread over a
 window after it returns), with an injected clock and a seeded random source per agent; the
 backend is a counter of requests per 10 s bucket. Reported: peak/mean request rate in steady
 state, during an outage, and while the fleet catches up after it.
@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 from reliability_helpers import record, spec
-from secrets_agent import pacing
-from secrets_agent.model import BackendUnavailableError, SecretData, SecretState
-from secrets_agent.refresh import refresh
+from secrets_agent.daemon import outage as pacing
+from secrets_agent.daemon.refresh import refresh
+from secrets_agent.daemon.state import SecretState
+from secrets_agent.sources.result import BackendUnavailableError, SecretData
 
 AGENTS = 200
 SECRETS_PER_AGENT = 30  # 6,000 secrets: ~200 requests per 10 s bucket at a 5 min interval
@@ -54,7 +55,7 @@ def simulate(
 ) -> Simulation:
     """Agents start uniformly within ``start_spread`` s; the backend is down during ``outage``.
 
-    Each agent does what ``secrets_agent.daemon`` does with its gate: a due secret calls the
+    Each agent does what ``secrets_agent.daemon.agent`` does with its gate: a due secret calls the
     backend only while the gate is open (else it is held); a backend-wide failure closes the gate
     and schedules the probe; the probe's success opens it and plans the held secrets' catch-up,
     after which each resumes the slot the plan gives it.
@@ -75,7 +76,7 @@ def simulate(
             items.append((sp, SecretState(path=sp.path, target=sp.target), rng, gate))
             heapq.heappush(events, (start, len(items) - 1, REFRESH))
     sim = Simulation()
-    quiet = logging.getLogger("secrets_agent.refresh")
+    quiet = logging.getLogger("secrets_agent.daemon.refresh")
     level = quiet.level
     quiet.setLevel(logging.ERROR)
     try:

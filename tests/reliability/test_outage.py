@@ -28,10 +28,10 @@ from reliability_helpers import (
     vault_toml,
     wait_for,
 )
-from secrets_agent import pacing
-from secrets_agent.backoff import failure_delay
-from secrets_agent.config import AwsBackendConfig
-from secrets_agent.daemon import Agent
+from secrets_agent.config.load import AwsBackendConfig
+from secrets_agent.daemon import outage as pacing
+from secrets_agent.daemon.agent import Agent
+from secrets_agent.daemon.backoff import failure_delay
 from secrets_agent.notify import Notifier
 
 INTERVAL = 1.5  # refresh interval of the daemon: the probe's backoff ceiling
@@ -255,7 +255,7 @@ def test_reader_serves_stale_if_error(vault: Any, tmpfs_dir: Path) -> None:
 
 def test_fake_source_outage_keeps_files(tmpfs_dir: Path) -> None:
     """The refresh path with a source that fails in every way the model knows."""
-    from secrets_agent.model import (
+    from secrets_agent.sources.result import (
         AccessDeniedError,
         AuthenticationError,
         BackendUnavailableError,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from reliability_helpers import record
-from secrets_agent.writer import OutputDirError, SecretWriter, WriteError
+from secrets_agent.writer.writer import OutputDirError, SecretWriter, WriteError
 
 NOBODY = 65534
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from reliability_helpers import FakeSource, agent_config, record, run_as_nobody, spec
-from secrets_agent.daemon import Agent
+from secrets_agent.daemon.agent import Agent
 from secrets_agent.notify import Notifier
-from secrets_agent.writer import SecretWriter
+from secrets_agent.writer.writer import SecretWriter
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as uid 65534")
 

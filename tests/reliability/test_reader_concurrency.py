@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from reliability_helpers import record
-from secrets_agent.writer import SecretWriter
+from secrets_agent.writer.writer import SecretWriter
 
 
 def _hammer(

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 from reliability_helpers import FakeSource, agent_config, record, spec
-from secrets_agent.daemon import Agent
+from secrets_agent.daemon.agent import Agent
 from secrets_agent.notify import Notifier
-from secrets_agent.writer import SecretWriter
+from secrets_agent.writer.writer import SecretWriter
 
 _WHOLE = re.compile(rb"<(\d+)\|(x*)\|(\d+)>")
 
@@ -159,7 +159,7 @@ class RotatingSource(FakeSource):
 
 
 def _data(n: int):  # type: ignore[no-untyped-def]
-    from secrets_agent.model import SecretData
+    from secrets_agent.sources.result import SecretData
 
     fields = {"one": value(n).decode(), "two": value(n + 1).decode()}
     return SecretData(fields=fields, raw="{}", version=str(n))

@@ -249,7 +249,7 @@ def test_sysusers_entry_creates_the_user(tmp_path: Path) -> None:
 
 
 def test_config_example_loads_with_the_units_credential() -> None:
-    from secrets_agent.config import load_config
+    from secrets_agent.config.load import load_config
 
     credentials = "/run/credentials/secrets-agent.service"
     config = load_config(

@@ -41,14 +41,14 @@ def aws_config_data(endpoint: str, names: Sequence[str], out: Path) -> dict[str,
 
 def parse(data: dict[str, Any]) -> Any:
     """The product's parse_config (environment kept out of it)."""
-    from secrets_agent.config import parse_config
+    from secrets_agent.config.load import parse_config
 
     return parse_config(data, environ={})
 
 
 def agent_sync(config: Any) -> tuple[Any, Any]:
     """Build an Agent for ``config`` and run one full sync; return (agent, report)."""
-    from secrets_agent.daemon import Agent
+    from secrets_agent.daemon.agent import Agent
 
     agent = Agent(config)
     return agent, agent.sync_once()

@@ -1,0 +1,237 @@
+"""``secrets-agent exec --config FILE -- CMD [ARGS...]``: the container entrypoint.
+
+1. Validate the command line and the config; find CMD.
+2. Sync every secret once. If any secret could not be written, exit 1 without starting CMD.
+3. Start refreshing in the background (the agent's scheduler threads).
+4. Start CMD as a child (no shell) with the agent's stdin/stdout/stderr and environment, plus
+   ``SECRETS_DIR`` = the output directory unless already set; ``NOTIFY_SOCKET`` is removed.
+5. Forward SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to it; reap orphaned zombies
+   when running as PID 1; with ``--signal-on-change SIG``, send SIG to it once a refresh (or
+   a reload) has changed a secret's files and every file of that secret is in place: the
+   agent's change listener (``Agent.add_change_listener``) wakes the main loop, and changes
+   that arrive together (one refresh cycle or batch) give one signal.
+6. Stop refreshing and exit with CMD's exit code (128+N if signal N killed it).
+
+Exit codes of the agent itself: 2 usage or config error (no command, unknown signal name,
+invalid config), 1 the first sync failed or the agent could not start, 126 CMD is not
+executable, 127 CMD was not found, 128+N a terminating signal N arrived before CMD started.
+Each failure prints one line to stderr; no secret value is ever printed.
+
+The child inherits ``RLIMIT_CORE`` = 0 from the hardened agent (it holds the same secrets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from secrets_agent.cli.supervisor import (
+    TERMINATING_SIGNALS,
+    LaunchError,
+    SignalRelay,
+    error,
+    resolve_command,
+    start_child,
+    supervise,
+)
+
+if TYPE_CHECKING:
+    from secrets_agent.config.load import Config
+    from secrets_agent.daemon.agent import Agent, SyncReport
+
+log = logging.getLogger(__name__)
+
+EXIT_SYNC_FAILED = 1
+EXIT_USAGE = 2
+STOP_TIMEOUT = 10.0  # in-flight writes get this long to finish after the child exited
+SIGNAL_ON_CHANGE_ENV = "SECRETS_AGENT_SIGNAL_ON_CHANGE"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``exec`` options: ``--config``, ``--signal-on-change`` and the command."""
+    parser.add_argument("--config", required=True, metavar="FILE", help="agent config (TOML)")
+    parser.add_argument(
+        "--signal-on-change",
+        metavar="SIG",
+        default=None,
+        help="signal sent to CMD after a refresh changed secret files, e.g. HUP or SIGUSR1"
+        f" (default: ${SIGNAL_ON_CHANGE_ENV}, else none)",
+    )
+    # dest is not "command": the CLI stores the subcommand's name there.
+    parser.add_argument(
+        "child_argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]", help="command to run"
+    )
+
+
+def parse_signal(name: str) -> int:
+    """``"HUP"``, ``"SIGHUP"`` or ``"1"`` -> 1; raises ``ValueError`` naming the bad input."""
+    text = name.strip().upper()
+    if text.isdigit():
+        number = int(text)
+        if 0 < number < signal.NSIG:
+            return number
+        raise ValueError(f"unknown signal {name!r}")
+    if not text.startswith("SIG"):
+        text = "SIG" + text
+    try:
+        return int(signal.Signals[text])
+    except KeyError:
+        raise ValueError(f"unknown signal {name!r}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``exec``; returns the exit code (see the module docstring)."""
+    command = list(args.child_argv or [])
+    if command[:1] == ["--"]:
+        command = command[1:]
+    if not command:
+        error("no command given (usage: secrets-agent exec --config FILE -- CMD [ARGS...])")
+        return EXIT_USAGE
+    spec = args.signal_on_change or os.environ.get(SIGNAL_ON_CHANGE_ENV) or None
+    try:
+        change_signal = parse_signal(spec) if spec else None
+    except ValueError as exc:
+        error(f"--signal-on-change: {exc}")
+        return EXIT_USAGE
+    try:
+        resolve_command(command[0], os.environ.get("PATH"))
+    except LaunchError as exc:
+        error(str(exc))
+        return exc.exit_code
+    config = _load(args.config)
+    if config is None:
+        return EXIT_USAGE
+    _harden()
+    with SignalRelay() as relay:
+        return _run_with_agent(config, command, relay, change_signal)
+
+
+def _load(path: str) -> Config | None:
+    from secrets_agent.config.load import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        problems = exc.problems or [str(exc)]
+        more = (
+            f" (and {len(problems) - 1} more; see secrets-agent check)" if len(problems) > 1 else ""
+        )
+        where = "" if problems[0].startswith(str(path)) else f" {path}"
+        error(f"invalid config{where}: {problems[0]}{more}")
+        return None
+
+
+def _harden() -> None:
+    from secrets_agent.hardening import harden_process
+
+    harden_process()
+
+
+def _run_with_agent(
+    config: Config, command: list[str], relay: SignalRelay, change_signal: int | None
+) -> int:
+    from secrets_agent.daemon.agent import Agent
+
+    try:
+        agent = Agent(config)
+    except Exception as exc:  # output dir unusable, backend library missing, ...
+        error(f"cannot start the agent: {exc}")
+        return EXIT_SYNC_FAILED
+    try:
+        outcome = _first_sync(agent, relay)
+        if isinstance(outcome, Exception):
+            error(f"the first sync failed; not starting the command: {outcome}")
+            return EXIT_SYNC_FAILED
+        if isinstance(outcome, int):
+            error(f"received {signal.Signals(outcome).name} during the first sync; not starting")
+            return 128 + outcome
+        if not outcome.ok:
+            error(_sync_failure(outcome))
+            return EXIT_SYNC_FAILED
+        agent.start()
+        env = _child_environment(config.agent.output_dir)
+        if change_signal is not None:
+            # Before the child starts: a refresh that ends while it starts must not be missed
+            # (one that ended before it started is already in the files it reads).
+            agent.add_change_listener(_waker(relay))
+        try:
+            child = start_child(command, env)
+        except LaunchError as exc:
+            error(str(exc))
+            return exc.exit_code
+        return supervise(child, relay, change_signal=change_signal)
+    finally:
+        _stop(agent)
+
+
+def _stop(agent: Agent, timeout: float = STOP_TIMEOUT) -> None:
+    """``agent.stop()``, bounded: the child's exit code must never wait on the scheduler."""
+    stopper = threading.Thread(target=agent.stop, args=(timeout,), name="exec-stop", daemon=True)
+    stopper.start()
+    stopper.join(timeout + 2)
+    if stopper.is_alive():
+        log.warning("background refreshing did not stop within %.0f s; exiting anyway", timeout)
+
+
+def _first_sync(agent: Agent, relay: SignalRelay) -> SyncReport | Exception | int:
+    """The report of ``agent.sync_once()`` (or what it raised), or the number of a terminating
+    signal received meanwhile."""
+    result: list[SyncReport | Exception] = []
+    done = threading.Event()
+
+    def sync() -> None:
+        try:
+            result.append(agent.sync_once())
+        except Exception as exc:  # the output directory is unusable, ...
+            result.append(exc)
+        finally:
+            done.set()
+            relay.notify_change()  # wake the waiting main thread
+
+    thread = threading.Thread(target=sync, name="exec-first-sync", daemon=True)
+    thread.start()
+    while not done.is_set():
+        for sig in relay.wait(1.0):
+            if sig in TERMINATING_SIGNALS:
+                return sig
+    thread.join()  # its wake-up byte is written now; drain it so it is not taken for a change
+    for sig in relay.wait(0.0):
+        if sig in TERMINATING_SIGNALS:
+            return sig
+    return result[0]
+
+
+def _sync_failure(report: SyncReport) -> str:
+    failed = sorted(report.failed.items())
+    if not failed:
+        return "the first sync failed; not starting the command"
+    first_target, first_error = failed[0]
+    more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+    return (
+        f"the first sync failed for {len(failed)} secret(s); not starting the command:"
+        f" {first_target}: {first_error}{more}"
+    )
+
+
+def _child_environment(output_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("NOTIFY_SOCKET", None)  # the child is not the service's main process
+    env.pop(SIGNAL_ON_CHANGE_ENV, None)
+    env.setdefault("SECRETS_DIR", str(output_dir))
+    return env
+
+
+def _waker(relay: SignalRelay) -> Callable[[str], None]:
+    """A change listener that wakes the main loop (which signals the child); never blocks."""
+
+    def changed(target: str) -> None:
+        log.debug("%s changed; signalling the command", target)
+        relay.notify_change()
+
+    return changed

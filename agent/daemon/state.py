@@ -1,0 +1,24 @@
+"""``SecretState``: the non-secret bookkeeping of one configured secret."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class SecretState:
+    """Non-secret bookkeeping for one configured secret; serialised into ``.status.json``."""
+
+    path: str
+    target: str
+    version: str | None = None
+    fetched_at: float | None = None  # wall-clock time of the last successful fetch
+    changed_at: float | None = None  # wall-clock time the files last changed
+    last_attempt_at: float | None = None
+    next_refresh_at: float | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    errors_total: int = 0
+    fetch_seconds: float | None = None  # latency of the last fetch
+    missing: bool = False  # the backend now reports the secret missing; files kept
+    files: list[str] = field(default_factory=list)  # paths relative to output_dir

@@ -1,0 +1,70 @@
+"""What a fetch returns: a ``SecretData`` or one of the ``SourceError`` family.
+
+Nothing here holds a secret value in its ``repr``: values live in ``SecretData`` whose
+``repr`` names only the field names and the version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, repr=False)
+class SecretData:
+    """One secret as fetched from a backend.
+
+    ``fields`` is the secret's key/value object when the backend delivered one (Vault KV data,
+    an AWS ``SecretString`` holding a JSON object); ``raw`` is the whole payload as text or
+    bytes (an AWS plain string or ``SecretBinary``; for Vault the JSON of ``fields``).
+    """
+
+    fields: Mapping[str, str] | None
+    raw: str | bytes
+    version: str | None = None
+
+    def __repr__(self) -> str:
+        names = sorted(self.fields) if self.fields is not None else None
+        return f"SecretData(fields={names!r}, version={self.version!r}, raw=<redacted>)"
+
+    __str__ = __repr__
+
+
+class SourceError(Exception):
+    """A backend could not deliver one secret. Messages never contain secret values."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class SecretMissingError(SourceError):
+    """The backend says authoritatively that the secret (or a field) does not exist."""
+
+    retryable = False
+
+
+class AccessDeniedError(SourceError):
+    """The backend refused access (HTTP 403, AccessDeniedException)."""
+
+    retryable = False
+
+
+class BackendUnavailableError(SourceError):
+    """Transient: connection refused, timeout, 5xx, sealed, throttled."""
+
+    def __init__(
+        self, message: str, *, path: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, path=path)
+        self.retry_after = retry_after
+
+
+class InvalidResponseError(SourceError):
+    """The backend answered with something it should never send (wrong shape or type)."""
+
+
+class AuthenticationError(SourceError):
+    """Logging in to the backend failed (bad credentials, unreadable credential file)."""

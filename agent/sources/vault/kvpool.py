@@ -1,0 +1,235 @@
+"""A lean HTTP/1.1 keep-alive client for Vault KV reads.
+
+hvac + requests spend about 0.3-0.5 ms of CPU per request (request preparation, header
+merging, response parsing), all of it under the GIL, so a thread pool cannot read faster than
+one thread. A KV read is one GET with two headers; this client does just that: a bounded pool of
+persistent connections (``vault_wire``; one per worker thread at a time), ``TCP_NODELAY``, TLS
+from the configured CA file, and the same error mapping as ``vault_errors.map_vault_error``.
+Logging in and the token's lifetime stay with hvac (``vault_auth``).
+
+Response bodies hold secret values: they are never logged and never put in an exception
+message; only the HTTP status and Vault's ``errors`` strings are.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import ssl
+import threading
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from secrets_agent.sources.result import (
+    AccessDeniedError,
+    AuthenticationError,
+    BackendUnavailableError,
+    InvalidResponseError,
+    SecretMissingError,
+    SourceError,
+)
+from secrets_agent.sources.vault.errors import tls_verification_error
+from secrets_agent.sources.vault.wire import Connection, Response
+
+_MAX_DETAIL = 200
+_UNSAFE_IN_HEADER = frozenset("\r\n\0")
+
+# Failures of a kept-alive connection that the server may have closed in the meantime: the
+# request is sent again once on a new connection.
+_STALE = (
+    http.client.RemoteDisconnected,
+    http.client.BadStatusLine,
+    ConnectionResetError,
+    BrokenPipeError,
+    ConnectionAbortedError,
+)
+
+
+class InvalidTokenError(AccessDeniedError):
+    """Vault's 403 ``invalid token`` (expired, revoked or unknown): log in again."""
+
+
+class KvConnectionPool:
+    """Persistent connections to one Vault address, at most ``size`` kept idle. Thread-safe."""
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        timeout: float,
+        size: int,
+        ca_cert: Path | None = None,
+        namespace: str | None = None,
+    ) -> None:
+        self._address = address
+        parts = urlsplit(address)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"Vault address must be http(s)://host[:port], got {address!r}")
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port or (443 if self._https else 80)
+        self._prefix = parts.path.rstrip("/")
+        self._timeout = timeout
+        self._size = max(1, size)
+        self._context: ssl.SSLContext | None = None
+        if self._https:
+            self._context = ssl.create_default_context(cafile=_ca_file(ca_cert))
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        default_port = 443 if self._https else 80
+        authority = host if self._port == default_port else f"{host}:{self._port}"
+        headers = f"Host: {authority}\r\nX-Vault-Request: true\r\nAccept: application/json\r\n"
+        if namespace:
+            _check_header_value(namespace, "namespace")
+            headers += f"X-Vault-Namespace: {namespace}\r\n"
+        self._fixed_headers = headers
+        self._idle: list[Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self.opened = 0  # connections opened so far (for tests and diagnostics)
+
+    def get_json(self, path: str, token: str, *, secret: str | None = None) -> object:
+        """GET ``/v1/<path>`` with ``token``; return the decoded JSON body of a 200.
+
+        Raises a ``SourceError`` whose ``path`` is ``secret`` (``InvalidTokenError`` for a
+        token Vault no longer accepts).
+        """
+        where = f"reading {secret!r}" if secret else f"reading {path!r}"
+        _check_header_value(token, "token")
+        request = (
+            f"GET {self._prefix}/v1/{quote(path)} HTTP/1.1\r\n{self._fixed_headers}"
+            f"X-Vault-Token: {token}\r\n\r\n"
+        ).encode()
+        response = self._request(request, where, secret)
+        status, body = response.status, response.body
+        if status == 200:
+            try:
+                return json.loads(body)
+            except ValueError:
+                # No chaining: the decode error quotes part of the body.
+                raise InvalidResponseError(
+                    f"Vault answered {where} with a body that is not JSON", path=secret
+                ) from None
+        raise _status_error(status, body, where, response.retry_after, secret)
+
+    def _request(self, request: bytes, where: str, secret: str | None) -> Response:
+        conn: Connection | None = None
+        try:
+            conn, reused = self._acquire()
+            try:
+                response = conn.get(request)
+            except _STALE:
+                if not reused:
+                    raise
+                conn.close()  # the server closed an idle connection: one more try, fresh
+                conn = None
+                conn = self._new()
+                response = conn.get(request)
+        except TimeoutError:
+            _discard(conn)
+            raise BackendUnavailableError(f"Vault timed out while {where}", path=secret) from None
+        except ssl.SSLCertVerificationError as exc:
+            _discard(conn)
+            reason = " ".join(str(exc.verify_message or "certificate verify failed").split())
+            raise tls_verification_error(
+                reason.rstrip("."), address=self._address, where=where, path=secret
+            ) from None
+        except (OSError, http.client.HTTPException) as exc:
+            _discard(conn)
+            raise BackendUnavailableError(
+                f"cannot connect to Vault while {where} ({type(exc).__name__})", path=secret
+            ) from None
+        except BaseException:
+            _discard(conn)
+            raise
+        if response.keep_alive:
+            self._release(conn)
+        else:
+            conn.close()
+        return response
+
+    def _acquire(self) -> tuple[Connection, bool]:
+        with self._lock:
+            if self._closed:
+                raise BackendUnavailableError("the Vault connection pool is closed")
+            if self._idle:
+                return self._idle.pop(), True
+        return self._new(), False
+
+    def _new(self) -> Connection:
+        conn = Connection(self._host, self._port, timeout=self._timeout, context=self._context)
+        with self._lock:
+            self.opened += 1
+        return conn
+
+    def _release(self, conn: Connection) -> None:
+        with self._lock:
+            if not self._closed and len(self._idle) < self._size:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        """Close every idle connection; connections in use are closed when returned."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
+def _ca_file(ca_cert: Path | None) -> str | None:
+    """The CA bundle: the configured file, else certifi's (as requests uses), else the system's."""
+    if ca_cert is not None:
+        return str(ca_cert)
+    try:
+        import certifi
+    except ImportError:
+        return None
+    return str(certifi.where())
+
+
+def _discard(conn: Connection | None) -> None:
+    if conn is not None:
+        conn.close()
+
+
+def _check_header_value(value: str, what: str) -> None:
+    if not _UNSAFE_IN_HEADER.isdisjoint(value):
+        raise AuthenticationError(f"the Vault {what} contains a line break or NUL; refused")
+
+
+def _detail(body: bytes) -> tuple[str, bool]:
+    """Vault's ``errors`` strings on one line, and whether one says ``invalid token``."""
+    try:
+        errors = json.loads(body).get("errors")
+    except (ValueError, AttributeError):
+        return "", False
+    if not isinstance(errors, list):
+        return "", False
+    text = "; ".join(" ".join(str(e).replace("*", " ").split()) for e in errors)
+    return text[:_MAX_DETAIL], "invalid token" in text
+
+
+def _status_error(
+    status: int, body: bytes, where: str, retry_after: float | None, secret: str | None
+) -> SourceError:
+    """The ``SourceError`` for a non-200 answer, worded as ``map_vault_error`` words hvac's."""
+    if status == 404:
+        # Also KV v2's answer for a deleted or destroyed latest version.
+        return SecretMissingError(f"Vault has no secret at {secret!r} (404)", path=secret)
+    detail, invalid_token = _detail(body)
+    suffix = f": {detail}" if detail else ""
+    if status == 403:
+        kind = InvalidTokenError if invalid_token else AccessDeniedError
+        return kind(f"Vault denied {where} (403){suffix}", path=secret)
+    if status == 429:
+        return BackendUnavailableError(
+            f"Vault rate limit while {where} (429){suffix}", path=secret, retry_after=retry_after
+        )
+    if status >= 500:
+        return BackendUnavailableError(
+            f"Vault unavailable ({status}) while {where}{suffix}", path=secret
+        )
+    if status == 401:
+        return AuthenticationError(f"Vault rejected the credentials (401){suffix}", path=secret)
+    return SourceError(f"Vault answered {status} while {where}{suffix}", path=secret)

@@ -1,0 +1,173 @@
+"""Read secrets from Vault's KV engine (v2 or v1).
+
+hvac logs in and keeps the token alive (``vault_auth``) on one reused requests session; KV reads
+go through ``vault_http``'s lean keep-alive pool, a few times cheaper in CPU per read. When a
+proxy applies to the address, or an hvac client is injected, reads go through hvac instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import hvac
+import requests
+import requests.adapters
+import requests.utils
+from secrets_agent.sources.base import FetchResult, data_from_object, fetch_concurrently
+from secrets_agent.sources.result import (
+    AccessDeniedError,
+    InvalidResponseError,
+    SecretData,
+    SourceError,
+)
+from secrets_agent.sources.vault.auth import VaultAuth
+from secrets_agent.sources.vault.errors import (
+    is_invalid_token,
+    map_vault_error,
+    record_response_hook,
+)
+from secrets_agent.sources.vault.kvpool import InvalidTokenError, KvConnectionPool
+
+if TYPE_CHECKING:
+    from secrets_agent.config.load import VaultBackendConfig
+
+log = logging.getLogger(__name__)
+
+
+def build_session(address: str, *, pool_size: int, verify: str | bool = True) -> requests.Session:
+    """A requests session that ignores ``~/.netrc`` and ``REQUESTS_CA_BUNDLE``.
+
+    Proxies still come from ``HTTPS_PROXY``/``NO_PROXY`` when they apply to ``address``.
+    ``verify`` (a CA file, or True) is set on the session itself: hvac prefers a session's
+    ``verify`` over its own ``verify`` argument.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = verify
+    session.proxies.update(requests.utils.get_environ_proxies(address))
+    adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=max(pool_size, 2))
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.hooks["response"].append(record_response_hook)
+    return session
+
+
+class VaultSource:
+    """Fetches KV secrets; logs in lazily and re-logs in when the token turns out invalid."""
+
+    name = "vault"
+    batch_size = 1
+
+    def __init__(
+        self,
+        config: VaultBackendConfig,
+        *,
+        concurrency: int = 8,
+        client: hvac.Client | None = None,
+    ) -> None:
+        self._config = config
+        self._concurrency = max(1, concurrency)
+        self._session: requests.Session | None = None
+        self._kv: KvConnectionPool | None = None
+        if client is None:
+            verify: str | bool = str(config.ca_cert) if config.ca_cert else True
+            self._session = build_session(
+                config.address, pool_size=self._concurrency, verify=verify
+            )
+            client = hvac.Client(
+                url=config.address,
+                token="",  # never picked up from VAULT_TOKEN or ~/.vault-token
+                verify=verify,
+                timeout=config.timeout,
+                session=self._session,
+                namespace=config.namespace,
+            )
+            if not self._session.proxies:
+                self._kv = KvConnectionPool(
+                    config.address,
+                    timeout=config.timeout,
+                    size=self._concurrency,
+                    ca_cert=config.ca_cert,
+                    namespace=config.namespace,
+                )
+        self._client = client
+        self.auth = VaultAuth(client, config.auth)
+
+    def fetch_many(self, paths: Sequence[str], *, version_stage: str | None = None) -> FetchResult:
+        """Read each KV path; ``version_stage`` has no meaning for Vault and is ignored."""
+        return fetch_concurrently(paths, self._fetch_one, concurrency=self._concurrency)
+
+    def maintain(self) -> float | None:
+        """Renew or replace the token if due; return seconds until the next call is useful."""
+        try:
+            self.auth.ensure()
+        except SourceError as exc:
+            log.warning("Vault token maintenance failed: %s", exc)
+            return 5.0
+        return self.auth.seconds_until_due()
+
+    def close(self) -> None:
+        """Close the HTTP session and the KV connections."""
+        if self._kv is not None:
+            self._kv.close()
+        if self._session is not None:
+            self._session.close()
+
+    def _fetch_one(self, path: str) -> SecretData | SourceError:
+        try:
+            self.auth.ensure()
+            token = self.auth.token
+            try:
+                return self._read(path, token)
+            except (hvac.exceptions.Forbidden, AccessDeniedError) as exc:
+                if not (
+                    isinstance(exc, InvalidTokenError)
+                    or is_invalid_token(exc)
+                    or self.auth.expired()
+                ):
+                    raise
+                log.info("Vault token no longer valid; logging in again")
+                self.auth.relogin(token)
+                return self._read(path, self.auth.token)
+        except SourceError as exc:
+            if exc.path is None:
+                exc.path = path
+            return exc
+        except Exception as exc:
+            return map_vault_error(exc, path=path, action="reading", address=self._config.address)
+
+    def _read(self, path: str, token: str | None) -> SecretData:
+        mount = self._config.kv_mount
+        v1 = self._config.kv_version == 1
+        response: Any
+        if self._kv is not None:
+            api_path = f"{mount}/{path}" if v1 else f"{mount}/data/{path}"
+            response = self._kv.get_json(api_path, token or "", secret=path)
+        elif v1:
+            response = self._client.secrets.kv.v1.read_secret(path=path, mount_point=mount)
+        else:
+            response = self._client.secrets.kv.v2.read_secret_version(
+                path=path, mount_point=mount, raise_on_deleted_version=True
+            )
+        if v1:
+            return data_from_object(_get(response, "data", path), path=path, version=None)
+        envelope = _get(response, "data", path)
+        if not isinstance(envelope, dict):
+            raise InvalidResponseError(f"secret {path!r}: KV v2 data is not an object", path=path)
+        metadata = envelope.get("metadata")
+        version = metadata.get("version") if isinstance(metadata, dict) else None
+        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+            raise InvalidResponseError(f"secret {path!r}: KV v2 version is not a number", path=path)
+        return data_from_object(
+            envelope.get("data"), path=path, version=None if version is None else str(version)
+        )
+
+
+def _get(response: Any, key: str, path: str) -> Any:
+    if not isinstance(response, dict):
+        raise InvalidResponseError(
+            f"secret {path!r}: Vault answered without a JSON body", path=path
+        )
+    return response.get(key)

@@ -1,0 +1,159 @@
+"""Switching a secret between one file and a directory of fields without losing it.
+
+A ``fields`` secret whose backend value changes from a plain string to a JSON object (or back)
+changes shape on disk: ``<target>`` the file becomes ``<target>/`` the directory, or the
+reverse. ``switch`` does it safely:
+
+1. the new shape is built completely under a fresh ``.tmp-*`` name next to the target (a file,
+   or a directory with every field file; exact modes and owners, as any write);
+2. the two entries are swapped in one step with ``renameat2(RENAME_EXCHANGE)``: readers see the
+   old shape or the new one, never neither, and nothing is lost if step 1 fails;
+3. the old entry, now under the temporary name, is removed: only the files the agent wrote
+   (``old``); a directory that holds anything else is refused before step 1.
+
+Where the kernel or file system cannot exchange (``ENOSYS``/``EINVAL``), step 2 falls back to
+two renames (old entry aside to a temporary name, new one into place, the old one put back if
+that fails): the target is then absent for the microseconds between the two renames.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import stat
+from collections.abc import Collection, Mapping
+
+from secrets_agent.writer.newfile import create_file, exchange
+from secrets_agent.writer.safedir import DIR_FLAGS
+
+log = logging.getLogger(__name__)
+
+
+class ShapeError(Exception):
+    """The switch was refused or failed; the old entry is intact. No value in the message."""
+
+
+def _temp_name() -> str:
+    return ".tmp-" + os.urandom(6).hex()
+
+
+def _remove_entry(dfd: int, name: str, old_names: Collection[str]) -> None:
+    """Remove file ``name``, or directory ``name`` with the files ``old_names`` in it."""
+    st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+    if not stat.S_ISDIR(st.st_mode):
+        os.unlink(name, dir_fd=dfd)
+        return
+    fd = os.open(name, DIR_FLAGS, dir_fd=dfd)
+    try:
+        for child in old_names:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(child, dir_fd=fd)
+    finally:
+        os.close(fd)
+    os.rmdir(name, dir_fd=dfd)
+
+
+def _build(
+    dfd: int,
+    temp: str,
+    files: Mapping[str, bytes] | bytes,
+    *,
+    mode: int,
+    dir_mode: int,
+    uid: int | None,
+    gid: int | None,
+    sync: bool,
+) -> None:
+    if isinstance(files, bytes):
+        create_file(dfd, temp, files, mode=mode, uid=uid, gid=gid, sync=sync)
+        return
+    os.mkdir(temp, dir_mode, dir_fd=dfd)
+    try:
+        fd = os.open(temp, DIR_FLAGS, dir_fd=dfd)
+        try:
+            os.fchmod(fd, dir_mode)
+            if gid is not None and os.fstat(fd).st_gid != gid:
+                os.fchown(fd, -1, gid)
+            for field, content in files.items():
+                create_file(fd, field, content, mode=mode, uid=uid, gid=gid, sync=sync)
+        finally:
+            os.close(fd)
+    except OSError:
+        with contextlib.suppress(OSError):
+            _remove_entry(dfd, temp, list(files))
+        raise
+
+
+def switch(
+    dfd: int,
+    name: str,
+    new: Mapping[str, bytes] | bytes,
+    *,
+    old: Collection[str],
+    mode: int,
+    dir_mode: int,
+    uid: int | None,
+    gid: int | None,
+    sync: bool,
+) -> None:
+    """Replace entry ``name`` of directory ``dfd`` by ``new``: a file (``bytes``) or a
+    directory of field files (name -> bytes). ``old`` are the names of the field files the
+    agent wrote when the old entry is a directory. Raises ``ShapeError`` (old entry intact)."""
+    try:
+        st: os.stat_result | None = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+    except FileNotFoundError:
+        st = None  # nothing to keep: build the new shape and rename it into place
+    except OSError as exc:
+        raise ShapeError(os.strerror(exc.errno or errno.EIO)) from None
+    if st is None:
+        pass
+    elif stat.S_ISDIR(st.st_mode):
+        fd = os.open(name, DIR_FLAGS, dir_fd=dfd)
+        try:
+            foreign = set(os.listdir(fd)) - set(old)  # noqa: PTH208 - a directory fd
+        finally:
+            os.close(fd)
+        if foreign:
+            raise ShapeError("the directory holds files the agent did not write; left in place")
+    elif not stat.S_ISREG(st.st_mode):
+        raise ShapeError("not a regular file or directory; left in place")
+    temp = _temp_name()
+    kwargs = {"mode": mode, "dir_mode": dir_mode, "uid": uid, "gid": gid, "sync": sync}
+    try:
+        _build(dfd, temp, new, **kwargs)  # type: ignore[arg-type]
+    except OSError as exc:
+        raise ShapeError(os.strerror(exc.errno or errno.EIO)) from None
+    try:
+        if st is None:
+            os.rename(temp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+            return
+        _swap(dfd, temp, name)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            _remove_entry(dfd, temp, list(new) if not isinstance(new, bytes) else ())
+        raise ShapeError(os.strerror(exc.errno or errno.EIO)) from None
+    try:  # ``temp`` now names the old entry
+        _remove_entry(dfd, temp, old)
+    except OSError as exc:
+        log.warning("could not remove the old entry of a reshaped secret: %s", exc.strerror)
+    if sync:
+        os.fsync(dfd)
+
+
+def _swap(dfd: int, temp: str, name: str) -> None:
+    try:
+        exchange(dfd, temp, name)
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSYS, errno.EINVAL, errno.EPERM):
+            raise
+    aside = _temp_name()  # fallback: a brief window in which ``name`` is absent
+    os.rename(name, aside, src_dir_fd=dfd, dst_dir_fd=dfd)
+    try:
+        os.rename(temp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+    except OSError:
+        os.rename(aside, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        raise
+    os.rename(aside, temp, src_dir_fd=dfd, dst_dir_fd=dfd)  # the caller removes ``temp``

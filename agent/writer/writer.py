@@ -1,0 +1,232 @@
+"""Atomic, private, symlink-proof writes of secret files into ``output_dir``.
+
+Rules (DESIGN section 3), each kept by one module:
+
+* ``output_dir`` is created if missing, must be a real, private directory on tmpfs/ramfs
+  (unless ``allow_non_tmpfs``), and is re-checked at every operation; stale ``.tmp-*`` files
+  are removed at ``prepare()`` (:mod:`secrets_agent.writer.outdir`).
+* Every path below ``output_dir`` is walked one segment at a time with
+  ``O_DIRECTORY|O_NOFOLLOW`` and ``dir_fd=``, so a symlink planted anywhere inside is never
+  followed; descriptors of recently used directories are kept and re-validated per level
+  (:mod:`writer.safedir`, :mod:`writer.dircache`). Missing subdirectories are
+  created with ``dir_mode`` (group set to the file's gid).
+* A file is replaced atomically through a temp file with its final mode and owner, or left
+  alone when already identical (:mod:`secrets_agent.writer.atomicfile`); a secret switching between
+  one file and a directory of fields is swapped whole (:mod:`secrets_agent.writer.reshape`).
+* Any failure leaves the old file intact and raises ``WriteError``, which names the target and
+  the errno text, never the content.
+
+Operations are serialised by one lock (each is microseconds on tmpfs), so concurrent writes to
+different targets from a thread pool are safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Collection, Mapping
+from pathlib import Path
+
+from secrets_agent.writer import reshape
+from secrets_agent.writer.atomicfile import replace_file
+from secrets_agent.writer.errors import OutputDirError, WriteError, why
+from secrets_agent.writer.outdir import TEMP_PREFIX, OutputDir
+from secrets_agent.writer.prune import remove_file
+from secrets_agent.writer.relpaths import relpath_problem, segment_problem
+from secrets_agent.writer.safedir import UnsafePathError
+
+__all__ = ["TEMP_PREFIX", "OutputDirError", "SecretWriter", "WriteError"]
+
+_VALID_CACHE = 4096  # relpaths known to be valid (a set, cleared when full)
+
+
+class SecretWriter:
+    """Writes files below ``output_dir`` following the rules in the module docstring."""
+
+    def __init__(
+        self, output_dir: Path, *, dir_mode: int = 0o700, allow_non_tmpfs: bool = False
+    ) -> None:
+        self.output_dir = Path(output_dir).absolute()  # never resolve(): no symlink following
+        self.dir_mode = dir_mode
+        self.allow_non_tmpfs = allow_non_tmpfs
+        self._lock = threading.Lock()
+        self._euid = os.geteuid()
+        self._egid = os.getegid()
+        self._root = OutputDir(
+            self.output_dir, dir_mode=dir_mode, allow_non_tmpfs=allow_non_tmpfs, euid=self._euid
+        )
+        self._valid: set[str] = set()
+
+    def close(self) -> None:
+        """Close the kept directory descriptors (they are reopened by the next operation)."""
+        with self._lock:
+            self._root.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self._root.close()
+
+    # -- output_dir ------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Create ``output_dir`` if missing (its parent must exist and, unless
+        ``allow_non_tmpfs``, be on tmpfs/ramfs: nothing is created otherwise), validate it, and
+        remove stale ``.tmp-*`` files anywhere below it. Raises ``OutputDirError``."""
+        with self._lock:
+            self._root.prepare()
+
+    def _root_for(self, target: str) -> tuple[int, os.stat_result]:
+        """The checked root descriptor and its stat; ``WriteError`` if it became unusable."""
+        try:
+            return self._root.descriptor()
+        except OutputDirError as exc:
+            raise WriteError(target, f"output directory unusable: {exc}") from None
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write(
+        self,
+        relpath: str,
+        content: bytes,
+        *,
+        mode: int,
+        uid: int | None = None,
+        gid: int | None = None,
+    ) -> bool:
+        """Atomically make ``<output_dir>/<relpath>`` hold ``content`` with ``mode``/owner.
+
+        Returns True if the file changed, False if it was already identical. Raises
+        ``WriteError`` (old file intact, no temp file left) and ``ValueError`` for an invalid
+        ``relpath`` or ``mode``.
+        """
+        if relpath not in self._valid:
+            problem = relpath_problem(relpath)
+            if problem is not None:
+                raise ValueError(f"invalid target path: {problem}")
+            if len(self._valid) >= _VALID_CACHE:
+                self._valid.clear()
+            self._valid.add(relpath)
+        if not 0 <= mode <= 0o777:
+            raise ValueError("mode must be between 0 and 0o777")
+        *dirs, name = relpath.split("/")
+        with self._lock:
+            try:
+                root, root_stat = self._root_for(relpath)
+                try:
+                    dfd, dir_stat = self._root.dirs.open(
+                        root, root_stat, dirs, euid=self._euid, create_mode=self.dir_mode, gid=gid
+                    )
+                except UnsafePathError as exc:
+                    raise WriteError(relpath, f"refusing: {exc}") from None
+                except OSError as exc:
+                    raise WriteError(relpath, why(exc), errno=exc.errno) from exc
+                return self._replace(dfd, dir_stat, name, relpath, content, mode, uid, gid)
+            finally:
+                self._root.dirs.trim()
+
+    def write_dotfile(self, name: str, content: bytes, *, mode: int = 0o600) -> None:
+        """Atomically write one of the agent's own files (``.status.json``) in ``output_dir``."""
+        bare = name[1:] if name.startswith(".") else ""
+        if not bare or name.startswith(TEMP_PREFIX) or segment_problem(bare) is not None:
+            raise ValueError("a dot file name is '.' followed by one valid path segment")
+        with self._lock:
+            root, root_stat = self._root_for(name)
+            self._replace(root, root_stat, name, name, content, mode, None, None)
+
+    def _replace(
+        self,
+        dfd: int,
+        dir_stat: os.stat_result,
+        name: str,
+        target: str,
+        content: bytes,
+        mode: int,
+        uid: int | None,
+        gid: int | None,
+    ) -> bool:
+        return replace_file(
+            dfd,
+            dir_stat,
+            name,
+            content,
+            target=target,
+            mode=mode,
+            uid=uid,
+            gid=gid,
+            euid=self._euid,
+            egid=self._egid,
+            sync=not self._root.memory_fs,
+        )
+
+    def reshape(
+        self,
+        target: str,
+        files: Mapping[str, bytes],
+        *,
+        old: Collection[str],
+        mode: int,
+        uid: int | None = None,
+        gid: int | None = None,
+    ) -> None:
+        """Switch ``<output_dir>/<target>`` between one file and a directory of field files
+        (:mod:`secrets_agent.writer.reshape`: new shape built aside, swapped in atomically, then the
+        old entry removed). ``files`` is either ``{target: bytes}`` or ``{target/field:
+        bytes}``; ``old`` are the relpaths the agent wrote for ``target`` before. Raises
+        ``WriteError`` (old entry intact) and ``ValueError`` for invalid paths."""
+        prefix = target + "/"
+        if relpath_problem(target) is not None or not 0 <= mode <= 0o777:
+            raise ValueError("invalid target path or mode")
+        new: dict[str, bytes] | bytes
+        if target in files:
+            if len(files) != 1:
+                raise ValueError("a file target has exactly one file")
+            new = files[target]
+        else:
+            new = {f[len(prefix) :]: c for f, c in files.items() if f.startswith(prefix)}
+            if len(new) != len(files) or any(segment_problem(n) for n in new):
+                raise ValueError("field files must be <target>/<valid segment>")
+        old_names = [f[len(prefix) :] for f in old if f.startswith(prefix)]
+        *dirs, name = target.split("/")
+        with self._lock:
+            try:
+                root, root_stat = self._root_for(target)
+                dfd, _ = self._root.dirs.open(
+                    root, root_stat, dirs, euid=self._euid, create_mode=self.dir_mode, gid=gid
+                )
+                reshape.switch(
+                    dfd,
+                    name,
+                    new,
+                    old=old_names,
+                    mode=mode,
+                    dir_mode=self.dir_mode,
+                    uid=uid,
+                    gid=gid,
+                    sync=not self._root.memory_fs,
+                )
+            except reshape.ShapeError as exc:
+                raise WriteError(target, str(exc)) from None
+            except UnsafePathError as exc:
+                raise WriteError(target, f"refusing: {exc}") from None
+            except OSError as exc:
+                raise WriteError(target, why(exc), errno=exc.errno) from exc
+            finally:
+                self._root.dirs.clear()  # the target's directory descriptor (if kept) is stale now
+
+    # -- removing --------------------------------------------------------------------------
+
+    def remove(self, relpath: str) -> bool:
+        """Remove the regular file ``<output_dir>/<relpath>`` and then every directory above it
+        that is left empty (up to, not including, ``output_dir``).
+
+        Returns True if a file was removed; False if there was none, or the entry is not a
+        regular file (left alone, with a warning). Raises ``WriteError``/``ValueError``.
+        """
+        problem = relpath_problem(relpath)
+        if problem is not None:
+            raise ValueError(f"invalid target path: {problem}")
+        with self._lock:
+            root, _ = self._root_for(relpath)
+            self._root.dirs.clear()  # directories may be removed below: drop their descriptors
+            return remove_file(root, relpath, euid=self._euid)
