@@ -31,7 +31,7 @@ from secrets_agent.config.schema import SecretSpec
 from secrets_agent.render.errors import RenderError
 from secrets_agent.render.template import compile_template
 from secrets_agent.sources.result import SecretData
-from secrets_agent.writer.relpaths import segment_problem
+from secrets_agent.writer.paths import segment_problem
 
 log = logging.getLogger(__name__)
 _ENV_ESCAPE = re.compile(r'([\\"$`])')

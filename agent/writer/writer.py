@@ -4,15 +4,16 @@ Rules (DESIGN section 3), each kept by one module:
 
 * ``output_dir`` is created if missing, must be a real, private directory on tmpfs/ramfs
   (unless ``allow_non_tmpfs``), and is re-checked at every operation; stale ``.tmp-*`` files
-  are removed at ``prepare()`` (:mod:`secrets_agent.writer.outdir`).
+  are removed at ``prepare()`` (:mod:`secrets_agent.writer.output_dir`).
 * Every path below ``output_dir`` is walked one segment at a time with
   ``O_DIRECTORY|O_NOFOLLOW`` and ``dir_fd=``, so a symlink planted anywhere inside is never
   followed; descriptors of recently used directories are kept and re-validated per level
-  (:mod:`writer.safedir`, :mod:`writer.dircache`). Missing subdirectories are
-  created with ``dir_mode`` (group set to the file's gid).
+  (:mod:`secrets_agent.writer.directories`). Missing subdirectories are created with
+  ``dir_mode`` (group set to the file's gid). Names follow :mod:`secrets_agent.writer.paths`.
 * A file is replaced atomically through a temp file with its final mode and owner, or left
-  alone when already identical (:mod:`secrets_agent.writer.atomicfile`); a secret switching between
-  one file and a directory of fields is swapped whole (:mod:`secrets_agent.writer.reshape`).
+  alone when already identical (:mod:`secrets_agent.writer.replace`); a secret switching
+  between one file and a directory of fields is swapped whole, and files no longer wanted are
+  removed with the directories they leave empty (:mod:`secrets_agent.writer.entries`).
 * Any failure leaves the old file intact and raises ``WriteError``, which names the target and
   the errno text, never the content.
 
@@ -28,13 +29,12 @@ import threading
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
-from secrets_agent.writer import reshape
-from secrets_agent.writer.atomicfile import replace_file
+from secrets_agent.writer import entries
+from secrets_agent.writer.directories import UnsafePathError
 from secrets_agent.writer.errors import OutputDirError, WriteError, why
-from secrets_agent.writer.outdir import TEMP_PREFIX, OutputDir
-from secrets_agent.writer.prune import remove_file
-from secrets_agent.writer.relpaths import relpath_problem, segment_problem
-from secrets_agent.writer.safedir import UnsafePathError
+from secrets_agent.writer.output_dir import OutputDir
+from secrets_agent.writer.paths import relpath_problem, segment_problem
+from secrets_agent.writer.replace import TEMP_PREFIX, replace_file
 
 __all__ = ["TEMP_PREFIX", "OutputDirError", "SecretWriter", "WriteError"]
 
@@ -170,7 +170,7 @@ class SecretWriter:
         gid: int | None = None,
     ) -> None:
         """Switch ``<output_dir>/<target>`` between one file and a directory of field files
-        (:mod:`secrets_agent.writer.reshape`: new shape built aside, swapped in atomically, then the
+        (:mod:`secrets_agent.writer.entries`: new shape built aside, swapped in atomically, then the
         old entry removed). ``files`` is either ``{target: bytes}`` or ``{target/field:
         bytes}``; ``old`` are the relpaths the agent wrote for ``target`` before. Raises
         ``WriteError`` (old entry intact) and ``ValueError`` for invalid paths."""
@@ -194,7 +194,7 @@ class SecretWriter:
                 dfd, _ = self._root.dirs.open(
                     root, root_stat, dirs, euid=self._euid, create_mode=self.dir_mode, gid=gid
                 )
-                reshape.switch(
+                entries.switch(
                     dfd,
                     name,
                     new,
@@ -205,7 +205,7 @@ class SecretWriter:
                     gid=gid,
                     sync=not self._root.memory_fs,
                 )
-            except reshape.ShapeError as exc:
+            except entries.ShapeError as exc:
                 raise WriteError(target, str(exc)) from None
             except UnsafePathError as exc:
                 raise WriteError(target, f"refusing: {exc}") from None
@@ -229,4 +229,4 @@ class SecretWriter:
         with self._lock:
             root, _ = self._root_for(relpath)
             self._root.dirs.clear()  # directories may be removed below: drop their descriptors
-            return remove_file(root, relpath, euid=self._euid)
+            return entries.remove_file(root, relpath, euid=self._euid)
