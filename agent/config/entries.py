@@ -4,13 +4,17 @@
   names; targets are unique and none is a directory prefix of another.
 * ``field`` only with ``raw``; ``template`` required with (and only with) ``template``, and its
   syntax is checked now; ``version_stage`` only with the AWS backend.
+* ``fields`` (an allow-list of field names) and ``env_prefix`` (upper-case letters, digits and
+  ``_``, not starting with a digit) only with ``env``.
+* ``max_fields`` and ``max_bytes`` default to the ``[agent]`` values.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
-from secrets_agent.config.agent import file_mode_problem
+from secrets_agent.config.agent import MAX_BYTES_LIMIT, MAX_FIELDS_LIMIT, file_mode_problem
 from secrets_agent.config.schema import (
     FORMATS,
     AgentSettings,
@@ -97,6 +101,9 @@ def _path_problem(path: str) -> str | None:
     return None
 
 
+_ENV_PREFIX = re.compile(r"[A-Z_][A-Z0-9_]*")
+
+
 def _parse_secret(
     data: Mapping[str, object],
     prefix: str,
@@ -140,6 +147,19 @@ def _parse_secret(
     stage = t.string("version_stage")
     if stage is not None and backend is not None and backend.type != "aws":
         t.problem("version_stage", "only used with the aws backend")
+    fields = t.names("fields")
+    if fields is not None and fmt != "env":
+        t.problem("fields", 'only used with format = "env"')
+    env_prefix = t.string("env_prefix")
+    if env_prefix is not None:
+        if fmt != "env":
+            t.problem("env_prefix", 'only used with format = "env"')
+        elif not _ENV_PREFIX.fullmatch(env_prefix):
+            t.problem(
+                "env_prefix", "must be upper-case letters, digits and _, not starting with a digit"
+            )
+    max_fields = t.integer("max_fields", 0, 1, MAX_FIELDS_LIMIT) if t.has("max_fields") else 0
+    max_bytes = t.integer("max_bytes", 0, 1, MAX_BYTES_LIMIT) if t.has("max_bytes") else 0
     t.finish()
     if path is None or agent is None:
         return None
@@ -155,4 +175,8 @@ def _parse_secret(
         refresh_interval=agent.refresh_interval if refresh is None else refresh,
         on_change=on_change,
         version_stage=stage,
+        fields=fields,
+        env_prefix=env_prefix,
+        max_fields=max_fields or agent.max_fields,
+        max_bytes=max_bytes or agent.max_bytes,
     )

@@ -3,7 +3,9 @@
 * ``open_subdir``/``walk``: each segment is opened with ``O_DIRECTORY|O_NOFOLLOW`` relative to
   its parent's descriptor, so a symlink planted anywhere below the root (or a directory swapped
   for one mid-walk) makes the open fail instead of leading elsewhere. Missing directories are
-  created with an exact mode; every directory opened must pass ``check_dir_stat``.
+  created with an exact mode; every directory opened must pass ``check_dir_stat`` (not group- or
+  world-writable, owned by the agent or root), and one the agent owns is given the wanted mode
+  (``apply_mode``) when it differs.
 * ``DirCache``: opening every directory of a target afresh for each write (``open`` + ``fstat``
   + ``close`` per level) costs more than the write itself on tmpfs, so the descriptors of
   recently used directories are kept and re-validated on every use, one
@@ -31,28 +33,34 @@ DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class UnsafePathError(Exception):
-    """A path component is unsafe (symlink, not a directory, world-writable, foreign-owned)."""
-
-
-def check_dir_fd(fd: int, euid: int) -> str | None:
-    """Why the open directory ``fd`` is unsafe to write into, or ``None``."""
-    return check_dir_stat(os.fstat(fd), euid)
+    """A path component is unsafe (symlink, not a directory, group- or world-writable,
+    foreign-owned)."""
 
 
 def check_dir_stat(st: os.stat_result, euid: int) -> str | None:
     """Why the directory with stat ``st`` is unsafe to write into, or ``None``."""
     if st.st_mode & stat.S_IWOTH:
         return "is world-writable"
+    if st.st_mode & stat.S_IWGRP:
+        return "is group-writable (a group member could replace the files in it)"
     if st.st_uid not in (euid, 0):
         return f"is owned by uid {st.st_uid}, not by the agent or root"
     return None
+
+
+def apply_mode(fd: int, st: os.stat_result, mode: int, euid: int) -> None:
+    """Give the open directory ``fd`` (stat ``st``) the permission bits ``mode`` if the agent
+    (``euid``) owns it and they differ; setgid and sticky bits are kept."""
+    if st.st_uid == euid and st.st_mode & 0o777 != mode:
+        os.fchmod(fd, (stat.S_IMODE(st.st_mode) & ~0o777) | mode)
 
 
 def open_subdir(
     parent: int, name: str, *, euid: int, create_mode: int | None, gid: int | None
 ) -> int:
     """Open directory ``name`` below ``parent``; create it with ``create_mode`` (exact, umask
-    ignored; group ``gid`` if given) when missing and ``create_mode`` is not ``None``.
+    ignored; group ``gid`` if given) when missing and ``create_mode`` is not ``None``, and give
+    an existing one the agent owns that mode.
 
     Raises ``UnsafePathError`` for a symlink / non-directory / unsafe directory, ``OSError`` else
     (``FileNotFoundError`` when missing and not creating).
@@ -80,9 +88,12 @@ def open_subdir(
             # SystemCallFilter refuses, and a new directory often has the wanted group already.
             if gid is not None and os.fstat(fd).st_gid != gid:
                 os.fchown(fd, -1, gid)
-        problem = check_dir_fd(fd, euid)
+        st = os.fstat(fd)
+        problem = check_dir_stat(st, euid)
         if problem is not None:
             raise UnsafePathError(f"directory {name!r} {problem}")
+        if create_mode is not None and not created:
+            apply_mode(fd, st, create_mode, euid)
     except BaseException:
         os.close(fd)
         raise

@@ -1,8 +1,9 @@
 """The writer's handle on ``output_dir``: created, checked, its descriptor kept and re-checked.
 
-``output_dir`` must be a real directory (not a symlink), not world-writable, owned by the
-agent's euid or root, and on tmpfs/ramfs unless ``allow_non_tmpfs``. These are checked on the
-open directory descriptor at ``prepare()`` and again whenever the kept descriptor is used: one
+``output_dir`` must be a real directory (not a symlink), neither group- nor world-writable,
+owned by the agent's euid or root, and on tmpfs/ramfs unless ``allow_non_tmpfs``; when the agent
+owns it, it gets ``dir_mode``. These are checked on the open directory descriptor at
+``prepare()`` and again whenever the kept descriptor is used: one
 ``lstat`` of ``output_dir`` tells whether it still names that same safe directory, else it is
 reopened and fully checked. Descriptors of subdirectories (``directories.DirCache``) live
 and die with the root's.
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-from secrets_agent.writer.directories import DIR_FLAGS, DirCache, check_dir_fd, check_dir_stat
+from secrets_agent.writer.directories import DIR_FLAGS, DirCache, apply_mode, check_dir_stat
 from secrets_agent.writer.errors import OutputDirError, why
 from secrets_agent.writer.replace import TEMP_PREFIX
 
@@ -120,10 +121,12 @@ class OutputDir:
                 raise OutputDirError(f"{where}: is a symlink; refusing to use it") from None
             raise OutputDirError(f"{where}: cannot open: {why(exc)}") from None
         try:
-            problem = check_dir_fd(fd, self._euid)
+            st = os.fstat(fd)
+            problem = check_dir_stat(st, self._euid)
             if problem is not None:
                 raise OutputDirError(f"{where}: {problem}; refusing to use it")
             self._check_fs(fd, where)
+            apply_mode(fd, st, self.dir_mode, self._euid)
         except BaseException:
             os.close(fd)
             raise

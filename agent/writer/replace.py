@@ -11,6 +11,11 @@
   tmpfs/ramfs) the file and the directory are synced. Any failure removes the temp file and
   leaves the old file intact; the ``WriteError`` names the target and the errno text, never the
   content.
+* ``replace_files``: several files of one directory, all or nothing. Every changed file is
+  first staged as a temp file; a failure there (``ENOSPC`` on a full tmpfs, out of inodes)
+  removes the staged ones and changes nothing. Only then are they renamed into place, one
+  after the other; a rename over a name in the same directory needs no new space or inode, so
+  a full file system cannot stop the set half way.
 * ``exchange``: ``renameat2(RENAME_EXCHANGE)``, two names swap their inodes in one step (a file
   and a directory included), so a reader sees the old entry or the new one, never neither.
 """
@@ -23,7 +28,7 @@ import errno
 import logging
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 
 from secrets_agent.writer.errors import WriteError, why
@@ -81,6 +86,60 @@ def replace_file(
             os.unlink(temp, dir_fd=dfd)
         raise WriteError(target, why(exc), errno=exc.errno) from exc
     return True
+
+
+def replace_files(
+    dfd: int,
+    dir_stat: os.stat_result,
+    contents: Mapping[str, bytes],
+    *,
+    where: str,
+    mode: int,
+    uid: int | None,
+    gid: int | None,
+    euid: int,
+    egid: int,
+    sync: bool,
+) -> list[str]:
+    """Make each ``name -> content`` of ``contents`` in directory ``dfd`` current, all or
+    nothing (module docstring); return the names that changed. ``where`` (``"dir/"``) prefixes
+    the names in a ``WriteError``, raised with every file as it was."""
+    staged: list[tuple[str, str]] = []
+    try:
+        for name, content in contents.items():
+            temp = stage_file(
+                dfd,
+                dir_stat,
+                name,
+                content,
+                target=where + name,
+                mode=mode,
+                uid=uid,
+                gid=gid,
+                euid=euid,
+                egid=egid,
+                sync=sync,
+            )
+            if temp is not None:
+                staged.append((name, temp))
+    except BaseException:
+        _discard(dfd, (temp for _name, temp in staged))
+        raise
+    for index, (name, temp) in enumerate(staged):
+        try:
+            os.rename(temp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except OSError as exc:
+            _discard(dfd, (t for _n, t in staged[index:]))
+            raise WriteError(where + name, why(exc), errno=exc.errno) from exc
+    if sync and staged:
+        os.fsync(dfd)
+    return [name for name, _temp in staged]
+
+
+def _discard(dfd: int, temps: Iterable[str]) -> None:
+    for temp in temps:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp, dir_fd=dfd)
 
 
 def stage_file(

@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from secrets_agent.writer import entries
@@ -34,7 +34,7 @@ from secrets_agent.writer.directories import UnsafePathError
 from secrets_agent.writer.errors import OutputDirError, WriteError, why
 from secrets_agent.writer.output_dir import OutputDir
 from secrets_agent.writer.paths import relpath_problem, segment_problem
-from secrets_agent.writer.replace import TEMP_PREFIX, replace_file
+from secrets_agent.writer.replace import TEMP_PREFIX, replace_file, replace_files
 
 __all__ = ["TEMP_PREFIX", "OutputDirError", "SecretWriter", "WriteError"]
 
@@ -101,29 +101,88 @@ class SecretWriter:
         ``relpath`` or ``mode``.
         """
         if relpath not in self._valid:
-            problem = relpath_problem(relpath)
-            if problem is not None:
-                raise ValueError(f"invalid target path: {problem}")
-            if len(self._valid) >= _VALID_CACHE:
-                self._valid.clear()
-            self._valid.add(relpath)
+            self._check_relpath(relpath)
         if not 0 <= mode <= 0o777:
             raise ValueError("mode must be between 0 and 0o777")
         *dirs, name = relpath.split("/")
         with self._lock:
             try:
-                root, root_stat = self._root_for(relpath)
-                try:
-                    dfd, dir_stat = self._root.dirs.open(
-                        root, root_stat, dirs, euid=self._euid, create_mode=self.dir_mode, gid=gid
-                    )
-                except UnsafePathError as exc:
-                    raise WriteError(relpath, f"refusing: {exc}") from None
-                except OSError as exc:
-                    raise WriteError(relpath, why(exc), errno=exc.errno) from exc
+                dfd, dir_stat = self._open_dir(relpath, dirs, gid)
                 return self._replace(dfd, dir_stat, name, relpath, content, mode, uid, gid)
             finally:
                 self._root.dirs.trim()
+
+    def write_files(
+        self,
+        files: Mapping[str, bytes],
+        *,
+        mode: int,
+        uid: int | None = None,
+        gid: int | None = None,
+    ) -> list[str]:
+        """Write the files of one secret, all in one directory, all or nothing: on a
+        ``WriteError`` (a full tmpfs included) every file is as it was
+        (:func:`secrets_agent.writer.replace.replace_files`). Returns the relpaths that
+        changed. Raises ``ValueError`` for an invalid relpath or mode, or files in more than
+        one directory."""
+        if len(files) == 1:
+            ((relpath, content),) = files.items()
+            return [relpath] if self.write(relpath, content, mode=mode, uid=uid, gid=gid) else []
+        parents = {relpath.rpartition("/")[0] for relpath in files}
+        if len(parents) > 1:
+            raise ValueError("the files written together must be in one directory")
+        for relpath in files:
+            if relpath not in self._valid:
+                self._check_relpath(relpath)
+        if not 0 <= mode <= 0o777:
+            raise ValueError("mode must be between 0 and 0o777")
+        if not files:
+            return []
+        parent = parents.pop()
+        dirs: Sequence[str] = parent.split("/") if parent else ()
+        where = parent + "/" if parent else ""
+        names = {relpath[len(where) :]: content for relpath, content in files.items()}
+        with self._lock:
+            try:
+                dfd, dir_stat = self._open_dir(parent or ".", dirs, gid)
+                changed = replace_files(
+                    dfd,
+                    dir_stat,
+                    names,
+                    where=where,
+                    mode=mode,
+                    uid=uid,
+                    gid=gid,
+                    euid=self._euid,
+                    egid=self._egid,
+                    sync=not self._root.memory_fs,
+                )
+            finally:
+                self._root.dirs.trim()
+        return [where + name for name in changed]
+
+    def _check_relpath(self, relpath: str) -> None:
+        problem = relpath_problem(relpath)
+        if problem is not None:
+            raise ValueError(f"invalid target path: {problem}")
+        if len(self._valid) >= _VALID_CACHE:
+            self._valid.clear()
+        self._valid.add(relpath)
+
+    def _open_dir(
+        self, target: str, dirs: Sequence[str], gid: int | None
+    ) -> tuple[int, os.stat_result]:
+        """The (cached) descriptor and stat of ``output_dir/dirs...``, created if missing;
+        ``WriteError`` naming ``target``. Call with the lock held."""
+        root, root_stat = self._root_for(target)
+        try:
+            return self._root.dirs.open(
+                root, root_stat, dirs, euid=self._euid, create_mode=self.dir_mode, gid=gid
+            )
+        except UnsafePathError as exc:
+            raise WriteError(target, f"refusing: {exc}") from None
+        except OSError as exc:
+            raise WriteError(target, why(exc), errno=exc.errno) from exc
 
     def write_dotfile(self, name: str, content: bytes, *, mode: int = 0o600) -> None:
         """Atomically write one of the agent's own files (``.status.json``) in ``output_dir``."""
