@@ -3,17 +3,20 @@
 Rules (DESIGN section 3), each kept by one module:
 
 * ``output_dir`` is created if missing, must be a real, private directory on tmpfs/ramfs
-  (unless ``allow_non_tmpfs``), and is re-checked at every operation; stale ``.tmp-*`` files
-  are removed at ``prepare()`` (:mod:`secrets_agent.writer.output_dir`).
+  (unless ``allow_non_tmpfs``; neither group- nor world-writable), gets ``dir_mode`` when the
+  agent owns it, and is re-checked at every operation; stale ``.tmp-*`` files are removed at
+  ``prepare()`` (:mod:`secrets_agent.writer.output_dir`).
 * Every path below ``output_dir`` is walked one segment at a time with
   ``O_DIRECTORY|O_NOFOLLOW`` and ``dir_fd=``, so a symlink planted anywhere inside is never
   followed; descriptors of recently used directories are kept and re-validated per level
-  (:mod:`secrets_agent.writer.directories`). Missing subdirectories are created with
-  ``dir_mode`` (group set to the file's gid). Names follow :mod:`secrets_agent.writer.paths`.
+  (:mod:`secrets_agent.writer.directories`). Subdirectories follow the same rules as
+  ``output_dir``; missing ones are created with ``dir_mode`` (group set to the file's gid).
+  Names follow :mod:`secrets_agent.writer.paths`.
 * A file is replaced atomically through a temp file with its final mode and owner, or left
-  alone when already identical (:mod:`secrets_agent.writer.replace`); a secret switching
-  between one file and a directory of fields is swapped whole, and files no longer wanted are
-  removed with the directories they leave empty (:mod:`secrets_agent.writer.entries`).
+  alone when already identical; the files of one secret (``write_files``) are replaced all or
+  nothing (:mod:`secrets_agent.writer.replace`); a secret switching between one file and a
+  directory of fields is swapped whole, and files no longer wanted are removed with the
+  directories they leave empty (:mod:`secrets_agent.writer.entries`).
 * Any failure leaves the old file intact and raises ``WriteError``, which names the target and
   the errno text, never the content.
 
