@@ -1,6 +1,12 @@
 """The agent's TOML config: parsed once, every problem reported at once, into frozen dataclasses.
 
-May import ``libs.secrets`` (durations, key rules) and nothing else of the agent.
+``load`` is the entry point (``load_config``, ``parse_config``, ``ConfigError``); ``schema`` holds
+the dataclasses; ``agent``, ``backend`` and ``entries`` parse the ``[agent]``, ``[backend]`` and
+``[[secrets]]`` tables; ``tables`` is the typed, problem-collecting reader they share.
+
+May import ``libs.secrets``, ``secrets_agent.durations``, the writer's name rules
+(``secrets_agent.writer.paths``) and the template compiler (``secrets_agent.render.template``);
+nothing else of the agent.
 """
 
 from secrets_agent.config.load import ConfigError, load_config

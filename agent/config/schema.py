@@ -12,6 +12,8 @@ DEFAULT_JWT_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 FORMATS = ("fields", "json", "env", "raw", "template")
 AUTH_METHODS = ("token", "approle", "kubernetes")
 BACKEND_TYPES = ("vault", "aws")
+DEFAULT_MAX_FIELDS = 128  # files one ``fields`` secret may write
+DEFAULT_MAX_BYTES = 1024 * 1024  # bytes the files of one secret may hold together
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,10 @@ class SecretSpec:
     refresh_interval: float = 300.0
     on_change: tuple[str, ...] | None = None
     version_stage: str | None = None
+    fields: tuple[str, ...] | None = None  # env: only these fields (and their names allowed)
+    env_prefix: str | None = None  # env: every variable name starts with it
+    max_fields: int = DEFAULT_MAX_FIELDS
+    max_bytes: int = DEFAULT_MAX_BYTES
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,8 @@ class AgentSettings:
     concurrency: int = 8
     on_change_timeout: float = 30.0
     allow_world_readable: bool = False
+    max_fields: int = DEFAULT_MAX_FIELDS
+    max_bytes: int = DEFAULT_MAX_BYTES
 
 
 @dataclass(frozen=True)

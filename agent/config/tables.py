@@ -196,6 +196,22 @@ class Table:
             return None
         return tuple(value)
 
+    def names(self, name: str) -> tuple[str, ...] | None:
+        """A non-empty array of distinct, non-empty strings without control characters."""
+        value = self.raw(name)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not value:
+            self.problem(name, "must be a non-empty array of strings")
+            return None
+        if not all(isinstance(v, str) and v and v.isprintable() for v in value):
+            self.problem(name, "every entry must be a non-empty string without control characters")
+            return None
+        if len(set(value)) != len(value):
+            self.problem(name, "lists a name twice")
+            return None
+        return tuple(value)
+
     def abs_path(self, name: str, *, required: bool = False) -> Path | None:
         text = self.string(name, required=required)
         if text is None:

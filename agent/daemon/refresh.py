@@ -115,10 +115,8 @@ def _write(
             written = sorted(files)
             reshaped = {f for f in state.files if _under(spec.target, f)}
             log.debug("%s changed shape (file <-> directory of fields)", spec.target)
-        else:
-            for relpath, content in files.items():
-                if writer.write(relpath, content, mode=spec.mode, uid=spec.owner, gid=spec.group):
-                    written.append(relpath)
+        else:  # all or nothing: a failure leaves every file of the secret as it was
+            written = writer.write_files(files, mode=spec.mode, uid=spec.owner, gid=spec.group)
     except (WriteError, OSError) as exc:
         state.files = sorted(set(state.files) | set(written))
         return _failed(spec, state, f"write failed: {exc}", now, rng)

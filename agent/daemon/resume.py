@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from secrets_agent.daemon.state import SecretState
-from secrets_agent.writer.relpaths import relpath_problem
+from secrets_agent.writer.paths import relpath_problem
 
 if TYPE_CHECKING:
     from secrets_agent.config.load import SecretSpec

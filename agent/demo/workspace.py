@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from secrets_agent.writer.fsinfo import fs_magic, fs_name, swap_protected
+from secrets_agent.writer import fs_magic, fs_name, swap_protected
 
 # Where the demo creates its directory when --dir is not given, in order of preference.
 DEFAULT_BASES: tuple[Path, ...] = (Path("/dev/shm"),)

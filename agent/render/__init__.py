@@ -1,4 +1,6 @@
-"""Turning a fetched secret into the bytes of its files: formats and the template language.
+"""Turning a fetched secret into the bytes of its files: formats (with the per-secret limits),
+the template language, and the variable names ``env`` refuses (``envnames``).
 
-May import ``sources.result`` (the data it renders) and ``config`` (the spec); no I/O here.
+May import ``sources.result`` (the data it renders), ``config`` (the spec) and the writer's
+name rules (``writer.paths``); no I/O here.
 """

@@ -11,10 +11,16 @@
 * ``env``: dotenv lines ``KEY="value"`` in sorted order that systemd's ``EnvironmentFile=`` (and
   a POSIX shell's ``.``) read back exactly: keys upper-cased with every character outside
   ``[A-Za-z0-9]`` replaced by ``_`` (as the reader's env backend does) and a leading ``_`` before
-  a digit; inside double quotes ``\\``, ``"``, ``$`` and backquote are escaped with a backslash,
-  newlines stay literal. A NUL in a value, or two fields mapping to one key, is a RenderError.
+  a digit, after ``env_prefix`` if set; inside double quotes ``\\``, ``"``, ``$`` and backquote
+  are escaped with a backslash, newlines stay literal. With ``fields = [...]`` only those fields
+  are written (each must exist); without it a field whose variable could change how a consumer
+  runs (:mod:`secrets_agent.render.envnames`) is a RenderError. A NUL in a value, or two fields
+  mapping to one key, is a RenderError.
 * ``raw``: the whole raw payload, or one field's value with ``field``; bytes are written as-is.
 * ``template``: :mod:`secrets_agent.render.template`.
+
+Limits, checked before anything is written: a ``fields`` secret has at most ``max_fields``
+fields, and the files of one secret hold at most ``max_bytes`` bytes together (RenderError).
 
 Values are written exactly: UTF-8, nothing added or stripped. No message contains a value.
 """
@@ -28,10 +34,11 @@ import re
 from collections.abc import Mapping
 
 from secrets_agent.config.schema import SecretSpec
+from secrets_agent.render.envnames import is_dangerous
 from secrets_agent.render.errors import RenderError
 from secrets_agent.render.template import compile_template
 from secrets_agent.sources.result import SecretData
-from secrets_agent.writer.relpaths import segment_problem
+from secrets_agent.writer.paths import segment_problem
 
 log = logging.getLogger(__name__)
 _ENV_ESCAPE = re.compile(r'([\\"$`])')
@@ -55,11 +62,19 @@ def _fields(spec: SecretSpec, data: SecretData) -> Mapping[str, object]:
 
 
 def render(spec: SecretSpec, data: SecretData) -> dict[str, bytes]:
-    """Return the files for ``data`` in ``spec.format``; raise ``RenderError`` if impossible."""
+    """Return the files for ``data`` in ``spec.format``; raise ``RenderError`` if impossible
+    or over the spec's limits."""
     try:
-        return _render(spec, data)
+        files = _render(spec, data)
     except UnicodeEncodeError:
         raise RenderError(f"{spec.target}: a value is not encodable as UTF-8") from None
+    size = sum(len(content) for content in files.values())
+    if size > spec.max_bytes:
+        raise RenderError(
+            f"{spec.target}: the secret would take {size} bytes, more than max_bytes"
+            f" = {spec.max_bytes}; nothing written"
+        )
+    return files
 
 
 def _render(spec: SecretSpec, data: SecretData) -> dict[str, bytes]:
@@ -72,7 +87,10 @@ def _render(spec: SecretSpec, data: SecretData) -> dict[str, bytes]:
         text = json.dumps(data.fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return {spec.target: text.encode("utf-8")}
     if fmt == "env":
-        return {spec.target: env_file(_fields(spec, data), spec.target).encode("utf-8")}
+        text = env_file(
+            _fields(spec, data), spec.target, only=spec.fields, prefix=spec.env_prefix or ""
+        )
+        return {spec.target: text.encode("utf-8")}
     if fmt == "raw":
         if spec.field is None:
             return {spec.target: _bytes(data.raw)}
@@ -99,6 +117,11 @@ def _render_fields(spec: SecretSpec, data: SecretData) -> dict[str, bytes]:
     fields = data.fields
     if not fields:
         raise RenderError(f"{spec.target}: the secret has no fields to write")
+    if len(fields) > spec.max_fields:
+        raise RenderError(
+            f"{spec.target}: the secret has {len(fields)} fields, more than max_fields"
+            f" = {spec.max_fields}; nothing written"
+        )
     files: dict[str, bytes] = {}
     for name, value in fields.items():
         problem = segment_problem(name) if isinstance(name, str) else "not a string"
@@ -111,18 +134,42 @@ def _render_fields(spec: SecretSpec, data: SecretData) -> dict[str, bytes]:
     return files
 
 
-def env_key(name: str) -> str:
-    """The variable name for field ``name``: upper-cased, ``[^A-Za-z0-9]`` -> ``_``."""
+def env_key(name: str, prefix: str = "") -> str:
+    """The variable name for field ``name``: ``prefix`` then the name upper-cased,
+    ``[^A-Za-z0-9]`` -> ``_`` (``_`` before a leading digit when there is no prefix)."""
     key = re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+    if prefix:
+        return prefix + key
     return "_" + key if not key or key[0].isdigit() else key
 
 
-def env_file(fields: Mapping[str, object], target: str = "secret") -> str:
-    """Dotenv text for ``fields`` that systemd's ``EnvironmentFile=`` reads back exactly."""
+def env_file(
+    fields: Mapping[str, object],
+    target: str = "secret",
+    *,
+    only: tuple[str, ...] | None = None,
+    prefix: str = "",
+) -> str:
+    """Dotenv text for ``fields`` that systemd's ``EnvironmentFile=`` reads back exactly.
+
+    ``only``: the fields to write (each must exist; the others are left out), which also allows
+    their variables whatever their names; without it, a variable named in
+    :mod:`secrets_agent.render.envnames` is a ``RenderError``. ``prefix`` starts every name.
+    """
+    if only is not None:
+        absent = [name for name in only if name not in fields]
+        if absent:
+            raise RenderError(f"{target}: the secret has no field {absent[0]!r} (listed in fields)")
+        fields = {name: fields[name] for name in only}
     lines: dict[str, str] = {}
     sources: dict[str, str] = {}
     for name in sorted(fields):
-        key = env_key(name)
+        key = env_key(name, prefix)
+        if only is None and is_dangerous(key):
+            raise RenderError(
+                f"{target}: field {name!r} would set {key}, which can change how a program"
+                " runs; list the fields to write in fields = [...] to allow it"
+            )
         if key in lines:
             raise RenderError(
                 f"{target}: fields {sources[key]!r} and {name!r} both become variable {key}"

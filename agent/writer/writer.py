@@ -3,16 +3,20 @@
 Rules (DESIGN section 3), each kept by one module:
 
 * ``output_dir`` is created if missing, must be a real, private directory on tmpfs/ramfs
-  (unless ``allow_non_tmpfs``), and is re-checked at every operation; stale ``.tmp-*`` files
-  are removed at ``prepare()`` (:mod:`secrets_agent.writer.outdir`).
+  (unless ``allow_non_tmpfs``; neither group- nor world-writable), gets ``dir_mode`` when the
+  agent owns it, and is re-checked at every operation; stale ``.tmp-*`` files are removed at
+  ``prepare()`` (:mod:`secrets_agent.writer.output_dir`).
 * Every path below ``output_dir`` is walked one segment at a time with
   ``O_DIRECTORY|O_NOFOLLOW`` and ``dir_fd=``, so a symlink planted anywhere inside is never
   followed; descriptors of recently used directories are kept and re-validated per level
-  (:mod:`writer.safedir`, :mod:`writer.dircache`). Missing subdirectories are
-  created with ``dir_mode`` (group set to the file's gid).
+  (:mod:`secrets_agent.writer.directories`). Subdirectories follow the same rules as
+  ``output_dir``; missing ones are created with ``dir_mode`` (group set to the file's gid).
+  Names follow :mod:`secrets_agent.writer.paths`.
 * A file is replaced atomically through a temp file with its final mode and owner, or left
-  alone when already identical (:mod:`secrets_agent.writer.atomicfile`); a secret switching between
-  one file and a directory of fields is swapped whole (:mod:`secrets_agent.writer.reshape`).
+  alone when already identical; the files of one secret (``write_files``) are replaced all or
+  nothing (:mod:`secrets_agent.writer.replace`); a secret switching between one file and a
+  directory of fields is swapped whole, and files no longer wanted are removed with the
+  directories they leave empty (:mod:`secrets_agent.writer.entries`).
 * Any failure leaves the old file intact and raises ``WriteError``, which names the target and
   the errno text, never the content.
 
@@ -25,16 +29,15 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
-from secrets_agent.writer import reshape
-from secrets_agent.writer.atomicfile import replace_file
+from secrets_agent.writer import entries
+from secrets_agent.writer.directories import UnsafePathError
 from secrets_agent.writer.errors import OutputDirError, WriteError, why
-from secrets_agent.writer.outdir import TEMP_PREFIX, OutputDir
-from secrets_agent.writer.prune import remove_file
-from secrets_agent.writer.relpaths import relpath_problem, segment_problem
-from secrets_agent.writer.safedir import UnsafePathError
+from secrets_agent.writer.output_dir import OutputDir
+from secrets_agent.writer.paths import relpath_problem, segment_problem
+from secrets_agent.writer.replace import TEMP_PREFIX, replace_file, replace_files
 
 __all__ = ["TEMP_PREFIX", "OutputDirError", "SecretWriter", "WriteError"]
 
@@ -101,29 +104,88 @@ class SecretWriter:
         ``relpath`` or ``mode``.
         """
         if relpath not in self._valid:
-            problem = relpath_problem(relpath)
-            if problem is not None:
-                raise ValueError(f"invalid target path: {problem}")
-            if len(self._valid) >= _VALID_CACHE:
-                self._valid.clear()
-            self._valid.add(relpath)
+            self._check_relpath(relpath)
         if not 0 <= mode <= 0o777:
             raise ValueError("mode must be between 0 and 0o777")
         *dirs, name = relpath.split("/")
         with self._lock:
             try:
-                root, root_stat = self._root_for(relpath)
-                try:
-                    dfd, dir_stat = self._root.dirs.open(
-                        root, root_stat, dirs, euid=self._euid, create_mode=self.dir_mode, gid=gid
-                    )
-                except UnsafePathError as exc:
-                    raise WriteError(relpath, f"refusing: {exc}") from None
-                except OSError as exc:
-                    raise WriteError(relpath, why(exc), errno=exc.errno) from exc
+                dfd, dir_stat = self._open_dir(relpath, dirs, gid)
                 return self._replace(dfd, dir_stat, name, relpath, content, mode, uid, gid)
             finally:
                 self._root.dirs.trim()
+
+    def write_files(
+        self,
+        files: Mapping[str, bytes],
+        *,
+        mode: int,
+        uid: int | None = None,
+        gid: int | None = None,
+    ) -> list[str]:
+        """Write the files of one secret, all in one directory, all or nothing: on a
+        ``WriteError`` (a full tmpfs included) every file is as it was
+        (:func:`secrets_agent.writer.replace.replace_files`). Returns the relpaths that
+        changed. Raises ``ValueError`` for an invalid relpath or mode, or files in more than
+        one directory."""
+        if len(files) == 1:
+            ((relpath, content),) = files.items()
+            return [relpath] if self.write(relpath, content, mode=mode, uid=uid, gid=gid) else []
+        parents = {relpath.rpartition("/")[0] for relpath in files}
+        if len(parents) > 1:
+            raise ValueError("the files written together must be in one directory")
+        for relpath in files:
+            if relpath not in self._valid:
+                self._check_relpath(relpath)
+        if not 0 <= mode <= 0o777:
+            raise ValueError("mode must be between 0 and 0o777")
+        if not files:
+            return []
+        parent = parents.pop()
+        dirs: Sequence[str] = parent.split("/") if parent else ()
+        where = parent + "/" if parent else ""
+        names = {relpath[len(where) :]: content for relpath, content in files.items()}
+        with self._lock:
+            try:
+                dfd, dir_stat = self._open_dir(parent or ".", dirs, gid)
+                changed = replace_files(
+                    dfd,
+                    dir_stat,
+                    names,
+                    where=where,
+                    mode=mode,
+                    uid=uid,
+                    gid=gid,
+                    euid=self._euid,
+                    egid=self._egid,
+                    sync=not self._root.memory_fs,
+                )
+            finally:
+                self._root.dirs.trim()
+        return [where + name for name in changed]
+
+    def _check_relpath(self, relpath: str) -> None:
+        problem = relpath_problem(relpath)
+        if problem is not None:
+            raise ValueError(f"invalid target path: {problem}")
+        if len(self._valid) >= _VALID_CACHE:
+            self._valid.clear()
+        self._valid.add(relpath)
+
+    def _open_dir(
+        self, target: str, dirs: Sequence[str], gid: int | None
+    ) -> tuple[int, os.stat_result]:
+        """The (cached) descriptor and stat of ``output_dir/dirs...``, created if missing;
+        ``WriteError`` naming ``target``. Call with the lock held."""
+        root, root_stat = self._root_for(target)
+        try:
+            return self._root.dirs.open(
+                root, root_stat, dirs, euid=self._euid, create_mode=self.dir_mode, gid=gid
+            )
+        except UnsafePathError as exc:
+            raise WriteError(target, f"refusing: {exc}") from None
+        except OSError as exc:
+            raise WriteError(target, why(exc), errno=exc.errno) from exc
 
     def write_dotfile(self, name: str, content: bytes, *, mode: int = 0o600) -> None:
         """Atomically write one of the agent's own files (``.status.json``) in ``output_dir``."""
@@ -170,7 +232,7 @@ class SecretWriter:
         gid: int | None = None,
     ) -> None:
         """Switch ``<output_dir>/<target>`` between one file and a directory of field files
-        (:mod:`secrets_agent.writer.reshape`: new shape built aside, swapped in atomically, then the
+        (:mod:`secrets_agent.writer.entries`: new shape built aside, swapped in atomically, then the
         old entry removed). ``files`` is either ``{target: bytes}`` or ``{target/field:
         bytes}``; ``old`` are the relpaths the agent wrote for ``target`` before. Raises
         ``WriteError`` (old entry intact) and ``ValueError`` for invalid paths."""
@@ -194,7 +256,7 @@ class SecretWriter:
                 dfd, _ = self._root.dirs.open(
                     root, root_stat, dirs, euid=self._euid, create_mode=self.dir_mode, gid=gid
                 )
-                reshape.switch(
+                entries.switch(
                     dfd,
                     name,
                     new,
@@ -205,7 +267,7 @@ class SecretWriter:
                     gid=gid,
                     sync=not self._root.memory_fs,
                 )
-            except reshape.ShapeError as exc:
+            except entries.ShapeError as exc:
                 raise WriteError(target, str(exc)) from None
             except UnsafePathError as exc:
                 raise WriteError(target, f"refusing: {exc}") from None
@@ -229,4 +291,4 @@ class SecretWriter:
         with self._lock:
             root, _ = self._root_for(relpath)
             self._root.dirs.clear()  # directories may be removed below: drop their descriptors
-            return remove_file(root, relpath, euid=self._euid)
+            return entries.remove_file(root, relpath, euid=self._euid)

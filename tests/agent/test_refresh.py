@@ -184,7 +184,7 @@ def test_secret_switching_between_raw_and_fields_changes_shape(writer: SecretWri
 def test_failed_shape_change_keeps_the_old_value(
     writer: SecretWriter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from secrets_agent.writer import reshape
+    from secrets_agent.writer import entries as reshape
 
     state = SecretState(path="app", target="app")
     rng = random.Random(10)
@@ -212,7 +212,7 @@ def test_failed_shape_change_keeps_the_old_value(
 def test_shape_change_falls_back_to_two_renames(
     writer: SecretWriter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from secrets_agent.writer import reshape
+    from secrets_agent.writer import entries as reshape
 
     def unsupported(*args: object) -> None:
         raise OSError(38, "Function not implemented")

@@ -57,9 +57,9 @@ def rotating_writer(writer: Any, relpath: str, *, change: bool = True) -> harnes
 
 def test_atomic_write(tmpfs_dir: Path) -> None:
     try:
-        from secrets_agent.writer.writer import SecretWriter
+        from secrets_agent.writer import SecretWriter
     except ImportError as exc:
-        pytest.skip(f"secrets_agent.writer.writer not available: {exc}")
+        pytest.skip(f"secrets_agent.writer not available: {exc}")
     raw_dir = tmpfs_dir / "raw" / "alpaca"
     raw_dir.mkdir(parents=True)
     writer = SecretWriter(tmpfs_dir / "out")

@@ -309,9 +309,9 @@ def test_terminating_signal_during_first_sync_stops_before_the_child(setup: Setu
     assert elapsed < 4  # did not wait for the slow backend
 
 
-# Runs the agent with a pause after every file it changes, so the files of one secret are
-# replaced far apart in time (as they could be on a loaded machine). A child signalled before the
-# last of them is in place would read a mix of old and new values.
+# Runs the agent with a pause after every file (or set of files) it changes, so writes take long
+# (as they could on a loaded machine). A child signalled before the last of them is in place
+# would read a mix of old and new values.
 SLOW_WRITES = """
 import runpy, sys, time
 from secrets_agent.writer import writer
@@ -325,6 +325,15 @@ def write(self, relpath, content, **kwargs):
     return changed
 
 writer.SecretWriter.write = write
+original_files = writer.SecretWriter.write_files
+
+def write_files(self, files, **kwargs):
+    changed = original_files(self, files, **kwargs)
+    if changed:
+        time.sleep(%(pause)r)
+    return changed
+
+writer.SecretWriter.write_files = write_files
 sys.argv[0] = "secrets-agent"
 runpy.run_module("secrets_agent", run_name="__main__", alter_sys=True)
 """

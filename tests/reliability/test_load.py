@@ -35,6 +35,9 @@ class _NullWriter:
     def write(self, *_: Any, **__: Any) -> bool:
         return False
 
+    def write_files(self, *_: Any, **__: Any) -> list[str]:
+        return []
+
     def remove(self, *_: Any) -> bool:
         return False
 

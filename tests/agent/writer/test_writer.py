@@ -223,7 +223,7 @@ def test_foreign_owned_subdirectory_refused(writer: SecretWriter, out: Path) -> 
 
 def test_non_tmpfs_refused_unless_allowed(tmp_path: Path) -> None:
     if os.statvfs(tmp_path) and Path("/proc/self/mountinfo").exists():
-        from secrets_agent.writer.fsinfo import is_memory_fs
+        from secrets_agent.writer import is_memory_fs
 
         fd = os.open(tmp_path, os.O_RDONLY)
         try:
@@ -484,7 +484,7 @@ def test_kept_directories_follow_a_replaced_path(
 
 
 def test_kept_directory_descriptors_are_bounded(writer: SecretWriter, out: Path) -> None:
-    from secrets_agent.writer.dircache import DEFAULT_LIMIT
+    from secrets_agent.writer.directories import DEFAULT_LIMIT
 
     before = len(os.listdir("/proc/self/fd"))
     for n in range(DEFAULT_LIMIT + 40):

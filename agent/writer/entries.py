@@ -1,8 +1,13 @@
-"""Switching a secret between one file and a directory of fields without losing it.
+"""A secret's entries as a whole: removing a file the agent wrote, and changing its shape.
 
-A ``fields`` secret whose backend value changes from a plain string to a JSON object (or back)
-changes shape on disk: ``<target>`` the file becomes ``<target>/`` the directory, or the
-reverse. ``switch`` does it safely:
+``remove_file`` removes one regular file and the directories above it that it leaves empty;
+anything else at that name (symlink, FIFO, directory, ...) is left alone with a warning. The path
+is walked with ``O_NOFOLLOW`` one segment at a time (``directories.walk``), so a symlink planted
+inside ``output_dir`` is never followed.
+
+``switch`` changes a secret's shape without losing it. A ``fields`` secret whose backend value
+changes from a plain string to a JSON object (or back) changes shape on disk: ``<target>`` the
+file becomes ``<target>/`` the directory, or the reverse. ``switch`` does it safely:
 
 1. the new shape is built completely under a fresh ``.tmp-*`` name next to the target (a file,
    or a directory with every field file; exact modes and owners, as any write);
@@ -25,18 +30,15 @@ import os
 import stat
 from collections.abc import Collection, Mapping
 
-from secrets_agent.writer.newfile import create_file, exchange
-from secrets_agent.writer.safedir import DIR_FLAGS
+from secrets_agent.writer.directories import DIR_FLAGS, UnsafePathError, close_all, walk
+from secrets_agent.writer.errors import WriteError, why
+from secrets_agent.writer.replace import create_file, exchange, temp_name
 
 log = logging.getLogger(__name__)
 
 
 class ShapeError(Exception):
     """The switch was refused or failed; the old entry is intact. No value in the message."""
-
-
-def _temp_name() -> str:
-    return ".tmp-" + os.urandom(6).hex()
 
 
 def _remove_entry(dfd: int, name: str, old_names: Collection[str]) -> None:
@@ -119,7 +121,7 @@ def switch(
             raise ShapeError("the directory holds files the agent did not write; left in place")
     elif not stat.S_ISREG(st.st_mode):
         raise ShapeError("not a regular file or directory; left in place")
-    temp = _temp_name()
+    temp = temp_name()
     kwargs = {"mode": mode, "dir_mode": dir_mode, "uid": uid, "gid": gid, "sync": sync}
     try:
         _build(dfd, temp, new, **kwargs)  # type: ignore[arg-type]
@@ -149,7 +151,7 @@ def _swap(dfd: int, temp: str, name: str) -> None:
     except OSError as exc:
         if exc.errno not in (errno.ENOSYS, errno.EINVAL, errno.EPERM):
             raise
-    aside = _temp_name()  # fallback: a brief window in which ``name`` is absent
+    aside = temp_name()  # fallback: a brief window in which ``name`` is absent
     os.rename(name, aside, src_dir_fd=dfd, dst_dir_fd=dfd)
     try:
         os.rename(temp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
@@ -157,3 +159,47 @@ def _swap(dfd: int, temp: str, name: str) -> None:
         os.rename(aside, name, src_dir_fd=dfd, dst_dir_fd=dfd)
         raise
     os.rename(aside, temp, src_dir_fd=dfd, dst_dir_fd=dfd)  # the caller removes ``temp``
+
+
+def remove_file(root: int, relpath: str, *, euid: int) -> bool:
+    """Remove the regular file ``relpath`` below the directory ``root``, then every directory
+    above it left empty (up to, not including, ``root``). True if a file was removed; raises
+    ``WriteError``. ``relpath`` must be valid (``paths.relpath_problem``)."""
+    *dirs, name = relpath.split("/")
+    try:
+        fds = walk(root, dirs, euid=euid, create_mode=None, gid=None)
+    except FileNotFoundError:
+        return False
+    except UnsafePathError as exc:
+        raise WriteError(relpath, f"refusing: {exc}") from None
+    except OSError as exc:
+        raise WriteError(relpath, why(exc), errno=exc.errno) from exc
+    try:
+        removed = _unlink_regular(fds[-1], name, relpath)
+        for parent, child in zip(reversed(fds[:-1]), reversed(dirs), strict=True):
+            try:
+                os.rmdir(child, dir_fd=parent)
+            except OSError:
+                break  # not empty (or gone): stop pruning
+        return removed
+    finally:
+        close_all(fds)
+
+
+def _unlink_regular(dfd: int, name: str, target: str) -> bool:
+    try:
+        st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise WriteError(target, why(exc), errno=exc.errno) from exc
+    if not stat.S_ISREG(st.st_mode):
+        log.warning("%s: not a regular file; left in place", target)
+        return False
+    try:
+        os.unlink(name, dir_fd=dfd)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise WriteError(target, why(exc), errno=exc.errno) from exc
+    return True

@@ -483,7 +483,7 @@ def test_ca_cert_relative_to_config_file(tmp_path: Path) -> None:
 def test_target_rules_agree_with_the_reader(path: str) -> None:
     from libs.secrets.errors import InvalidSecretKeyError
     from libs.secrets.keys import validate_relative_path
-    from secrets_agent.writer.relpaths import _explain, relpath_problem
+    from secrets_agent.writer.paths import _explain, relpath_problem
 
     try:
         validate_relative_path(path)
@@ -492,3 +492,66 @@ def test_target_rules_agree_with_the_reader(path: str) -> None:
         reader_ok = False
     assert (relpath_problem(path) is None) == reader_ok
     assert (_explain(path) is None) == reader_ok  # our wording covers exactly the same cases
+
+
+@pytest.mark.parametrize(
+    "metrics",
+    ["/run/x/../secrets/m.prom", "/run/secrets/./m.prom", "/run//secrets/sub/../m.prom"],
+)
+def test_metrics_file_inside_output_dir_is_found_after_resolving(metrics: str) -> None:
+    problems = problems_of(config(agent__metrics_file=metrics))
+    assert problems == ["agent.metrics_file: must be outside output_dir"]
+
+
+def test_metrics_file_through_a_symlink_into_output_dir(tmp_path: Path) -> None:
+    out = tmp_path / "secrets"
+    out.mkdir()
+    (tmp_path / "metrics").symlink_to(out)
+    data = config(agent__output_dir=str(out), agent__metrics_file=str(tmp_path / "metrics/m.prom"))
+    assert problems_of(data) == ["agent.metrics_file: must be outside output_dir"]
+    data = config(agent__output_dir=str(out), agent__metrics_file=str(tmp_path / "m/../m.prom"))
+    assert parse_config(data, environ={}).agent.metrics_file == tmp_path / "m/../m.prom"
+
+
+def test_limits_default_from_agent_and_per_secret() -> None:
+    cfg = parse_config(BASE, environ={})
+    assert (cfg.agent.max_fields, cfg.agent.max_bytes) == (128, 1 << 20)
+    assert (cfg.secrets[0].max_fields, cfg.secrets[0].max_bytes) == (128, 1 << 20)
+    data = config(agent__max_fields=10, agent__max_bytes=4096)
+    data["secrets"].append({"path": "b", "max_fields": 500, "max_bytes": 100})
+    cfg = parse_config(data, environ={})
+    assert [(s.max_fields, s.max_bytes) for s in cfg.secrets] == [(10, 4096), (500, 100)]
+    data = config(agent__max_fields=0, **{"secrets__0__max_bytes": "1m"})
+    assert problems_of(data) == [
+        "agent.max_fields: must be between 1 and 100000",
+        "secrets[0].max_bytes: must be an integer, not a string",
+    ]
+
+
+def test_env_allow_list_and_prefix() -> None:
+    data = config(**{"secrets__0__format": "env", "secrets__0__fields": ["user", "ld_preload"]})
+    data["secrets"][0]["env_prefix"] = "APP_"
+    (spec,) = parse_config(data, environ={}).secrets
+    assert (spec.fields, spec.env_prefix) == (("user", "ld_preload"), "APP_")
+    assert parse_config(BASE, environ={}).secrets[0].fields is None
+    bad = config(
+        **{"secrets__0__fields": ["a"], "secrets__0__env_prefix": "APP_"},
+    )
+    assert problems_of(bad) == [
+        'secrets[0].fields: only used with format = "env"',
+        'secrets[0].env_prefix: only used with format = "env"',
+    ]
+    for fields, problem in [
+        ([], "must be a non-empty array of strings"),
+        ("user", "must be a non-empty array of strings"),
+        (["a", ""], "every entry must be a non-empty string without control characters"),
+        (["a", "a"], "lists a name twice"),
+    ]:
+        data = config(**{"secrets__0__format": "env", "secrets__0__fields": fields})
+        assert problems_of(data) == [f"secrets[0].fields: {problem}"]
+    for prefix in ["app_", "1X", "A-B", "A B"]:
+        data = config(**{"secrets__0__format": "env", "secrets__0__env_prefix": prefix})
+        assert problems_of(data) == [
+            "secrets[0].env_prefix: must be upper-case letters, digits and _,"
+            " not starting with a digit"
+        ]
