@@ -138,6 +138,7 @@ def _parse_agent(data: Mapping[str, object], problems: Problems) -> AgentSetting
         concurrency=t.integer("concurrency", 8, 1, 64),
         on_change_timeout=t.duration("on_change_timeout", 30.0) or 30.0,
         allow_world_readable=world_ok,
+        refuse_unsafe_files=t.boolean("refuse_unsafe_files", False),
     )
     t.finish()
     return settings if output_dir is not None else None

@@ -81,6 +81,7 @@ class AgentSettings:
     concurrency: int = 8
     on_change_timeout: float = 30.0
     allow_world_readable: bool = False
+    refuse_unsafe_files: bool = False  # see secrets_agent.cli.preflight
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The command line in a subprocess: options, exit codes, config errors, status, delegation."""
+"""The command line in a subprocess: options, exit codes, config errors, status, dispatch."""
 
 from __future__ import annotations
 
@@ -138,11 +138,36 @@ def test_delegated_commands_parse_their_own_arguments() -> None:
     assert result.returncode == 0 and "--port" in result.stdout
 
 
-def test_a_missing_delegated_module_is_a_clean_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from secrets_agent.cli import main as cli_module
+def test_a_missing_command_module_is_a_clean_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from secrets_agent.cli import main as cli_main
 
-    monkeypatch.setitem(cli_module.DELEGATED, "demo", ("secrets_agent.not_there", "x"))
-    assert cli_module._run_delegated("demo", []) == 2
+    missing = cli_main.Command("secrets_agent.not_there", "x", hardened=False)
+    monkeypatch.setitem(cli_main.COMMANDS, "demo", missing)
+    assert cli_main.run_command("demo", []) == 2
+
+
+def test_every_command_parses_its_own_options_and_help() -> None:
+    for name in ("run", "check", "status", "exec", "demo"):
+        result = cli(name, "--help")
+        assert result.returncode == 0, (name, result.stderr)
+        assert f"secrets-agent {name}" in result.stdout
+    assert "--pass-env" in cli("exec", "--help").stdout
+    assert cli("check").returncode == 2  # --config is required
+    assert cli("no-such-command").returncode == 2
+
+
+def test_argv_is_split_after_the_command_name() -> None:
+    from secrets_agent.cli.main import split_argv
+
+    assert split_argv(["--log-level", "debug", "run", "--once"]) == (
+        ["--log-level", "debug", "run"],
+        ["--once"],
+    )
+    assert split_argv(["--log-format", "json", "exec", "--", "run"]) == (
+        ["--log-format", "json", "exec"],
+        ["--", "run"],
+    )
+    assert split_argv(["bogus", "run"]) == (["bogus", "run"], [])
 
 
 def test_run_once_refuses_non_tmpfs_output_dir_without_creating_it(tmp_path: Path) -> None:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import hvac
 import pytest
-from secrets_agent.devserver import cli
+from secrets_agent.devserver import command as cli
 
 RUNNER = (
     "import argparse, sys\n"
-    "from secrets_agent.devserver import cli\n"
+    "from secrets_agent.devserver import command as cli\n"
     "parser = argparse.ArgumentParser()\n"
     "cli.add_arguments(parser)\n"
     "sys.exit(cli.run(parser.parse_args(sys.argv[1:])))\n"
