@@ -19,7 +19,7 @@ from secrets_agent.devserver.wire import (
 )
 
 if TYPE_CHECKING:
-    from secrets_agent.devserver.router import Request
+    from secrets_agent.devserver.wire import Request
 
 UNSUPPORTED = "unsupported operation"
 _CLI_OP = {"read": "get", "update": "put", "list": "list", "delete": "delete", "patch": "patch"}
