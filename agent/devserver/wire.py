@@ -142,7 +142,7 @@ def parse_duration(value: Any) -> float:
     return sum(float(n) * _UNIT[u] for n, u in parts)
 
 
-def format_duration(seconds: float) -> str:
+def go_duration(seconds: float) -> str:
     """Go's ``time.Duration.String()`` for whole seconds: "0s", "1h0m0s", "3h25m19s"."""
     total = int(seconds)
     if total == 0:
