@@ -6,6 +6,10 @@ rename entries in. A file holding a credential must also not be readable by othe
 every user, or by a group that is neither the agent's own group nor root's. A group the agent
 runs as is trusted (``root:secrets-agent 0640`` is the usual config file), as is root's group.
 
+On a read-only mount (a Kubernetes ConfigMap or service-account token volume) nobody can
+change a file or rename entries, whatever its owner and mode bits say: only the read check
+applies there.
+
 ``file_problems`` returns one line per problem found (never the file's content), or nothing;
 a file that does not exist is not a problem here (the loader or the login says so).
 """
@@ -69,12 +73,13 @@ def file_problems(path: Path, what: str, *, secret: bool, trust: Trust | None = 
         return []
     problems: list[str] = []
     mode = f"mode {stat.S_IMODE(st.st_mode):04o}"
-    if st.st_uid not in trust.uids:
+    read_only = is_read_only(path)
+    if st.st_uid not in trust.uids and not read_only:
         problems.append(
             f"{what} {path} is owned by {_user(st.st_uid)}, not by the agent or root:"
             " that user can change what the agent trusts"
         )
-    writer = trust.others_can_write(st)
+    writer = None if read_only else trust.others_can_write(st)
     if writer is not None:
         problems.append(f"{what} {path} is writable by {writer} ({mode})")
     reader = trust.others_can_read(st) if secret else None
@@ -100,6 +105,8 @@ def _unsafe_directory(path: Path, trust: Trust) -> str | None:
             st = directory.stat()
         except OSError:
             continue
+        if is_read_only(directory):
+            continue
         if st.st_uid not in trust.uids:
             return (
                 f"its directory {directory} is owned by {_user(st.st_uid)},"
@@ -109,3 +116,11 @@ def _unsafe_directory(path: Path, trust: Trust) -> str | None:
         if writer is not None and not st.st_mode & stat.S_ISVTX:
             return f"its directory {directory} is writable by {writer}, who can replace the file"
     return None
+
+
+def is_read_only(path: Path) -> bool:
+    """Whether ``path`` is on a file system mounted read-only."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,22 @@ def test_a_symlink_is_judged_by_where_it_leads(home: Path, tmp_path: Path) -> No
     link.symlink_to(target)
     (problem,) = file_problems(link, "token_file", secret=True)
     assert f"its directory {elsewhere} is owned by" in problem
+
+
+def test_a_read_only_mount_cannot_be_changed_by_anyone(tmp_path: Path) -> None:
+    """A Kubernetes ConfigMap volume: 0777 directories and another owner, but mounted read-only."""
+    mount = tmp_path / "configmap"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0777", "tmpfs", str(mount)],
+                          capture_output=True, check=False)  # fmt: skip
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
+    try:
+        config = _file(mount, 0o644, uid=NOBODY)
+        assert len(file_problems(config, "config file", secret=False)) == 2  # owner, directory
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        assert file_problems(config, "config file", secret=False) == []
+        (readable,) = file_problems(config, "config file", secret=True)
+        assert "readable by every user" in readable  # reading is still reading
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
