@@ -24,15 +24,15 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from secrets_agent.hardening import CHILD_ENVIRONMENT, CHILD_ENVIRONMENT_PREFIXES
+
 PASS_ENV_VARIABLE = "SECRETS_AGENT_PASS_ENV"  # noqa: S105 - a name, not a password
-KEPT = frozenset(
-    {
-        "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "TZ", "LANG", "LANGUAGE", "TMPDIR",
-        "HOSTNAME", "PWD", "SECRET_BACKEND", "SECRET_CACHE_TTL", "SECRETS_DIR", "ENVIRONMENT",
-        "APP_ENV",
-    }
-)  # fmt: skip
-KEPT_PREFIXES = ("LC_",)
+# What every child of the agent may inherit, plus what a workload's shell and the reader use.
+KEPT = CHILD_ENVIRONMENT | {
+    "SHELL", "TMPDIR", "HOSTNAME", "PWD",
+    "SECRET_BACKEND", "SECRET_CACHE_TTL", "SECRETS_DIR", "ENVIRONMENT", "APP_ENV",
+}  # fmt: skip
+KEPT_PREFIXES = CHILD_ENVIRONMENT_PREFIXES
 CREDENTIAL_PREFIXES = ("VAULT_", "BAO_", "AWS_")
 CREDENTIAL_NAMES = frozenset({"CREDENTIALS_DIRECTORY"})
 AGENT_ONLY_NAMES = frozenset({"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"})
