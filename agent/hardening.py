@@ -14,6 +14,10 @@ What it does:
   ``PR_SET_DUMPABLE`` is unavailable. Unlike the dumpable flag this limit *is* inherited by
   child processes, which is intended: the ``exec`` child holds the same secrets.
 
+``CHILD_ENVIRONMENT`` (plus ``LC_*``) is what every program the agent starts may inherit from
+its environment: what a program needs to run, nothing the agent logs in with. ``exec`` adds a
+few variables to it (``secrets_agent.cli.exec_env``).
+
 Deliberately not done here, because it would change what child processes may do: the umask
 (the unit sets ``UMask=0077``; the writer sets every mode explicitly), ``PR_SET_NO_NEW_PRIVS``
 (``NoNewPrivileges=`` in the unit) and ``PR_SET_MDWE`` (``MemoryDenyWriteExecute=``).
@@ -28,6 +32,8 @@ import sys
 
 log = logging.getLogger(__name__)
 
+CHILD_ENVIRONMENT = frozenset({"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "USER", "LOGNAME", "TERM"})
+CHILD_ENVIRONMENT_PREFIXES = ("LC_",)
 PR_GET_DUMPABLE = 3
 PR_SET_DUMPABLE = 4
 

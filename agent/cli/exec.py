@@ -3,8 +3,10 @@
 1. Validate the command line and the config; find CMD.
 2. Sync every secret once. If any secret could not be written, exit 1 without starting CMD.
 3. Start refreshing in the background (the agent's scheduler threads).
-4. Start CMD as a child (no shell) with the agent's stdin/stdout/stderr and environment, plus
-   ``SECRETS_DIR`` = the output directory unless already set; ``NOTIFY_SOCKET`` is removed.
+4. Start CMD as a child (no shell) with the agent's stdin/stdout/stderr and a scrubbed
+   environment (``exec_env``): a documented allow-list plus ``--pass-env NAME``, never the
+   agent's login (``VAULT_*``, AWS keys, ``CREDENTIALS_DIRECTORY``) unless named exactly, and
+   ``SECRETS_DIR`` = the output directory unless already set.
 5. Forward SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to it; reap orphaned zombies
    when running as PID 1; with ``--signal-on-change SIG``, send SIG to it once a refresh (or
    a reload) has changed a secret's files and every file of that secret is in place: the
@@ -12,12 +14,14 @@
    that arrive together (one refresh cycle or batch) give one signal.
 6. Stop refreshing and exit with CMD's exit code (128+N if signal N killed it).
 
-Exit codes of the agent itself: 2 usage or config error (no command, unknown signal name,
-invalid config), 1 the first sync failed or the agent could not start, 126 CMD is not
-executable, 127 CMD was not found, 128+N a terminating signal N arrived before CMD started.
+Exit codes of the agent itself (``exitcodes``): 2 usage or config error (no command, unknown
+signal name, bad ``--pass-env`` name, invalid or refused config), 1 the first sync failed or
+the agent could not start, 126 CMD is not executable, 127 CMD was not found, 128+N a
+terminating signal N arrived before CMD started.
 Each failure prints one line to stderr; no secret value is ever printed.
 
-The child inherits ``RLIMIT_CORE`` = 0 from the hardened agent (it holds the same secrets).
+The process is hardened once, by ``main``, before this module runs; the child inherits
+``RLIMIT_CORE`` = 0 from it (it holds the same secrets).
 """
 
 from __future__ import annotations
@@ -26,20 +30,22 @@ import argparse
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from secrets_agent.cli.supervisor import (
+from secrets_agent.cli import exitcodes
+from secrets_agent.cli.exec_child import (
     TERMINATING_SIGNALS,
     LaunchError,
     SignalRelay,
-    error,
     resolve_command,
     start_child,
     supervise,
 )
+from secrets_agent.cli.exec_env import PASS_ENV_VARIABLE, child_environment, parse_pass_env
+from secrets_agent.cli.preflight import load_checked
 
 if TYPE_CHECKING:
     from secrets_agent.config.load import Config
@@ -47,8 +53,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXIT_SYNC_FAILED = 1
-EXIT_USAGE = 2
 STOP_TIMEOUT = 10.0  # in-flight writes get this long to finish after the child exited
 SIGNAL_ON_CHANGE_ENV = "SECRETS_AGENT_SIGNAL_ON_CHANGE"
 
@@ -62,6 +66,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="signal sent to CMD after a refresh changed secret files, e.g. HUP or SIGUSR1"
         f" (default: ${SIGNAL_ON_CHANGE_ENV}, else none)",
+    )
+    parser.add_argument(
+        "--pass-env",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="also pass variable NAME (or the family NAME*) to CMD; repeatable"
+        f" (also ${PASS_ENV_VARIABLE}). Credentials pass only when named exactly",
     )
     # dest is not "command": the CLI stores the subcommand's name there.
     parser.add_argument(
@@ -92,49 +104,41 @@ def run(args: argparse.Namespace) -> int:
         command = command[1:]
     if not command:
         error("no command given (usage: secrets-agent exec --config FILE -- CMD [ARGS...])")
-        return EXIT_USAGE
+        return exitcodes.USAGE
     spec = args.signal_on_change or os.environ.get(SIGNAL_ON_CHANGE_ENV) or None
     try:
         change_signal = parse_signal(spec) if spec else None
     except ValueError as exc:
         error(f"--signal-on-change: {exc}")
-        return EXIT_USAGE
+        return exitcodes.USAGE
+    try:
+        passed = parse_pass_env(args.pass_env, os.environ.get(PASS_ENV_VARIABLE))
+    except ValueError as exc:
+        error(f"--pass-env: {exc}")
+        return exitcodes.USAGE
     try:
         resolve_command(command[0], os.environ.get("PATH"))
     except LaunchError as exc:
         error(str(exc))
         return exc.exit_code
-    config = _load(args.config)
+    config = load_checked(args.config, error=error)
     if config is None:
-        return EXIT_USAGE
-    _harden()
+        return exitcodes.USAGE
     with SignalRelay() as relay:
-        return _run_with_agent(config, command, relay, change_signal)
+        return _run_with_agent(config, command, relay, change_signal, passed)
 
 
-def _load(path: str) -> Config | None:
-    from secrets_agent.config.load import ConfigError, load_config
-
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        problems = exc.problems or [str(exc)]
-        more = (
-            f" (and {len(problems) - 1} more; see secrets-agent check)" if len(problems) > 1 else ""
-        )
-        where = "" if problems[0].startswith(str(path)) else f" {path}"
-        error(f"invalid config{where}: {problems[0]}{more}")
-        return None
-
-
-def _harden() -> None:
-    from secrets_agent.hardening import harden_process
-
-    harden_process()
+def error(message: str) -> None:
+    """Print one line of ``secrets-agent exec``'s own errors on stderr."""
+    print(f"secrets-agent exec: {message}", file=sys.stderr, flush=True)
 
 
 def _run_with_agent(
-    config: Config, command: list[str], relay: SignalRelay, change_signal: int | None
+    config: Config,
+    command: list[str],
+    relay: SignalRelay,
+    change_signal: int | None,
+    passed: tuple[str, ...],
 ) -> int:
     from secrets_agent.daemon.agent import Agent
 
@@ -142,26 +146,31 @@ def _run_with_agent(
         agent = Agent(config)
     except Exception as exc:  # output dir unusable, backend library missing, ...
         error(f"cannot start the agent: {exc}")
-        return EXIT_SYNC_FAILED
+        return exitcodes.FAILURE
     try:
         outcome = _first_sync(agent, relay)
         if isinstance(outcome, Exception):
             error(f"the first sync failed; not starting the command: {outcome}")
-            return EXIT_SYNC_FAILED
+            return exitcodes.FAILURE
         if isinstance(outcome, int):
             error(f"received {signal.Signals(outcome).name} during the first sync; not starting")
-            return 128 + outcome
+            return exitcodes.killed_by(outcome)
         if not outcome.ok:
             error(_sync_failure(outcome))
-            return EXIT_SYNC_FAILED
+            return exitcodes.FAILURE
         agent.start()
-        env = _child_environment(config.agent.output_dir)
+        child_env = child_environment(os.environ, str(config.agent.output_dir), passed)
+        if child_env.dropped:
+            log.info(
+                "not passed to the command: %s (pass one with --pass-env NAME)",
+                ", ".join(child_env.dropped),
+            )
         if change_signal is not None:
             # Before the child starts: a refresh that ends while it starts must not be missed
             # (one that ended before it started is already in the files it reads).
             agent.add_change_listener(_waker(relay))
         try:
-            child = start_child(command, env)
+            child = start_child(command, child_env.env)
         except LaunchError as exc:
             error(str(exc))
             return exc.exit_code
@@ -217,14 +226,6 @@ def _sync_failure(report: SyncReport) -> str:
         f"the first sync failed for {len(failed)} secret(s); not starting the command:"
         f" {first_target}: {first_error}{more}"
     )
-
-
-def _child_environment(output_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("NOTIFY_SOCKET", None)  # the child is not the service's main process
-    env.pop(SIGNAL_ON_CHANGE_ENV, None)
-    env.setdefault("SECRETS_DIR", str(output_dir))
-    return env
 
 
 def _waker(relay: SignalRelay) -> Callable[[str], None]:

@@ -1,37 +1,69 @@
-"""``secrets-agent``: the command line.
+"""``secrets-agent``: global options, then one command whose module parses the rest.
 
-Global options go before the subcommand. Exit codes: 0 success, 1 runtime failure, 2 usage or
-configuration error (nothing written). ``exec``, ``dev-server`` and ``demo`` live in their own
-modules, imported only when that command runs.
+``secrets-agent [--log-level L] [--log-format F] COMMAND [its options]``. The top-level parser
+knows only the global options and the command names; the command's module (``COMMANDS``) is
+imported when it runs and adds its own options (``add_arguments``), so ``--help`` and a mistyped
+command never import hvac, boto3 or the daemon. Commands that handle secret values harden the
+process (no core dumps, no ptrace) exactly once, here, before they run.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from secrets_agent import __version__
+from secrets_agent.cli import exitcodes
+from secrets_agent.hardening import harden_process
 from secrets_agent.logs import FORMATS, LEVELS, configure_logging
 
-log = logging.getLogger("secrets_agent")
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: the module that implements it, its help line, whether it holds secrets."""
 
-# command -> (module, help)
-DELEGATED = {
-    "exec": ("secrets_agent.cli.exec", "sync, then run CMD with secrets refreshed around it"),
-    "dev-server": ("secrets_agent.devserver.cli", "in-memory Vault-compatible dev server"),
-    "demo": ("secrets_agent.demo.run", "the whole pipeline on this machine, no outside service"),
+    module: str
+    help: str
+    hardened: bool
+
+
+COMMANDS: dict[str, Command] = {
+    "run": Command(
+        "secrets_agent.cli.run", "sync, then keep secrets fresh (or sync once)", hardened=True
+    ),
+    "check": Command(
+        "secrets_agent.cli.check",
+        "validate the config and confirm every secret is readable",
+        hardened=True,
+    ),
+    "status": Command(
+        "secrets_agent.cli.status",
+        "per-secret freshness, as the running agent reports it",
+        hardened=False,
+    ),
+    "exec": Command(
+        "secrets_agent.cli.exec",
+        "sync, then run CMD with secrets refreshed around it",
+        hardened=True,
+    ),
+    "dev-server": Command(
+        "secrets_agent.devserver.command", "in-memory Vault-compatible dev server", hardened=False
+    ),
+    "demo": Command(
+        "secrets_agent.demo.command",
+        "the whole pipeline on this machine, no outside service",
+        hardened=False,
+    ),
 }
 _GLOBAL_WITH_VALUE = ("--log-level", "--log-format")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser (delegated commands get their own parser when they run)."""
+    """The top-level parser: global options and the command names (not their options)."""
     parser = argparse.ArgumentParser(
         prog="secrets-agent",
         description="Keep secrets from Vault or AWS Secrets Manager as files in tmpfs.",
@@ -45,22 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--log-format", choices=FORMATS, default="text")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    run = sub.add_parser("run", help="sync, then keep secrets fresh (or sync once)")
-    run.add_argument("--config", required=True, metavar="FILE")
-    run.add_argument("--once", action="store_true", help="sync once and exit (0 = all written)")
-    check = sub.add_parser("check", help="validate the config and confirm every secret is readable")
-    check.add_argument("--config", required=True, metavar="FILE")
-    status = sub.add_parser("status", help="per-secret freshness, as the running agent reports it")
-    status.add_argument("--config", required=True, metavar="FILE")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
-    for name, (_, text) in DELEGATED.items():
-        sub.add_parser(name, help=text, add_help=False)
+    for name, command in COMMANDS.items():
+        sub.add_parser(name, help=command.help, add_help=False)
     return parser
 
 
-def _split_delegated(argv: Sequence[str]) -> tuple[list[str], list[str] | None]:
-    """Split ``argv`` at a delegated command: (globals + command, the command's own args)."""
+def split_argv(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split ``argv`` after the command name: (global options + command, the command's args).
+
+    Without a known command everything is in the first part (the parser then says what is
+    wrong).
+    """
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -70,66 +97,54 @@ def _split_delegated(argv: Sequence[str]) -> tuple[list[str], list[str] | None]:
         if arg.startswith("-"):
             i += 1
             continue
-        if arg in DELEGATED:
+        if arg in COMMANDS:
             return list(argv[: i + 1]), list(argv[i + 1 :])
         break
-    return list(argv), None
+    return list(argv), []
 
 
-def harden() -> None:
-    """Apply process hardening (no core dumps, no ptrace) when the module is available."""
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace | int:
+    """Parsed arguments, or the exit code argparse chose (0 after --help, 2 on an error)."""
     try:
-        from secrets_agent import hardening
-    except ImportError:
-        return
-    try:
-        hardening.harden_process()
-    except Exception as exc:  # hardening must never stop the agent
-        log.debug("process hardening failed: %s", type(exc).__name__)
+        return parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else exitcodes.USAGE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``secrets-agent``; returns the exit code."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    head, rest = _split_delegated(args_list)
-    parser = build_parser()
-    try:
-        args = parser.parse_args(head)
-    except SystemExit as exc:
-        return int(exc.code or 0) if isinstance(exc.code, int) else EXIT_USAGE
-    level = args.log_level or os.environ.get("SECRETS_AGENT_LOG_LEVEL", "info").lower()
+    head, rest = split_argv(list(sys.argv[1:] if argv is None else argv))
+    parsed = _parse(build_parser(), head)
+    if isinstance(parsed, int):
+        return parsed
+    level = parsed.log_level or os.environ.get("SECRETS_AGENT_LOG_LEVEL", "info").lower()
     if level not in LEVELS:
         print(
             f"secrets-agent: SECRETS_AGENT_LOG_LEVEL must be one of {', '.join(LEVELS)}",
             file=sys.stderr,
         )
-        return EXIT_USAGE
-    configure_logging(level, args.log_format)
-    if rest is not None:
-        return _run_delegated(args.command, rest)
-    from secrets_agent.cli import commands
-
-    handlers = {"run": commands.run, "check": commands.check, "status": commands.status}
+        return exitcodes.USAGE
+    configure_logging(level, parsed.log_format)
     try:
-        return handlers[args.command](args)
+        return run_command(parsed.command, rest)
     except KeyboardInterrupt:
-        return 130
+        return exitcodes.INTERRUPTED
 
 
-def _run_delegated(command: str, rest: list[str]) -> int:
-    module_name, text = DELEGATED[command]
+def run_command(name: str, argv: list[str]) -> int:
+    """Import command ``name``, parse ``argv`` with its options and run it."""
+    command = COMMANDS[name]
     try:
-        module = importlib.import_module(module_name)
+        module = importlib.import_module(command.module)
     except ImportError as exc:
-        print(f"secrets-agent {command}: not available ({exc.name} missing)", file=sys.stderr)
-        return EXIT_USAGE
-    parser = argparse.ArgumentParser(prog=f"secrets-agent {command}", description=text)
+        print(f"secrets-agent {name}: not available ({exc.name} missing)", file=sys.stderr)
+        return exitcodes.USAGE
+    parser = argparse.ArgumentParser(prog=f"secrets-agent {name}", description=command.help)
     module.add_arguments(parser)
-    try:
-        args = parser.parse_args(rest)
-    except SystemExit as exc:
-        return int(exc.code or 0) if isinstance(exc.code, int) else EXIT_USAGE
-    args.command = command
-    if command in ("exec",):
-        harden()
+    args = _parse(parser, argv)
+    if isinstance(args, int):
+        return args
+    args.command = name
+    if command.hardened:
+        harden_process()
     return int(module.run(args))

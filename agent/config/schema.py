@@ -89,6 +89,7 @@ class AgentSettings:
     allow_world_readable: bool = False
     max_fields: int = DEFAULT_MAX_FIELDS
     max_bytes: int = DEFAULT_MAX_BYTES
+    refuse_unsafe_files: bool = False  # see secrets_agent.cli.preflight
 
 
 @dataclass(frozen=True)

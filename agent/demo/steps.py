@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from secrets_agent.demo.show import Printer, format_duration, mask
+from secrets_agent.demo.output import Printer, format_elapsed, mask
 from secrets_agent.demo.workspace import DemoError, Workspace
 
 READER_KEY = "alpaca/api_key_id"
@@ -131,7 +131,7 @@ class DemoRun:
         self.out.step(
             "The agent: first sync, then background refresh",
             f"secrets_agent.daemon.agent.Agent fetched {report.written} secret(s) and wrote their "
-            f"files in {format_duration(took)}.",
+            f"files in {format_elapsed(took)}.",
             "Each file is written to a temp file with its final mode, then renamed into place.",
             f"It now refreshes every {self.interval:g} s (+-10% jitter) in a background thread.",
             f"The directory is on {self.workspace.fs_type}: in memory, not on a disk;",
@@ -158,7 +158,7 @@ class DemoRun:
         )
         self.out.item(f"get_secret({READER_KEY!r}) -> {mask(value)}")
         self.out.item(f"same as the value in Vault: {'yes' if value == expected else 'NO'}")
-        self.out.item(f"cached reads afterwards: {format_duration(per_call)} a call (TTL 1 h)")
+        self.out.item(f"cached reads afterwards: {format_elapsed(per_call)} a call (TTL 1 h)")
         if value != expected:
             raise DemoError("the reader returned a different value than the one in Vault")
 
@@ -190,15 +190,15 @@ class DemoRun:
         file_at = replaced_at[0] if replaced_at else seen_at
         self.out.item(f"Vault now at v{version}: {mask(old)} -> {mask(new)}")
         self.out.item(
-            f"Vault write -> file replaced by the agent:  {format_duration(file_at - started)}"
+            f"Vault write -> file replaced by the agent:  {format_elapsed(file_at - started)}"
             f"  (waits for the next refresh, every {self.interval:g} s)"
         )
         self.out.item(
-            f"file replaced -> reader returns new value: {format_duration(seen_at - file_at)}"
+            f"file replaced -> reader returns new value: {format_elapsed(seen_at - file_at)}"
             "  (file event -> cache invalidation)"
         )
         self.out.item(
-            f"total propagation time:                    {format_duration(seen_at - started)}"
+            f"total propagation time:                    {format_elapsed(seen_at - started)}"
         )
 
     # -- outage --------------------------------------------------------------------------
@@ -248,7 +248,7 @@ class DemoRun:
             return not any(state.last_error for state in self._agent.states())
 
         took = _wait(agent_recovered, "the agent to recover after the unseal")
-        self.out.item(f"all secrets fresh again {format_duration(took)} after the unseal")
+        self.out.item(f"all secrets fresh again {format_elapsed(took)} after the unseal")
 
     def _show_status(self) -> None:
         from secrets_agent.status import format_status, read_status

@@ -3,44 +3,23 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any
 
-from secrets_agent.devserver import auth_handlers, kv_handlers, sys_handlers
 from secrets_agent.devserver.faults import Faults, failure_message
+from secrets_agent.devserver.handlers import auth_methods, kv, system
 from secrets_agent.devserver.state import VaultState
-from secrets_agent.devserver.tokens import Token
-from secrets_agent.devserver.wire import INVALID_TOKEN, PERMISSION_DENIED, SEALED, Reply, error
+from secrets_agent.devserver.wire import (
+    INVALID_TOKEN,
+    PERMISSION_DENIED,
+    SEALED,
+    Reply,
+    Request,
+    error,
+    parse_bool,
+)
 
 METHODS = {"GET": "read", "HEAD": "read", "POST": "update", "PUT": "update",
            "DELETE": "delete", "LIST": "list", "PATCH": "patch"}  # fmt: skip
-_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 UNSEALED_PATHS = ("sys/health", "sys/seal-status", "sys/init", "sys/unseal")
-
-
-@dataclass(slots=True)
-class Request:
-    """A parsed request. ``path`` is the logical path (after ``/v1/``, percent-decoded)."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-    op: str = "read"
-    data: dict[str, Any] = field(default_factory=dict)
-    token: Token | None = None
-    token_id: str | None = None
-
-
-def parse_bool(text: str) -> bool:
-    """Go's ``strconv.ParseBool``; ValueError otherwise."""
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(text)
 
 
 def _token_id(headers: dict[str, str]) -> str | None:
@@ -95,12 +74,12 @@ def dispatch(state: VaultState, faults: Faults, req: Request) -> Reply:
             headers = [("Retry-After", str(int(retry_after)))] if retry_after is not None else []
             return error(status, *([message] if message else []), headers=headers)
     if unsealed_path:
-        return sys_handlers.unauthenticated(state, req)
+        return system.unauthenticated(state, req)
     with state.lock:
         if state.sealed:
             return error(503, SEALED)
-        if auth_handlers.is_login(state, req.path):
-            return auth_handlers.login(state, req)
+        if auth_methods.is_login(state, req.path):
+            return auth_methods.login(state, req)
         req.token_id = _token_id(req.headers)
         if req.token_id is None:
             return error(403, PERMISSION_DENIED)
@@ -114,12 +93,12 @@ def dispatch(state: VaultState, faults: Faults, req: Request) -> Reply:
 
 def _route(state: VaultState, req: Request) -> Reply:
     if req.path.startswith("sys/"):
-        return sys_handlers.handle(state, req)
+        return system.handle(state, req)
     if req.path.startswith("auth/"):
-        return auth_handlers.handle(state, req)
+        return auth_methods.handle(state, req)
     found = state.find_mount(req.path)
     if found is None:
         route = req.path.rstrip("/")
         return error(404, f'no handler for route "{route}". route entry not found.')
     mount, engine = found
-    return kv_handlers.handle(engine, req, req.path[len(mount) + 1 :])
+    return kv.handle(engine, req, req.path[len(mount) + 1 :])

@@ -6,7 +6,7 @@ Format (JSON object, every key optional)::
       "mounts":     {"kv1": 1, "team/kv": 2},              # extra KV mounts -> version
       "secrets":    {"secret/alpaca": {"api_key_id": "..."},  # "<mount>/<path>" -> data
                      "kv1/db": {"password": "..."}},
-      "approle":    {"agent": {"paths": ["secret/data/"], "token_ttl": 3600}},
+      "approle":    {"agent": {"paths": ["secret/data/*"], "token_ttl": 3600}},
       "kubernetes": {"app": {"jwt": "...", "paths": null, "token_ttl": 600}}
     }
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from secrets_agent.devserver.vault import VaultDevServer
+    from secrets_agent.devserver.server import VaultDevServer
 
 _KEYS = {"mounts", "secrets", "approle", "kubernetes"}
 _ROLE_KEYS = {"approle": {"paths", "token_ttl", "policies"},

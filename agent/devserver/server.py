@@ -1,233 +1,278 @@
-"""HTTP/1.1 layer: a threading server on loopback with keep-alive, Nagle disabled, JSON only."""
+"""``VaultDevServer``: start/stop the dev server and drive its state and faults from Python."""
 
 from __future__ import annotations
 
-import contextlib
-import http.server
-import logging
-import socket
-import socketserver
+import ipaddress
+import json
+import os
 import ssl
 import threading
-import time
+from collections import deque
+from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, unquote
 
 from secrets_agent.devserver.faults import Faults
-from secrets_agent.devserver.router import Request, dispatch
+from secrets_agent.devserver.httpd import DevHTTPServer
+from secrets_agent.devserver.kvstore import KVv1
 from secrets_agent.devserver.state import VaultState
-from secrets_agent.devserver.wire import Reply, error
+from secrets_agent.devserver.wire import DEFAULT_LEASE_SECONDS
 
-logger = logging.getLogger(__name__)
-
-HANDSHAKE_TIMEOUT = 10.0
-MAX_LINE = 65536
-MAX_HEADERS = 200
-DRAIN_LIMIT = 256 * 1024 * 1024  # beyond this an oversized body is not read, the socket is closed
-_REASONS = {
-    code: phrase for code, (phrase, _) in http.server.BaseHTTPRequestHandler.responses.items()
-}
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+_RECORD_LIMIT = 100_000
 
 
-class _HangUpError(Exception):
-    """Stop serving this connection (after an optional reply)."""
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names a loopback address."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
-class DevHTTPServer(http.server.ThreadingHTTPServer):
-    """ThreadingHTTPServer bound to loopback that answers with the dev server's router."""
+def server_tls_context(
+    cert: str | os.PathLike[str] | None, key: str | os.PathLike[str] | None
+) -> ssl.SSLContext | None:
+    """A server-side TLS context from PEM files, or None when neither is given.
 
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-    request_queue_size = 128
+    Raises ``ValueError`` when only one is given or the files cannot be loaded.
+    """
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ValueError("TLS needs both a certificate and a private key")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(os.fspath(cert), os.fspath(key))
+    except OSError as exc:  # ssl.SSLError included
+        reason = exc.strerror or getattr(exc, "reason", None) or type(exc).__name__
+        raise ValueError(
+            f"cannot load the TLS certificate {os.fspath(cert)!r} and key {os.fspath(key)!r}: "
+            f"{reason}"
+        ) from None
+    return context
 
-    def __init__(self, address: tuple[str, int], state: VaultState, faults: Faults,
-                 max_request_bytes: int, tls: ssl.SSLContext | None = None) -> None:  # fmt: skip
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self.tls = tls
-        self.state = state
-        self.faults = faults
+
+class VaultDevServer:
+    """An in-memory, Vault-API-compatible HTTP server on loopback for tests and demos.
+
+    ``with VaultDevServer() as vault:`` starts it on a free port; ``vault.url`` and
+    ``vault.root_token`` are what a client needs. Non-loopback hosts need ``allow_remote=True``.
+    With ``tls_cert`` and ``tls_key`` (PEM files; the certificate file may hold the chain) it
+    speaks HTTPS only and ``vault.url`` is ``https://...``.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        root_token: str | None = None,
+        *,
+        allow_remote: bool = False,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
+        tls_cert: str | os.PathLike[str] | None = None,
+        tls_key: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if not allow_remote and not is_loopback(host):
+            raise ValueError(f"refusing to bind non-loopback address {host!r}")
+        self._tls = server_tls_context(tls_cert, tls_key)
+        self.host, self.port = host, port
         self.max_request_bytes = max_request_bytes
-        self.recorder: Any = None
-        self._conns: set[socket.socket] = set()
-        self._conns_lock = threading.Lock()
-        super().__init__(address, _Handler)
+        self._state = VaultState(root_token)
+        self._faults = Faults()
+        self._httpd: DevHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._count = 0
+        self._requests: deque[tuple[str, str]] = deque(maxlen=_RECORD_LIMIT)
+        self._record_lock = threading.Lock()
 
-    def server_bind(self) -> None:
-        # Skip HTTPServer.server_bind: it resolves the host name (slow, pointless on loopback).
-        socketserver.TCPServer.server_bind(self)
-        self.server_name = str(self.server_address[0])
-        self.server_port = int(self.server_address[1])
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> VaultDevServer:
+        """Bind and serve in a daemon thread; returns self."""
+        if self._httpd is not None:
+            return self
+        self._faults.restarting()
+        httpd = DevHTTPServer((self.host, self.port), self._state, self._faults,
+                              self.max_request_bytes, self._tls)  # fmt: skip
+        httpd.recorder = self._record
+        self.port = httpd.server_address[1]
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+            name=f"vault-dev-server:{self.port}", daemon=True,
+        )  # fmt: skip
+        self._thread.start()
+        return self
 
-    def get_request(self) -> tuple[socket.socket, Any]:
-        conn, address = self.socket.accept()
-        if self.tls is None:
-            return conn, address
-        # The handshake runs in the connection's own thread (``_Handler.setup``), so a slow or
-        # silent client never holds up the accept loop.
-        try:
-            return self.tls.wrap_socket(conn, server_side=True,
-                                        do_handshake_on_connect=False), address  # fmt: skip
-        except BaseException:
-            conn.close()
-            raise
+    def stop(self) -> None:
+        """Stop serving, close every connection and release the port."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        self._faults.stopping()
+        httpd.shutdown()
+        httpd.server_close()
+        httpd.close_connections()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
-    def track(self, conn: socket.socket, add: bool) -> None:
-        with self._conns_lock:
-            (self._conns.add if add else self._conns.discard)(conn)
+    def __enter__(self) -> VaultDevServer:
+        return self.start()
 
-    def close_connections(self) -> None:
-        """Shut down every open client connection (keep-alive or hung)."""
-        with self._conns_lock:
-            conns = list(self._conns)
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                # socket.shutdown itself: SSLSocket.shutdown would also drop the TLS state
-                # under the thread that is reading from it.
-                socket.socket.shutdown(conn, socket.SHUT_RDWR)
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:  # fmt: skip
+        self.stop()
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        logger.debug(
-            "dev server connection error from %s",
-            client_address,
-        )
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://{host}:{self.port}"
 
+    @property
+    def tls(self) -> bool:
+        """Whether the server speaks HTTPS."""
+        return self._tls is not None
 
-class _Handler(socketserver.StreamRequestHandler):
-    server: DevHTTPServer
-    wbufsize = 0
-    timeout = 600  # idle keep-alive connections are closed after this many seconds
+    @property
+    def root_token(self) -> str:
+        return self._state.root_token
 
-    def setup(self) -> None:
-        conn = self.request
-        self.server.track(conn, True)
-        try:
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if isinstance(conn, ssl.SSLSocket):
-                conn.settimeout(HANDSHAKE_TIMEOUT)
-                conn.do_handshake()
-            super().setup()
-        except BaseException:
-            self.server.track(conn, False)
-            raise
+    # -- seal ---------------------------------------------------------------------------
+    @property
+    def sealed(self) -> bool:
+        return self._state.sealed
 
-    def finish(self) -> None:
-        self.server.track(self.connection, False)
-        with contextlib.suppress(OSError):
-            super().finish()
+    def seal(self) -> None:
+        with self._state.lock:
+            self._state.sealed = True
 
-    def handle(self) -> None:
-        try:
-            while self._serve_one():
-                pass
-        except (_HangUpError, OSError, ValueError):
-            pass
+    def unseal(self) -> None:
+        with self._state.lock:
+            self._state.sealed = False
 
-    def _send(self, reply: Reply, keep_alive: bool, head: bool = False) -> None:
-        body = b"" if head else reply.body()
-        lines = [f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Unknown')}",
-                 "Content-Type: application/json", "Cache-Control: no-store"]  # fmt: skip
-        if reply.status != 204:
-            lines.append(f"Content-Length: {len(body)}")
-        lines.extend(f"{name}: {value}" for name, value in reply.headers)
-        if not keep_alive:
-            lines.append("Connection: close")
-        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+    # -- secrets ------------------------------------------------------------------------
+    def put_secret(self, path: str, data: dict[str, Any], mount: str = "secret") -> int:
+        """Write ``data`` at ``path`` (a new KV v2 version, or a KV v1 overwrite); returns the
+        version number (always 1 on KV v1)."""
+        if not isinstance(data, dict):
+            raise TypeError("data must be a dict")
+        data = json.loads(json.dumps(data))  # a private copy; TypeError if not JSON-serializable
+        with self._state.lock:
+            engine = self._state.kv(mount)
+            if isinstance(engine, KVv1):
+                engine.write(path.strip("/"), data)
+                return 1
+            return engine.write(path.strip("/"), data)[1]
 
-    def _fail(self, status: int) -> None:
-        self._send(error(status), keep_alive=False)
-        raise _HangUpError
+    def delete_secret(self, path: str, mount: str = "secret") -> None:
+        """Soft-delete the latest version (KV v2) or delete the entry (KV v1)."""
+        with self._state.lock:
+            engine = self._state.kv(mount)
+            if isinstance(engine, KVv1):
+                engine.delete(path.strip("/"))
+            else:
+                engine.soft_delete(path.strip("/"))
 
-    def _serve_one(self) -> bool:
-        line = self.rfile.readline(MAX_LINE + 1)
-        while line in (b"\r\n", b"\n"):
-            line = self.rfile.readline(MAX_LINE + 1)
-        if not line:
-            return False
-        if len(line) > MAX_LINE:
-            self._fail(414)
-        parts = line.decode("latin-1").split()
-        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-            self._fail(400)
-        method, target, version = parts
-        headers: dict[str, str] = {}
-        for _ in range(MAX_HEADERS):
-            raw = self.rfile.readline(MAX_LINE + 1)
-            if not raw:
-                return False
-            if raw in (b"\r\n", b"\n"):
-                break
-            name, sep, value = raw.decode("latin-1").partition(":")
-            if not sep or not name.strip() or len(raw) > MAX_LINE:
-                self._fail(400)
-            headers[name.strip().lower()] = value.strip()
-        else:
-            self._fail(431)
-        conn = headers.get("connection", "").lower()
-        keep = "close" not in conn if version == "HTTP/1.1" else "keep-alive" in conn
-        return self._respond(method, target, headers, keep)
+    def enable_kv(self, mount: str = "kv1", version: int = 1) -> None:
+        """Mount a KV engine of ``version`` at ``mount``; ValueError if taken."""
+        with self._state.lock:
+            self._state.enable_kv(mount, version)
 
-    def _read_body(self, headers: dict[str, str]) -> bytes:
-        limit = self.server.max_request_bytes
-        if headers.get("transfer-encoding", "").lower() == "chunked":
-            chunks: list[bytes] = []
-            total = 0
-            while True:
-                size = int(self.rfile.readline(MAX_LINE).split(b";")[0].strip() or b"x", 16)
-                if size == 0:
-                    while self.rfile.readline(MAX_LINE) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                total += size
-                if total > limit:
-                    raise _HangUpError
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(MAX_LINE)
-        length = int(headers.get("content-length") or 0)
-        if length < 0:
-            raise ValueError("negative length")
-        if length > limit:
-            if length > DRAIN_LIMIT:
-                raise _HangUpError
-            remaining = length
-            while remaining > 0:  # drain so that the client gets to read our 413
-                got = self.rfile.read(min(remaining, 1 << 20))
-                if not got:
-                    raise _HangUpError
-                remaining -= len(got)
-            raise OverflowError
-        return self.rfile.read(length) if length else b""
+    # -- tokens and auth methods ----------------------------------------------------------
+    def create_token(self, policies: list[str] | None = None, paths: list[str] | None = None,
+                     ttl: float | None = None, renewable: bool = True) -> str:  # fmt: skip
+        """A new service token. ``paths``: the policy paths it may use, exact unless they end
+        in ``*`` (``policy``; None = any); ``ttl`` seconds (None = 768h, as Vault's default)."""
+        with self._state.lock:
+            token = self._state.tokens.create(
+                policies=policies, paths=paths, ttl=DEFAULT_LEASE_SECONDS if ttl is None else ttl,
+                renewable=renewable,
+            )  # fmt: skip
+            return token.id
 
-    def _respond(self, method: str, target: str, headers: dict[str, str], keep: bool) -> bool:
-        server = self.server
-        raw_path, _, query_text = target.partition("?")
-        path = unquote(raw_path)
-        if server.recorder is not None:
-            server.recorder(method, path)
-        faults = server.faults
-        if faults.take_drop() or not faults.wait_while_hung():
-            raise _HangUpError
-        if headers.get("expect", "").lower() == "100-continue":
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        try:
-            body = self._read_body(headers)
-        except OverflowError:
-            self._send(error(413, "error parsing JSON"), keep_alive=False)
-            return False
-        except ValueError:
-            self._fail(400)
-        if faults.latency:
-            time.sleep(faults.latency)
-        if not path.startswith("/v1/"):
-            reply = error(404)
-        else:
-            query = dict(parse_qsl(query_text, keep_blank_values=True))
-            req = Request(method, path[4:], query, headers, body)
-            try:
-                reply = dispatch(server.state, faults, req)
-            except Exception as exc:  # never a traceback on the wire
-                logger.error("dev server: internal error on %s %s (%s)", method, path,
-                             type(exc).__name__)  # fmt: skip
-                reply = error(500, "internal error")
-        self._send(reply, keep, head=method == "HEAD")
-        return keep
+    def revoke_token(self, token: str) -> None:
+        with self._state.lock:
+            self._state.tokens.revoke(token)
+
+    def enable_approle(self, role: str = "agent", paths: list[str] | None = None,
+                       token_ttl: float | None = None, *, mount: str = "approle",
+                       policies: list[str] | None = None) -> tuple[str, str]:  # fmt: skip
+        """Enable AppRole (if needed), create/update ``role``; returns (role_id, secret_id)."""
+        with self._state.lock:
+            found = self._state.approle(mount, role, paths=paths, token_ttl=token_ttl or 0.0,
+                                        policies=list(policies or []))  # fmt: skip
+        return found.role_id, self.new_secret_id(role, mount=mount)
+
+    def new_secret_id(self, role: str = "agent", *, mount: str = "approle") -> str:
+        """A fresh secret_id for an existing AppRole role."""
+        import uuid
+
+        with self._state.lock:
+            found = self._state.auth_mounts[mount].roles[role]
+            secret_id = str(uuid.uuid4())
+            found.secret_ids[secret_id] = str(uuid.uuid4())
+            return secret_id
+
+    def revoke_secret_id(self, role: str, secret_id: str, *, mount: str = "approle") -> None:
+        with self._state.lock:
+            self._state.auth_mounts[mount].roles[role].secret_ids.pop(secret_id, None)
+
+    def enable_kubernetes(self, role: str = "app", jwt: str = "", paths: list[str] | None = None,
+                          token_ttl: float | None = None, *, mount: str = "kubernetes",
+                          policies: list[str] | None = None) -> None:  # fmt: skip
+        """Enable Kubernetes auth (if needed) with ``role`` accepting exactly ``jwt`` (more
+        calls add more); a role never given a JWT accepts no login."""
+        with self._state.lock:
+            found = self._state.kubernetes_role(mount, role, paths=paths,
+                                                token_ttl=token_ttl or 0.0,
+                                                policies=list(policies or []))  # fmt: skip
+            if jwt:
+                found.jwts.add(jwt)
+
+    # -- faults -------------------------------------------------------------------------
+    def deny(self, prefix: str, token: str | None = None) -> None:
+        """403 permission denied for paths under ``prefix`` (for ``token``, or every token)."""
+        self._faults.deny(prefix, token)
+
+    def fail_next(self, n: int, status: int = 500, retry_after: float | None = None) -> None:
+        """The next ``n`` requests (health and seal-status excepted) fail with ``status``."""
+        self._faults.fail_next(n, status, retry_after)
+
+    def set_latency(self, seconds: float) -> None:
+        self._faults.latency = max(0.0, float(seconds))
+
+    def drop_next(self, n: int) -> None:
+        """Close the next ``n`` requests' connections without answering."""
+        self._faults.drop_next(n)
+
+    def hang(self, on: bool = True) -> None:
+        """While on, requests are read but not answered (until turned off or stop())."""
+        self._faults.hang(on)
+
+    def clear_faults(self) -> None:
+        """Remove every injected fault (failures, drops, denials, latency, hang)."""
+        self._faults.clear()
+
+    # -- request log --------------------------------------------------------------------
+    def _record(self, method: str, path: str) -> None:
+        with self._record_lock:
+            self._count += 1
+            self._requests.append((method, path))
+
+    @property
+    def request_count(self) -> int:
+        return self._count
+
+    @property
+    def requests(self) -> list[tuple[str, str]]:
+        """A snapshot of (method, path) of recent requests, e.g. ("GET", "/v1/secret/data/a")."""
+        with self._record_lock:
+            return list(self._requests)
+
+    def reset_counters(self) -> None:
+        with self._record_lock:
+            self._count = 0
+            self._requests.clear()

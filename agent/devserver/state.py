@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from secrets_agent.devserver.kvstore import KVv1, KVv2
-from secrets_agent.devserver.tokens import TokenStore, normalize_paths, random_id
+from secrets_agent.devserver.policy import normalize_paths
+from secrets_agent.devserver.tokens import TokenStore, random_id
 
 KVEngine = KVv1 | KVv2
 

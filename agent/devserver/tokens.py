@@ -1,4 +1,4 @@
-"""Token store: service tokens with policies, allowed path prefixes and TTLs that expire."""
+"""Token store: service tokens with policies, allowed paths (``policy``) and TTLs that expire."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from secrets_agent.devserver.policy import normalize_paths, path_allowed
 
 # Paths every token may use (Vault's "default" policy grants these).
 SELF_PATHS = (
@@ -24,16 +26,9 @@ def random_id(length: int = 24) -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(length))
 
 
-def normalize_paths(paths: Iterable[str] | None) -> tuple[str, ...] | None:
-    """Allowed path prefixes; a trailing ``*`` (policy glob) is dropped."""
-    if paths is None:
-        return None
-    return tuple(p.strip().lstrip("/").rstrip("*") for p in paths)
-
-
 @dataclass(slots=True)
 class Token:
-    """A token's record; ``paths=None`` means no path restriction."""
+    """A token's record; ``paths``: the policy paths it may use (``None`` = any path)."""
 
     id: str
     accessor: str
@@ -59,7 +54,7 @@ class Token:
         """Whether this token's policy covers ``path``."""
         if self.paths is None or path in SELF_PATHS:
             return True
-        return any(path.startswith(prefix) for prefix in self.paths)
+        return path_allowed(self.paths, path)
 
     def remaining(self, now: float) -> int:
         return 0 if self.expire_at is None else max(0, int(self.expire_at - now))

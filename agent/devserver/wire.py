@@ -1,4 +1,5 @@
-"""Vault wire format: response envelopes, error bodies, timestamps and durations."""
+"""Vault wire format: the parsed request, response envelopes, error bodies, timestamps and
+durations."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from secrets_agent.devserver.tokens import Token
 
 JSON_TYPE = "application/json"
 PERMISSION_DENIED = "1 error occurred:\n\t* permission denied\n\n"
@@ -16,7 +20,34 @@ INVALID_TOKEN = "2 errors occurred:\n\t* permission denied\n\t* invalid token\n\
 SEALED = "Vault is sealed"
 DEFAULT_LEASE_SECONDS = 2764800  # 768h, the system default lease TTL
 
+_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
+_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+@dataclass(slots=True)
+class Request:
+    """A parsed request. ``path`` is the logical path (after ``/v1/``, percent-decoded)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    op: str = "read"
+    data: dict[str, Any] = field(default_factory=dict)
+    token: Token | None = None
+    token_id: str | None = None
+
+
+def parse_bool(text: str) -> bool:
+    """Go's ``strconv.ParseBool``; ValueError otherwise."""
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(text)
 
 
 @dataclass(slots=True)
@@ -111,7 +142,7 @@ def parse_duration(value: Any) -> float:
     return sum(float(n) * _UNIT[u] for n, u in parts)
 
 
-def format_duration(seconds: float) -> str:
+def go_duration(seconds: float) -> str:
     """Go's ``time.Duration.String()`` for whole seconds: "0s", "1h0m0s", "3h25m19s"."""
     total = int(seconds)
     if total == 0:

@@ -94,7 +94,7 @@ def test_unreadable_token_file_is_an_authentication_error(vault: Any, tmp_path: 
 
 def test_approle_login_and_relogin_after_revocation(vault: Any, tmp_path: Path) -> None:
     vault.put_secret("app/a", {"k": "v1"})
-    role_id, secret_id = vault.enable_approle(role="agent", paths=["secret/data/app/"])
+    role_id, secret_id = vault.enable_approle(role="agent", paths=["secret/data/app/*"])
     sid_file = tmp_path / "secret_id"
     sid_file.write_text(secret_id)
     source = _source(vault, AuthConfig(method="approle", role_id=role_id, secret_id_file=sid_file))
@@ -114,7 +114,7 @@ def test_approle_with_a_bad_secret_id_is_an_authentication_error(vault: Any) -> 
 
 def test_kubernetes_login_reads_the_jwt_file(vault: Any, tmp_path: Path) -> None:
     vault.put_secret("k8s/app", {"k": "v"})
-    vault.enable_kubernetes(role="app", jwt="header.payload.sig", paths=["secret/data/k8s/"])
+    vault.enable_kubernetes(role="app", jwt="header.payload.sig", paths=["secret/data/k8s/*"])
     jwt_file = tmp_path / "jwt"
     jwt_file.write_text("header.payload.sig")
     source = _source(vault, AuthConfig(method="kubernetes", role="app", jwt_file=jwt_file))
@@ -123,7 +123,7 @@ def test_kubernetes_login_reads_the_jwt_file(vault: Any, tmp_path: Path) -> None
 
 def test_permission_denied_is_access_denied(vault: Any) -> None:
     vault.put_secret("private", {"k": "v"})
-    token = vault.create_token(paths=["secret/data/public/"])
+    token = vault.create_token(paths=["secret/data/public/*"])
     source = _source(vault, AuthConfig(method="token", token=token))
     result = source.fetch_many(["private"])["private"]
     assert isinstance(result, AccessDeniedError)
@@ -272,7 +272,9 @@ def test_server_errors_are_unavailable(vault: Any, status: int) -> None:
 
 def test_an_expired_token_is_replaced_by_a_new_login(vault: Any, tmp_path: Path) -> None:
     vault.put_secret("app/a", {"k": "v"})
-    role_id, secret_id = vault.enable_approle(role="agent", paths=["secret/data/app/"], token_ttl=1)
+    role_id, secret_id = vault.enable_approle(
+        role="agent", paths=["secret/data/app/*"], token_ttl=1
+    )
     source = _source(vault, AuthConfig(method="approle", role_id=role_id, secret_id=secret_id))
     assert isinstance(source.fetch_many(["app/a"])["app/a"], SecretData)
     first = source.auth.token

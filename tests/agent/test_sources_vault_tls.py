@@ -119,7 +119,7 @@ def test_kv_reads_reuse_one_verified_connection(tls_vault: VaultDevServer, pki: 
 
 
 def test_approle_login_over_https(tls_vault: VaultDevServer, pki: Any) -> None:
-    role_id, secret_id = tls_vault.enable_approle("agent", paths=["secret/data/app/"])
+    role_id, secret_id = tls_vault.enable_approle("agent", paths=["secret/data/app/*"])
     tls_vault.put_secret("app/db", {"password": "pw"})
     auth = AuthConfig(method="approle", role_id=role_id, secret_id=secret_id)
     source = _source(tls_vault, pki.ca, auth)

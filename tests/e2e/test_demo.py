@@ -107,7 +107,7 @@ def test_demo_keep_leaves_the_files_and_never_prints_a_value(tmpfs_dir: Path) ->
 
 
 def test_demo_in_process_leaves_no_thread(capsys: pytest.CaptureFixture[str]) -> None:
-    from secrets_agent.demo import run as demo
+    from secrets_agent.demo import command as demo
 
     parser = argparse.ArgumentParser()
     demo.add_arguments(parser)
@@ -155,7 +155,7 @@ def test_demo_with_a_taken_port_says_so_and_leaves_nothing() -> None:
 def test_demo_without_a_tmpfs_says_what_to_do(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from secrets_agent.demo import run as demo
+    from secrets_agent.demo import command as demo
     from secrets_agent.demo import workspace as demo_env
 
     monkeypatch.setattr(demo_env, "DEFAULT_BASES", (Path("/nonexistent-shm-for-test"),))

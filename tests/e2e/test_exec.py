@@ -447,3 +447,108 @@ def test_zombies_are_reaped_as_pid_1(setup: Setup) -> None:
     result = run_exec([*unshare, *exec_argv(setup.config, sys.executable, str(child))])
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == "0", result.stdout
+
+
+GRANDCHILD = """
+import os, subprocess, sys, time
+pidfile, done = sys.argv[1], sys.argv[2]
+grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+with open(pidfile + ".tmp", "w") as out:
+    out.write(str(grandchild.pid))
+os.replace(pidfile + ".tmp", pidfile)
+while not os.path.exists(done):
+    time.sleep(0.02)
+grandchild.kill()
+grandchild.wait()
+"""
+
+
+def _environ_of(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(entry.split("=", 1) for entry in raw.decode().split("\0") if "=" in entry)
+
+
+def test_the_login_credential_never_reaches_the_command_or_its_children(
+    setup: Setup, tmp_path: Path
+) -> None:
+    """The attack: a workload reads its own (or a grandchild's) environment for the agent's
+    token and cloud keys. It finds none of them; only what was passed by name."""
+    config = tmp_path / "env-token.toml"
+    config.write_text(
+        f'[agent]\noutput_dir = "{setup.output_dir}"\n[backend]\ntype = "vault"\n'
+        f'address = "{setup.vault.url}"\nauth = {{ method = "token" }}\n'
+        '[[secrets]]\npath = "app"\n'
+    )
+    credentials = {
+        "VAULT_TOKEN": setup.vault.root_token,  # the agent really logs in with this one
+        "VAULT_ADDR": setup.vault.url,
+        "VAULT_SECRET_ID": "sid-" + setup.canary,
+        "BAO_TOKEN": "bao-" + setup.canary,
+        "AWS_ACCESS_KEY_ID": "AKIA" + setup.canary,
+        "AWS_SECRET_ACCESS_KEY": "aws-" + setup.canary,
+        "AWS_SESSION_TOKEN": "session-" + setup.canary,
+        "CREDENTIALS_DIRECTORY": str(tmp_path / ("creds-" + setup.canary)),
+        "NOTIFY_SOCKET": "/nonexistent/notify",
+        "SECRETS_AGENT_LOG_LEVEL": "info",
+    }
+    env = {
+        **os.environ,
+        **credentials,
+        "APP_PORT": "8080",
+        "APP_MODE": "blue",
+        "UNLISTED": "dropped",
+        "TZ": "UTC",
+    }
+    pidfile, done = tmp_path / "grandchild.pid", tmp_path / "done"
+    child = setup.script("spawn.py", GRANDCHILD)
+    argv = exec_argv(
+        config, sys.executable, str(child), str(pidfile), str(done), extra=("--pass-env", "APP_*")
+    )
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=env,
+    )  # fmt: skip
+    try:
+        wait_for(pidfile.exists)
+        grandchild = int(pidfile.read_text())
+        seen = _environ_of(grandchild)
+        raw = Path(f"/proc/{grandchild}/environ").read_bytes()
+        done.touch()
+        out, err = proc.communicate(timeout=30)
+    finally:
+        done.touch()
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0, err
+    assert (setup.output_dir / "app" / "password").read_text() == setup.canary  # it logged in
+    for name, value in credentials.items():
+        assert name not in seen
+        assert value.encode() not in raw or name == "SECRETS_AGENT_LOG_LEVEL"
+    assert setup.canary.encode() not in raw
+    assert seen["APP_PORT"] == "8080" and seen["APP_MODE"] == "blue"
+    assert "UNLISTED" not in seen
+    assert seen["PATH"] == os.environ["PATH"] and seen["TZ"] == "UTC"
+    assert seen["SECRETS_DIR"] == str(setup.output_dir)
+    assert "VAULT_TOKEN" in err and "UNLISTED" in err  # names of what was held back, no values
+    assert_no_leak(setup.canary, out, err)
+    assert setup.vault.root_token not in out + err
+
+
+def test_a_credential_passes_only_when_named_exactly(setup: Setup, tmp_path: Path) -> None:
+    show = "import os; print(sorted(k for k in os.environ if k.startswith(('VAULT_', 'AWS_'))))"
+    env = {**os.environ, "VAULT_NAMESPACE": "team", "AWS_REGION": "eu-west-1",
+           "AWS_SECRET_ACCESS_KEY": "aws-" + setup.canary}  # fmt: skip
+    argv = exec_argv(
+        setup.config,
+        sys.executable,
+        "-c",
+        show,
+        extra=("--pass-env", "VAULT_*", "--pass-env", "AWS_REGION", "--pass-env", "AWS_*"),
+    )
+    result = subprocess.run(
+        argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['AWS_REGION']"
+    bad = run_exec(exec_argv(setup.config, "true", extra=("--pass-env", "NOT-A-NAME")))
+    assert bad.returncode == 2 and "--pass-env" in bad.stderr

@@ -17,13 +17,14 @@ from typing import Any
 import hvac
 import pytest
 import requests
-from secrets_agent.devserver import VaultDevServer, cli
+from secrets_agent.devserver import VaultDevServer
+from secrets_agent.devserver import command as cli
 
 from .tlscerts import Pki
 
 RUNNER = (
     "import argparse, sys\n"
-    "from secrets_agent.devserver import cli\n"
+    "from secrets_agent.devserver import command as cli\n"
     "parser = argparse.ArgumentParser()\n"
     "cli.add_arguments(parser)\n"
     "sys.exit(cli.run(parser.parse_args(sys.argv[1:])))\n"

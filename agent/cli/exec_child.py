@@ -1,6 +1,6 @@
-"""Run one command as a child of the agent: same stdio, forwarded signals, reaped zombies.
+"""The command ``exec`` runs: start it, relay signals to it, reap zombies, return its exit code.
 
-Used by ``secrets-agent exec`` (the container entrypoint). The main thread owns the child: it
+Same stdio as the agent, the environment ``exec_env`` builds. The main thread owns the child: it
 waits on a self-pipe fed by ``signal.set_wakeup_fd`` (so a signal wakes it at once), forwards
 the signals it receives, signals the child when the agent reports changed files, and polls the
 child's exit. Other threads never touch the child's PID, so a PID cannot be signalled after it
@@ -21,12 +21,13 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+
+from secrets_agent.cli import exitcodes
 
 FORWARDED_SIGNALS = (
     signal.SIGTERM,
@@ -42,9 +43,6 @@ _TTY_SIGNALS = frozenset({signal.SIGINT, signal.SIGQUIT})
 _CHANGE = 0  # byte written to the wake-up pipe when the agent changed files (no signal is 0)
 ORPHAN_GRACE = 1.0
 CHANGE_SETTLE = 0.2  # changes reported within this window (one refresh cycle) -> one signal
-
-EXIT_NOT_EXECUTABLE = 126
-EXIT_NOT_FOUND = 127
 
 
 class LaunchError(Exception):
@@ -69,15 +67,15 @@ def resolve_command(name: str, path: str | None) -> str:
                 return candidate
             found_not_executable = candidate
     if found_not_executable is not None:
-        raise LaunchError(f"{name}: permission denied (not executable)", EXIT_NOT_EXECUTABLE)
+        raise LaunchError(f"{name}: permission denied (not executable)", exitcodes.NOT_EXECUTABLE)
     if os.path.isdir(name):  # noqa: PTH112
-        raise LaunchError(f"{name}: is a directory", EXIT_NOT_EXECUTABLE)
-    raise LaunchError(f"{name}: command not found", EXIT_NOT_FOUND)
+        raise LaunchError(f"{name}: is a directory", exitcodes.NOT_EXECUTABLE)
+    raise LaunchError(f"{name}: command not found", exitcodes.NOT_FOUND)
 
 
 def exit_code_of(returncode: int) -> int:
     """A shell-style exit code: the child's own code, or 128+N when signal N killed it."""
-    return 128 - returncode if returncode < 0 else returncode
+    return exitcodes.killed_by(-returncode) if returncode < 0 else returncode
 
 
 class SignalRelay:
@@ -176,11 +174,15 @@ def start_child(argv: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen
     try:
         return subprocess.Popen(list(argv), env=dict(env), close_fds=True)
     except FileNotFoundError:
-        raise LaunchError(f"{argv[0]}: command not found", EXIT_NOT_FOUND) from None
+        raise LaunchError(f"{argv[0]}: command not found", exitcodes.NOT_FOUND) from None
     except PermissionError:
-        raise LaunchError(f"{argv[0]}: permission denied", EXIT_NOT_EXECUTABLE) from None
+        raise LaunchError(f"{argv[0]}: permission denied", exitcodes.NOT_EXECUTABLE) from None
     except OSError as exc:
-        code = EXIT_NOT_EXECUTABLE if exc.errno in (errno.ENOEXEC, errno.EISDIR) else 1
+        code = (
+            exitcodes.NOT_EXECUTABLE
+            if exc.errno in (errno.ENOEXEC, errno.EISDIR)
+            else exitcodes.FAILURE
+        )
         raise LaunchError(f"{argv[0]}: cannot execute: {exc.strerror}", code) from None
 
 
@@ -215,8 +217,3 @@ def supervise(
                     change_due = time.monotonic() + CHANGE_SETTLE  # not `now`: before the wait
             elif sig != signal.SIGCHLD and not _from_terminal(sig):
                 child.send_signal(sig)
-
-
-def error(message: str) -> None:
-    """Print the one-line error of ``secrets-agent exec``."""
-    print(f"secrets-agent exec: {message}", file=sys.stderr, flush=True)

@@ -7,7 +7,7 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from secrets_agent.devserver import token_handlers
+from secrets_agent.devserver.handlers import token_auth
 from secrets_agent.devserver.state import AppRole, AuthMount
 from secrets_agent.devserver.wire import (
     DEFAULT_LEASE_SECONDS,
@@ -19,8 +19,8 @@ from secrets_agent.devserver.wire import (
 )
 
 if TYPE_CHECKING:
-    from secrets_agent.devserver.router import Request
     from secrets_agent.devserver.state import VaultState
+    from secrets_agent.devserver.wire import Request
 
 INVALID_CREDENTIALS = "invalid role or secret ID"
 
@@ -50,7 +50,7 @@ def _issue(state: VaultState, role: Any, path: str, display: str, meta: dict[str
         meta=meta,
         orphan=True,
     )
-    auth = token_handlers.auth_block(token, state.tokens.clock())
+    auth = token_auth.auth_block(token, state.tokens.clock())
     return ok(None, auth=auth, mount_type="")
 
 
@@ -81,10 +81,11 @@ def login(state: VaultState, req: Request) -> Reply:
     k8s_role = auth.roles.get(str(name))
     if k8s_role is None:
         return error(400, f'invalid role name "{name}"')
-    claims = _jwt_claims(str(jwt))
-    accepted = jwt in k8s_role.jwts if k8s_role.jwts else claims is not None
-    if not accepted:
+    # The dev server cannot ask a Kubernetes API server to review the token: a role accepts
+    # exactly the JWTs it was given, and a role given none accepts no login at all.
+    if str(jwt) not in k8s_role.jwts:
         return error(403, "permission denied")
+    claims = _jwt_claims(str(jwt))
     sa_name, namespace, uid, secret = _service_account(claims or {})
     meta = {
         "role": k8s_role.name,
@@ -128,7 +129,7 @@ def _role_settings(data: dict[str, Any]) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     policies = data.get("token_policies", data.get("policies"))
     if policies is not None:
-        settings["policies"] = token_handlers._policy_list(policies) or []
+        settings["policies"] = token_auth.policy_list(policies) or []
     if data.get("token_ttl") not in (None, ""):
         settings["token_ttl"] = parse_duration(data["token_ttl"])
     if "bind_secret_id" in data:
@@ -139,7 +140,7 @@ def _role_settings(data: dict[str, Any]) -> dict[str, Any]:
 def handle(state: VaultState, req: Request) -> Reply:
     """Everything under ``auth/`` except logins."""
     if req.path.startswith("auth/token/"):
-        return token_handlers.handle(state, req)
+        return token_auth.handle(state, req)
     mount, sub = _split(req.path)
     auth = state.auth_mounts.get(mount)
     if auth is None:

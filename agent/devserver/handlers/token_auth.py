@@ -16,8 +16,8 @@ from secrets_agent.devserver.wire import (
 )
 
 if TYPE_CHECKING:
-    from secrets_agent.devserver.router import Request
     from secrets_agent.devserver.state import VaultState
+    from secrets_agent.devserver.wire import Request
 
 
 def auth_block(token: Token, now: float) -> dict[str, Any]:
@@ -66,7 +66,7 @@ def lookup_data(token: Token, now: float) -> dict[str, Any]:
     return data
 
 
-def _policy_list(value: Any) -> list[str] | None:
+def policy_list(value: Any) -> list[str] | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -79,7 +79,7 @@ def _policy_list(value: Any) -> list[str] | None:
 def _create(store: TokenStore, parent: Token, req: Request) -> Reply:
     body = req.data
     try:
-        policies = _policy_list(body.get("policies"))
+        policies = policy_list(body.get("policies"))
         ttl = parse_duration(body["ttl"]) if body.get("ttl") else None
         meta = body.get("meta")
         if meta is not None and not isinstance(meta, dict):

@@ -10,7 +10,7 @@ from types import FrameType
 from typing import Any
 
 from secrets_agent.devserver.seed import SeedError, load_seed
-from secrets_agent.devserver.vault import VaultDevServer, is_loopback
+from secrets_agent.devserver.server import VaultDevServer, is_loopback
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -9,8 +9,8 @@ from secrets_agent.devserver.kvstore import KVv1
 from secrets_agent.devserver.wire import Reply, error, no_content, ok
 
 if TYPE_CHECKING:
-    from secrets_agent.devserver.router import Request
     from secrets_agent.devserver.state import VaultState
+    from secrets_agent.devserver.wire import Request
 
 VERSION = "1.19.0"
 _HEALTH_CODES = ("activecode", "standbycode", "drsecondarycode", "performancestandbycode",

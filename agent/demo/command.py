@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from secrets_agent.demo.show import MASK_PREFIX, Printer, tree_lines
+from secrets_agent.demo.output import MASK_PREFIX, Printer, tree_lines
 from secrets_agent.demo.steps import DemoRun
 from secrets_agent.demo.workspace import (
     DemoError,

@@ -165,7 +165,7 @@ def test_url_and_stop_releases_port() -> None:
 
 
 def test_nagle_disabled_on_accepted_sockets(vault: VaultDevServer) -> None:
-    from secrets_agent.devserver import server
+    from secrets_agent.devserver import httpd as server
 
     seen: list[int] = []
     original = server._Handler.setup

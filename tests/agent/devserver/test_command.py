@@ -12,11 +12,11 @@ from pathlib import Path
 
 import hvac
 import pytest
-from secrets_agent.devserver import cli
+from secrets_agent.devserver import command as cli
 
 RUNNER = (
     "import argparse, sys\n"
-    "from secrets_agent.devserver import cli\n"
+    "from secrets_agent.devserver import command as cli\n"
     "parser = argparse.ArgumentParser()\n"
     "cli.add_arguments(parser)\n"
     "sys.exit(cli.run(parser.parse_args(sys.argv[1:])))\n"
@@ -43,7 +43,7 @@ def test_serves_seed_and_stops_on_sigterm(tmp_path: Path) -> None:
     seed.write_text(json.dumps({
         "mounts": {"kv1": 1},
         "secrets": {"secret/alpaca": {"api_key_id": "id"}, "kv1/db": {"password": "pw"}},
-        "approle": {"agent": {"paths": ["secret/data/"]}},
+        "approle": {"agent": {"paths": ["secret/data/*"]}},
     }))  # fmt: skip
     proc = _spawn("--port", "0", "--root-token", "dev-root", "--seed", str(seed))
     try:

@@ -10,7 +10,7 @@ from secrets_agent.devserver.wire import (
     Reply,
     envelope,
     error,
-    format_duration,
+    go_duration,
     no_content,
     now_ns,
     ok,
@@ -19,7 +19,7 @@ from secrets_agent.devserver.wire import (
 )
 
 if TYPE_CHECKING:
-    from secrets_agent.devserver.router import Request
+    from secrets_agent.devserver.wire import Request
 
 UNSUPPORTED = "unsupported operation"
 _CLI_OP = {"read": "get", "update": "put", "list": "list", "delete": "delete", "patch": "patch"}
@@ -192,7 +192,7 @@ def _metadata(engine: KVv2, req: Request, path: str) -> Reply:
             "created_time": rfc3339(entry.created_ns),
             "current_version": entry.current,
             "custom_metadata": entry.custom_metadata,
-            "delete_version_after": format_duration(entry.delete_version_after),
+            "delete_version_after": go_duration(entry.delete_version_after),
             "max_versions": entry.max_versions,
             "oldest_version": entry.oldest,
             "updated_time": rfc3339(entry.updated_ns),
@@ -230,7 +230,7 @@ def _config(engine: KVv2, req: Request) -> Reply:
         return ok(
             {
                 "cas_required": engine.cas_required,
-                "delete_version_after": format_duration(engine.delete_version_after),
+                "delete_version_after": go_duration(engine.delete_version_after),
                 "max_versions": engine.max_versions,
             }
         )

@@ -1,4 +1,4 @@
-"""Output helpers for ``secrets-agent demo``: masking, step headers and the file tree.
+"""What ``secrets-agent demo`` prints: masked values, numbered steps, timings and the file tree.
 
 Nothing here ever prints a whole secret value: ``mask`` keeps at most the first three
 characters and the length.
@@ -30,7 +30,7 @@ def mask(value: str | bytes) -> str:
     return f"{head}\u2026 ({len(value)} {unit})"
 
 
-def format_duration(seconds: float) -> str:
+def format_elapsed(seconds: float) -> str:
     """Human duration: ``'850 us'``, ``'3.2 ms'``, ``'1.41 s'``."""
     if seconds < 1e-6:
         return f"{seconds * 1e9:.0f} ns"
