@@ -20,6 +20,8 @@ from typing import Any, ClassVar, TypeVar
 from .errors import SecretConfigurationError
 
 DEFAULT_TTL_SECONDS = 300.0
+#: Fraction of the TTL at its end during which a read refreshes the value in the background.
+DEFAULT_REFRESH_AHEAD = 0.2
 DEFAULT_SECRETS_DIR = Path("/run/secrets")
 DEFAULT_K8S_TOKEN_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 
@@ -62,6 +64,32 @@ def resolve_ttl(ttl_seconds: float | None, environ: Mapping[str, str]) -> float:
         raise SecretConfigurationError(
             f"{source} must be a number of seconds >= 0, got {raw!r}"
         ) from None
+
+
+def resolve_refresh_ahead(refresh_ahead: float | None, environ: Mapping[str, str]) -> float:
+    """The refresh-ahead fraction: the argument, else ``SECRET_CACHE_REFRESH_AHEAD``, else 0.2.
+
+    Must be >= 0 and < 1; 0 disables refreshing ahead of expiry.
+    """
+    if refresh_ahead is not None:
+        raw: object = refresh_ahead
+        source = "refresh_ahead"
+    elif environ.get("SECRET_CACHE_REFRESH_AHEAD"):
+        raw = environ["SECRET_CACHE_REFRESH_AHEAD"]
+        source = "SECRET_CACHE_REFRESH_AHEAD"
+    else:
+        return DEFAULT_REFRESH_AHEAD
+    try:
+        if isinstance(raw, bool):
+            raise ValueError
+        fraction = float(str(raw).strip())
+    except ValueError:
+        fraction = -1.0
+    if not 0 <= fraction < 1:
+        raise SecretConfigurationError(
+            f"{source} must be a fraction of the TTL >= 0 and < 1 (0 disables), got {raw!r}"
+        )
+    return fraction
 
 
 def _kv_version(value: object) -> int:
@@ -266,11 +294,13 @@ class AwsConfig(_BackendConfig):
 
 
 __all__ = [
+    "DEFAULT_REFRESH_AHEAD",
     "DEFAULT_TTL_SECONDS",
     "AwsConfig",
     "EnvConfig",
     "FileConfig",
     "VaultConfig",
     "default_secrets_dir",
+    "resolve_refresh_ahead",
     "resolve_ttl",
 ]
