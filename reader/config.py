@@ -23,6 +23,13 @@ DEFAULT_TTL_SECONDS = 300.0
 #: Fraction of the TTL at its end during which a read refreshes the value in the background.
 DEFAULT_REFRESH_AHEAD = 0.2
 DEFAULT_SECRETS_DIR = Path("/run/secrets")
+#: Seconds one backend request may take (``SECRET_BACKEND_TIMEOUT``): short enough that a service
+#: starting during an outage reaches its fallback quickly (the outage memory then spares every
+#: other key the wait), long enough for a KV read over a slow link.
+DEFAULT_BACKEND_TIMEOUT = 3.0
+#: Attempts of one AWS request (``SECRET_BACKEND_MAX_ATTEMPTS``): one retry, after botocore's
+#: standard back-off, rides out a throttled or dropped request.
+DEFAULT_AWS_MAX_ATTEMPTS = 2
 DEFAULT_K8S_TOKEN_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 
 
@@ -242,7 +249,7 @@ class VaultConfig(_BackendConfig):
     ca_cert: Path | None = None
     kv_mount: str = "secret"
     kv_version: int = 2
-    timeout: float = 5.0
+    timeout: float = DEFAULT_BACKEND_TIMEOUT
     proxies: dict[str, str] | None = None
     secrets_dir: Path = DEFAULT_SECRETS_DIR
 
@@ -259,7 +266,7 @@ class VaultConfig(_BackendConfig):
         "ca_cert": ("VAULT_CACERT",),
         "kv_mount": ("VAULT_KV_MOUNT",),
         "kv_version": ("VAULT_KV_VERSION",),
-        "timeout": ("VAULT_CLIENT_TIMEOUT",),
+        "timeout": ("SECRET_BACKEND_TIMEOUT", "VAULT_CLIENT_TIMEOUT"),
     }
     _ALIASES: ClassVar[Mapping[str, str]] = {"url": "address"}
 
@@ -282,9 +289,14 @@ class AwsConfig(_BackendConfig):
     endpoint_url: str | None = None
     version_stage: str | None = None
     connect_timeout: float = 2.0
-    read_timeout: float = 5.0
-    max_attempts: int = 3
+    read_timeout: float = DEFAULT_BACKEND_TIMEOUT
+    max_attempts: int = DEFAULT_AWS_MAX_ATTEMPTS
     secrets_dir: Path = DEFAULT_SECRETS_DIR
+
+    _ENV: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "read_timeout": ("SECRET_BACKEND_TIMEOUT",),
+        "max_attempts": ("SECRET_BACKEND_MAX_ATTEMPTS",),
+    }
 
     @classmethod
     def _derived_defaults(
@@ -294,6 +306,8 @@ class AwsConfig(_BackendConfig):
 
 
 __all__ = [
+    "DEFAULT_AWS_MAX_ATTEMPTS",
+    "DEFAULT_BACKEND_TIMEOUT",
     "DEFAULT_REFRESH_AHEAD",
     "DEFAULT_TTL_SECONDS",
     "AwsConfig",
