@@ -136,8 +136,7 @@ class SecretManager(abc.ABC):
             return self._get_uncached(key)
         if refresh_at > self._timer():
             return value
-        due = self._serve_due(key)
-        return self._get_uncached(key) if due is None else due
+        return self._get_due(key)
 
     async def aget_secret(self, key: str) -> str:
         """``get_secret`` for ``asyncio``: same values, errors and cache, shared with threads.
@@ -152,6 +151,13 @@ class SecretManager(abc.ABC):
             return await self._aget_uncached(key)
         if refresh_at > self._timer():
             return value
+        return await self._aget_due(key)
+
+    def _get_due(self, key: str) -> str:
+        due = self._serve_due(key)
+        return self._get_uncached(key) if due is None else due
+
+    async def _aget_due(self, key: str) -> str:
         due = self._serve_due(key)
         return await self._aget_uncached(key) if due is None else due
 
