@@ -13,6 +13,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from .logger import get_logger
+
 _Job = tuple[Callable[[str], object], str]
 
 
@@ -59,8 +61,6 @@ class BackgroundWorkers:
             try:
                 job(key)
             except Exception:
-                from .manager import get_logger  # (the manager imports this module)
-
                 get_logger().exception("background refresh of secret %r failed", key)
 
     @property

@@ -19,53 +19,34 @@
 "Not found" and "access denied" are authoritative answers and are never served from stale data.
 A refresh ahead of expiry that fails leaves the cached value in place until it expires (logged
 once, naming the key); what happens then is steps 2-5.
+
+This class holds step 1, the hot path; everything after a miss is its ``SecretLoader``.
 """
 
 from __future__ import annotations
 
 import abc
-import contextlib
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from .background import BackgroundWorkers
 from .cache import SecretCache
 from .config import resolve_refresh_ahead, resolve_ttl
-from .errors import SecretBackendUnavailableError, SecretManagerError
-from .files import read_secret_file
-from .keys import validate_key
+from .loader import (
+    MAX_CONCURRENT_READS,
+    REFRESH_WORKERS,
+    STALE_RETRY_SECONDS,
+    WAIT_SECONDS,
+    SecretLoader,
+)
+from .logger import get_logger
 from .outage_memory import OutageMemory
-from .single_flight import Call, SingleFlight
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import logging
-    from asyncio import Future
     from types import TracebackType
     from typing import ClassVar, Self
-
-
-def get_logger() -> logging.Logger:
-    """The package's logger; ``logging`` is imported on first use (only slow paths log)."""
-    import logging
-
-    return logging.getLogger("libs.secrets")
-
-
-#: While a backend is down, a stale value is served without asking it again for this long
-#: (or the TTL, if shorter).
-STALE_RETRY_SECONDS = 5.0
-#: The longest a caller waits for another caller's read of the same key, or for one of the
-#: ``MAX_CONCURRENT_READS`` slots, before it is served as if the backend were unavailable.
-WAIT_SECONDS = 30.0
-#: Backend reads one manager runs at once: the connection pools of requests (hvac) and botocore
-#: hold 10 connections, so more would open and discard connections ("Connection pool is full").
-MAX_CONCURRENT_READS = 10
-#: Daemon threads that refresh values ahead of their expiry.
-REFRESH_WORKERS = 2
 
 
 class SecretManager(abc.ABC):
@@ -94,15 +75,10 @@ class SecretManager(abc.ABC):
         )
         self._entries = self._cache._entries  # read directly by the hot path
         self._timer = timer
-        self._fallback_dir = fallback_dir
         self._closed = False
-        self._flights = SingleFlight()
-        self._outage = OutageMemory(self.backend, timer=timer)
-        self._read_slots = threading.BoundedSemaphore(MAX_CONCURRENT_READS)
-        self._refresher = BackgroundWorkers(
-            f"libs.secrets {self.backend} refresh", workers=REFRESH_WORKERS
+        self._loader = SecretLoader(
+            self.backend, self._fetch, self._cache, timer=timer, fallback_dir=fallback_dir
         )
-        self.wait_seconds = WAIT_SECONDS
 
     @property
     def cache(self) -> SecretCache:
@@ -122,7 +98,16 @@ class SecretManager(abc.ABC):
     @property
     def outage(self) -> OutageMemory:
         """The manager's memory of a backend outage (for inspection)."""
-        return self._outage
+        return self._loader.outage
+
+    @property
+    def wait_seconds(self) -> float:
+        """The longest a caller waits for another caller's read of the same key."""
+        return self._loader.wait_seconds
+
+    @wait_seconds.setter
+    def wait_seconds(self, seconds: float) -> None:
+        self._loader.wait_seconds = seconds
 
     def get_secret(self, key: str) -> str:
         """Return the value of ``key``.
@@ -133,10 +118,11 @@ class SecretManager(abc.ABC):
         try:
             value, refresh_at, _ = self._entries[key]
         except (KeyError, TypeError):
-            return self._get_uncached(key)
+            return self._loader.get(key)
         if refresh_at > self._timer():
             return value
-        return self._get_due(key)
+        due = self._loader.serve_due(key)
+        return self._loader.get(key) if due is None else due
 
     async def aget_secret(self, key: str) -> str:
         """``get_secret`` for ``asyncio``: same values, errors and cache, shared with threads.
@@ -148,172 +134,14 @@ class SecretManager(abc.ABC):
         try:
             value, refresh_at, _ = self._entries[key]
         except (KeyError, TypeError):
-            return await self._aget_uncached(key)
+            return await self._loader.aget(key)
         if refresh_at > self._timer():
             return value
         return await self._aget_due(key)
 
-    def _get_due(self, key: str) -> str:
-        due = self._serve_due(key)
-        return self._get_uncached(key) if due is None else due
-
     async def _aget_due(self, key: str) -> str:
-        due = self._serve_due(key)
-        return await self._aget_uncached(key) if due is None else due
-
-    def _serve_due(self, key: str) -> str | None:
-        """The value of ``key`` if still fresh (queueing one refresh ahead of expiry), else None."""
-        entry = self._entries.get(key)
-        if entry is None or not entry[2] > self._timer():
-            return None
-        if self._cache.claim_refresh(key, entry):
-            self._refresher.submit(self._refresh, key)
-        return entry[0]
-
-    def _get_uncached(self, key: str) -> str:
-        secret_path, field = validate_key(key)
-        call, leader = self._flights.join(key)
-        if leader:
-            return self._flights.run(key, call, lambda: self._load(key, secret_path, field))
-        try:
-            return call.result(self.wait_seconds)
-        except TimeoutError:
-            return self._serve_fallback(key, self._wait_error(key))
-
-    async def _aget_uncached(self, key: str) -> str:
-        import asyncio
-
-        secret_path, field = validate_key(key)
-        call, leader = self._flights.join(key)
-        loop = asyncio.get_running_loop()
-        if leader:
-            loop.run_in_executor(None, self._lead_quietly, key, call, secret_path, field)
-        waiter = loop.create_future()
-        call.add_done_callback(lambda done: loop.call_soon_threadsafe(_settle, waiter, done))
-        try:
-            return await asyncio.wait_for(waiter, self.wait_seconds)
-        except TimeoutError:
-            return self._serve_fallback(key, self._wait_error(key))
-
-    def _lead_quietly(self, key: str, call: Call, secret_path: str, field: str) -> None:
-        """Lead ``call`` on an executor thread; the outcome goes to the waiters only."""
-        with contextlib.suppress(Exception):
-            self._flights.run(key, call, lambda: self._load(key, secret_path, field))
-
-    def _wait_error(self, key: str) -> SecretBackendUnavailableError:
-        return SecretBackendUnavailableError(
-            f"secret {key!r}: no answer from the {self.backend} backend within "
-            f"{self.wait_seconds:g}s",
-            backend=self.backend,
-            key=key,
-        )
-
-    def _load(self, key: str, secret_path: str, field: str) -> str:
-        """The leader's read: the cache again, then the backend unless it is known down."""
-        entry = self._entries.get(key)
-        if entry is not None and entry[2] > self._timer():
-            return entry[0]  # stored by a leader that finished between our miss and our join
-        blocked = self._outage.admit(key)
-        if blocked is not None:
-            return self._serve_fallback(key, blocked)
-        try:
-            return self._read_and_store(key, secret_path, field)
-        except SecretBackendUnavailableError as exc:
-            return self._serve_fallback(key, exc)
-
-    def _read_and_store(self, key: str, secret_path: str, field: str) -> str:
-        """One backend read in one of the read slots; the outcome goes to the outage memory."""
-        generation = self._cache.generation
-        if not self._read_slots.acquire(timeout=self.wait_seconds):
-            self._outage.abandoned()
-            raise self._wait_error(key)
-        try:
-            value = self._fetch(key, secret_path, field)
-        except SecretBackendUnavailableError as exc:
-            self._outage.failed(exc)
-            raise
-        except SecretManagerError:
-            self._outage.answered()
-            raise
-        except BaseException:
-            self._outage.abandoned()
-            raise
-        finally:
-            self._read_slots.release()
-        self._outage.answered()
-        if not self._closed:
-            self._cache.set_if_generation(key, value, generation)
-        return value
-
-    def _refresh(self, key: str) -> None:
-        """Background job: read ``key`` again ahead of its expiry, as the single flight's leader."""
-        if self._closed:
-            return
-        call, leader = self._flights.join(key)
-        if not leader:
-            return  # a miss is reading it already
-        with contextlib.suppress(SecretManagerError):  # logged; any follower has it
-            self._flights.run(key, call, lambda: self._refresh_read(key))
-
-    def _refresh_read(self, key: str) -> str:
-        secret_path, field = validate_key(key)
-        error: SecretManagerError | None = self._outage.admit(key)
-        if error is None:  # else the outage memory has logged the outage
-            try:
-                return self._read_and_store(key, secret_path, field)
-            except SecretManagerError as exc:
-                get_logger().warning(
-                    "refreshing secret %r ahead of its expiry failed (%s); the cached value is "
-                    "served until it expires",
-                    key,
-                    exc,
-                )
-                error = exc
-        return self._after_failed_refresh(key, error)
-
-    def _after_failed_refresh(self, key: str, error: SecretManagerError) -> str:
-        """What a caller waiting on a failed refresh gets: the value while fresh, else the
-        rules of a miss (stale value or agent file for an outage, else the error)."""
-        entry = self._entries.get(key)
-        if entry is not None and entry[2] > self._timer():
-            return entry[0]
-        if isinstance(error, SecretBackendUnavailableError):
-            return self._serve_fallback(key, error)
-        raise error
-
-    def _serve_fallback(self, key: str, error: SecretBackendUnavailableError) -> str:
-        retry = min(self._cache.ttl_seconds, STALE_RETRY_SECONDS)
-        stale = self._cache.get_stale(key)
-        if stale is not None:
-            get_logger().warning(
-                "%s backend unavailable (%s); serving the last cached value of secret %r",
-                self.backend,
-                error,
-                key,
-            )
-            self._cache.set(key, stale, ttl=retry)
-            return stale
-        if self._fallback_dir is not None:
-            try:
-                value = read_secret_file(self._fallback_dir, key, backend=self.backend)
-            except SecretManagerError as fallback_error:
-                get_logger().debug(
-                    "no agent file for secret %r under %s: %s",
-                    key,
-                    self._fallback_dir,
-                    fallback_error,
-                )
-            else:
-                get_logger().warning(
-                    "%s backend unavailable (%s); serving secret %r from the agent's file under %s",
-                    self.backend,
-                    error,
-                    key,
-                    self._fallback_dir,
-                )
-                self._cache.set(key, value, ttl=retry)
-                return value
-        raise error
+        due = self._loader.serve_due(key)
+        return await self._loader.aget(key) if due is None else due
 
     @abc.abstractmethod
     def _fetch(self, key: str, secret_path: str, field: str) -> str:
@@ -337,7 +165,7 @@ class SecretManager(abc.ABC):
 
     def _close(self) -> None:
         """Backend-specific cleanup; subclasses call ``super()._close()``."""
-        self._refresher.close()
+        self._loader.close()
         self._cache.clear()  # a closed manager keeps no secret values in memory
 
     def __enter__(self) -> Self:
@@ -361,17 +189,6 @@ class SecretManager(abc.ABC):
             f"{type(self).__name__}(backend={self.backend!r}, "
             f"ttl_seconds={self._cache.ttl_seconds!r}{extra})"
         )
-
-
-def _settle(waiter: Future[str], call: Call) -> None:
-    """Copy a published call's outcome to an ``asyncio`` future (unless it was cancelled)."""
-    if waiter.done():
-        return
-    value, error = call.outcome()
-    if error is None:
-        waiter.set_result(value)
-    else:
-        waiter.set_exception(error)
 
 
 __all__ = [

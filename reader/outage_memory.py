@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 
 from .errors import SecretBackendUnavailableError
+from .logger import get_logger
 
 #: The first window after a failure, in seconds; each failed probe doubles it.
 FIRST_WINDOW_SECONDS = 1.0
@@ -94,8 +95,6 @@ class OutageMemory:
             self._probing = False
             self._last_error = error
             window = self._window
-        from .manager import get_logger  # (the manager imports this module)
-
         get_logger().info(
             "%s backend unavailable (%s); uncached reads use stale values and agent files "
             "for %.1fs",
@@ -115,8 +114,6 @@ class OutageMemory:
             self._window = 0.0
             self._last_error = None
         if was_down:
-            from .manager import get_logger
-
             get_logger().info("%s backend answers again", self._backend)
 
     def abandoned(self) -> None:

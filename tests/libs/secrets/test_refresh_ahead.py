@@ -20,7 +20,7 @@ from libs.secrets import (
     VaultSecretManager,
 )
 from libs.secrets.config import DEFAULT_REFRESH_AHEAD
-from libs.secrets.manager import REFRESH_WORKERS
+from libs.secrets.loader import REFRESH_WORKERS
 
 from .conftest import FakeTimer
 from .load_support import ScriptedManager
@@ -83,7 +83,7 @@ def test_zero_disables_it(timer: FakeTimer) -> None:
     assert manager.get_secret("db/password") == "v1"
     time.sleep(0.05)
     assert manager.calls == ["db/password"]
-    assert manager._refresher.threads == 0
+    assert manager._loader.refresher.threads == 0
     manager.close()
 
 
@@ -98,7 +98,7 @@ def test_a_failed_refresh_keeps_the_value_and_logs_once(
         for _ in range(50):
             assert manager.get_secret("db/password") == canary
         assert eventually(lambda: len(manager.calls) == 2)
-        assert eventually(lambda: len(manager._flights) == 0)
+        assert eventually(lambda: len(manager._loader.flights) == 0)
         for _ in range(50):
             assert manager.get_secret("db/password") == canary
     failures = [r for r in caplog.records if "ahead of its expiry" in r.getMessage()]
@@ -122,7 +122,7 @@ def test_background_threads_are_few_and_daemons(timer: FakeTimer) -> None:
     for key in keys:
         assert manager.get_secret(key) == "v"
     assert eventually(lambda: len(manager.calls) == 2 * len(keys), timeout=10)
-    workers = list(manager._refresher._threads)
+    workers = list(manager._loader.refresher._threads)
     assert 1 <= len(workers) <= REFRESH_WORKERS
     assert set(manager.threads[len(keys) :]) <= {t.name for t in workers}
     assert all(t.daemon for t in workers)

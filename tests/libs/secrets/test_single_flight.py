@@ -33,7 +33,7 @@ def test_concurrent_misses_of_one_key_make_one_read() -> None:
     results = in_threads(THREADS, lambda: manager.get_secret("db/password"))
     assert results == ["pw"] * THREADS
     assert manager.calls == ["db/password"]
-    assert len(manager._flights) == 0
+    assert len(manager._loader.flights) == 0
 
 
 def test_followers_get_the_leaders_error() -> None:
