@@ -95,7 +95,11 @@ class SecretLoader:
         call, leader = self.flights.join(key)
         loop = asyncio.get_running_loop()
         if leader:
-            loop.run_in_executor(None, self._lead_quietly, key, call, secret_path, field)
+            try:
+                loop.run_in_executor(None, self._lead_quietly, key, call, secret_path, field)
+            except RuntimeError as exc:  # the executor is shut down: never leave the call open
+                self.flights.finish(key, call, "", exc)
+                raise
         waiter = loop.create_future()
         call.add_done_callback(lambda done: loop.call_soon_threadsafe(_settle, waiter, done))
         try:

@@ -87,18 +87,19 @@ class SingleFlight:
         try:
             value = read()
         except Exception as exc:
-            self._finish(key, call, "", exc)
+            self.finish(key, call, "", exc)
             raise
         except BaseException:
             interrupted = SecretBackendUnavailableError(
                 f"secret {key!r}: the read was interrupted", key=key
             )
-            self._finish(key, call, "", interrupted)
+            self.finish(key, call, "", interrupted)
             raise
-        self._finish(key, call, value, None)
+        self.finish(key, call, value, None)
         return value
 
-    def _finish(self, key: str, call: Call, value: str, error: Exception | None) -> None:
+    def finish(self, key: str, call: Call, value: str, error: Exception | None) -> None:
+        """Close ``call``: out of the table first, then its outcome to every waiter."""
         with self._lock:
             if self._calls.get(key) is call:
                 del self._calls[key]

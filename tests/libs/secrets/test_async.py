@@ -201,3 +201,17 @@ def test_vault_dev_server_coroutines_and_threads_make_one_read(vault: Any) -> No
     assert in_threads == ["pw"] * 8
     reads = [path for method, path in vault.requests if "async" in path]
     assert len(reads) == 1, reads
+
+
+def test_a_miss_after_the_executor_shut_down_leaves_no_open_call() -> None:
+    manager = ScriptedManager({"db/password": "pw"}, ttl_seconds=60)
+
+    async def main() -> None:
+        await asyncio.get_running_loop().shutdown_default_executor()
+        with pytest.raises(RuntimeError):
+            await manager.aget_secret("db/password")
+
+    asyncio.run(main())
+    assert len(manager._loader.flights) == 0
+    assert manager.get_secret("db/password") == "pw"  # a later miss leads a new read
+    manager.close()
