@@ -23,7 +23,7 @@ from libs.secrets import (
 from libs.secrets.config import AwsConfig, VaultConfig
 from libs.secrets.outage_memory import FIRST_WINDOW_SECONDS, MAX_WINDOW_SECONDS, OutageMemory
 
-from .conftest import FakeTimer
+from .conftest import FakeTimer, FaultFront
 from .load_support import ScriptedManager, in_threads
 
 DOWN = SecretBackendUnavailableError("connection refused")
@@ -180,3 +180,28 @@ def test_32_threads_fill_no_connection_pool(
 
             assert in_threads(32, read) == ["pw"] * 32
     assert "Connection pool is full" not in caplog.text
+
+
+def test_failing_aws_is_asked_once_for_ten_keys(
+    aws_front: FaultFront, sm_client: Any, tmp_path: Path, timer: FakeTimer
+) -> None:
+    keys = [f"app{i}/password" for i in range(10)]
+    for key in keys:
+        sm_client.create_secret(Name=key.split("/")[0], SecretString='{"password": "pw"}')
+        (tmp_path / key).parent.mkdir(exist_ok=True)
+        (tmp_path / key).write_text("from-file")
+    config = {
+        "endpoint_url": aws_front.url,
+        "region": "us-east-1",
+        "secrets_dir": str(tmp_path),
+        "max_attempts": 2,
+    }
+    with AWSSecretsManager(config, ttl_seconds=60, timer=timer) as manager:
+        aws_front.mode = "500"
+        assert [manager.get_secret(key) for key in keys] == ["from-file"] * 10
+        assert aws_front.hits == 2  # the first key's two attempts, then nothing
+        aws_front.mode = None
+        manager.invalidate()
+        timer.advance(FIRST_WINDOW_SECONDS)
+        assert [manager.get_secret(key) for key in keys] == ["pw"] * 10  # the probe succeeded
+        assert not manager.outage.down
