@@ -41,6 +41,7 @@ class ScriptedManager(SecretManager):
         self.calls: list[str] = []
         self.threads: list[str] = []
         self.holds: dict[str, threading.Event] = {}
+        self.released: list[bool] = []  # per held read: released (True) or timed out
         self.entered = threading.Event()
         self.delay = 0.0
         self.failure: SecretManagerError | None = None
@@ -51,7 +52,7 @@ class ScriptedManager(SecretManager):
         self.entered.set()
         hold = self.holds.get(key)
         if hold is not None:
-            hold.wait(10)
+            self.released.append(hold.wait(10))
         if self.delay:
             time.sleep(self.delay)
         if self.failure is not None:

@@ -8,7 +8,6 @@ moto's server and a real OpenBao dev server (both behind a counting, latency-add
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -53,13 +52,16 @@ def test_keys_do_not_wait_for_each_other() -> None:
     slow.start()
     try:
         assert manager.entered.wait(5)
-        started = time.monotonic()
-        assert manager.get_secret("fast/key") == "f"
-        assert time.monotonic() - started < 1.0  # not held behind slow/key
+        fast = threading.Thread(target=manager.get_secret, args=("fast/key",))
+        fast.start()
+        fast.join(5)
+        assert not fast.is_alive()  # done while slow/key is still held
+        assert manager.cache.get("fast/key") == "f"
     finally:
         release.set()
         slow.join(10)
     assert sorted(manager.calls) == ["fast/key", "slow/key"]
+    assert manager.released == [True]
 
 
 def test_the_wait_is_bounded_then_the_outage_rules_apply() -> None:
@@ -118,13 +120,10 @@ def test_vault_dev_server_with_latency_gets_one_read(vault: Any) -> None:
     config = {"address": vault.url, "token": vault.root_token, "timeout": 10}
     with VaultSecretManager(config, ttl_seconds=60) as manager:
         vault.reset_counters()
-        started = time.monotonic()
         results = in_threads(THREADS, lambda: manager.get_secret("load/password"))
-        elapsed = time.monotonic() - started
     reads = [path for method, path in vault.requests if "load" in path]
     assert results == ["pw"] * THREADS
     assert len(reads) == 1, reads
-    assert elapsed < 5  # one round trip shared, not 32 in a row
 
 
 def test_moto_server_gets_one_read(aws_env: str, sm_client: Any) -> None:
