@@ -154,6 +154,10 @@ class SecretCache:
             entries[key] = (value, refresh_at, expires_at)
         return fresh
 
+    def after_fork(self) -> None:
+        """In a forked child: a new lock, in case a thread of the parent held the old one."""
+        self._lock = threading.Lock()
+
     def __len__(self) -> int:
         """Number of values held, fresh or stale."""
         return len(self._entries)

@@ -10,12 +10,18 @@ A read *due* for a refresh (in the last ``refresh_ahead`` fraction of its TTL) r
 cached value and queues one refresh on ``BackgroundWorkers``; the refresh is the single flight's
 leader for the key, so a miss arriving meanwhile waits for it instead of reading again. A failed
 refresh is logged once and leaves the value until it expires.
+
+A forked child (a pre-forking server that built its manager before the fork) inherits none of
+the parent's threads: every loader then starts over with no open call, no outage, free read
+slots and no worker, so a read the parent had under way cannot leave the child waiting for it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
+from _weakrefset import WeakSet  # what threading uses: loaded already, unlike weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -65,14 +71,18 @@ class SecretLoader:
         self._entries = cache._entries
         self._timer = timer
         self._fallback_dir = fallback_dir
-        self.flights = SingleFlight()
-        self.outage = OutageMemory(backend, timer=timer)
-        self.refresher = BackgroundWorkers(
-            f"libs.secrets {backend} refresh", workers=REFRESH_WORKERS
-        )
-        self._read_slots = threading.BoundedSemaphore(MAX_CONCURRENT_READS)
         self.wait_seconds = WAIT_SECONDS
         self._closed = False
+        self._start_over()
+        _LIVE.add(self)
+
+    def _start_over(self) -> None:
+        self.flights = SingleFlight()
+        self.outage = OutageMemory(self.backend, timer=self._timer)
+        self.refresher = BackgroundWorkers(
+            f"libs.secrets {self.backend} refresh", workers=REFRESH_WORKERS
+        )
+        self._read_slots = threading.BoundedSemaphore(MAX_CONCURRENT_READS)
 
     # -- entry points --------------------------------------------------------------------------
 
@@ -239,6 +249,20 @@ class SecretLoader:
                 self._cache.set(key, value, ttl=retry)
                 return value
         raise error
+
+
+_LIVE: WeakSet[SecretLoader] = WeakSet()
+
+
+def _start_over_in_child() -> None:
+    for loader in list(_LIVE):
+        loader._cache.after_fork()
+        if not loader._closed:
+            loader._start_over()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_start_over_in_child)
 
 
 def _settle(waiter: Future[str], call: Call) -> None:

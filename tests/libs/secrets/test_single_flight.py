@@ -7,6 +7,7 @@ moto's server and a real OpenBao dev server (both behind a counting, latency-add
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -158,3 +159,26 @@ def test_real_openbao_gets_one_read(openbao: OpenBao) -> None:
         proxy.close()
     assert results == ["pw"] * THREADS
     assert proxy.count("GET", "/v1/secret/data/load") == 1, proxy.counts
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_does_not_wait_for_the_parents_read() -> None:
+    manager = ScriptedManager({"db/password": "pw"}, ttl_seconds=60)
+    release = manager.holds["db/password"] = threading.Event()
+    leader = threading.Thread(target=manager.get_secret, args=("db/password",))
+    leader.start()
+    assert manager.entered.wait(5)
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's leader thread does not exist here
+        code = 1
+        try:
+            manager.holds.clear()
+            manager.wait_seconds = 5  # without a fresh start: 5 s, then unavailable
+            if manager.get_secret("db/password") == "pw" and len(manager.calls) == 2:
+                code = 0
+        finally:
+            os._exit(code)
+    release.set()
+    leader.join(10)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
