@@ -1,9 +1,16 @@
 """``SecretCache``: an in-process TTL cache built for a lock-free hot read.
 
-Entries live in a plain dict of ``key -> (value, expires_at)``. A fresh read is one dict lookup
-and one timer call, with no lock: dict reads are atomic in CPython and every writer replaces a
-whole tuple. Writers (``set``, ``invalidate``, ``clear``) serialise on a lock, so eviction and
-the invalidation generation stay consistent.
+Entries live in a plain dict of ``key -> (value, refresh_at, expires_at)``. A fresh read is one
+dict lookup and one timer call, with no lock: dict reads are atomic in CPython and every writer
+replaces a whole tuple. Writers (``set``, ``invalidate``, ``clear``, ``claim_refresh``) serialise
+on a lock, so eviction and the invalidation generation stay consistent.
+
+``refresh_at`` is where the hot path stops: a value stored with the cache's TTL and a
+``refresh_ahead`` fraction ``f`` is due for a refresh after ``(1 - f) * ttl`` and expires after
+``ttl``; without refresh ahead (and for values stored with their own ``ttl``) both are the same.
+Between the two the value is still fresh (``get`` returns it); ``claim_refresh`` lets exactly
+one reader start the refresh and moves ``refresh_at`` to ``expires_at`` so that later reads take
+the hot path again.
 
 An expired entry is kept as the *stale* value for stale-if-error (``get_stale``) until it is
 replaced, evicted (``maxsize``) or cleared. ``ttl_seconds=0`` therefore disables fresh hits but
@@ -24,7 +31,15 @@ _EXPIRED = -math.inf
 class SecretCache:
     """TTL cache of secret values: ``get``/``set``/``get_stale``/``invalidate``/``clear``."""
 
-    __slots__ = ("_entries", "_generation", "_lock", "maxsize", "timer", "ttl_seconds")
+    __slots__ = (
+        "_entries",
+        "_generation",
+        "_lock",
+        "maxsize",
+        "refresh_ahead",
+        "timer",
+        "ttl_seconds",
+    )
 
     def __init__(
         self,
@@ -32,24 +47,29 @@ class SecretCache:
         *,
         maxsize: int | None = None,
         timer: Callable[[], float] = time.monotonic,
+        refresh_ahead: float = 0.0,
     ) -> None:
-        """Raise ``ValueError`` for a negative or NaN TTL, or a ``maxsize`` below 1."""
+        """Raise ``ValueError`` for a negative or NaN TTL, a ``maxsize`` below 1, or a
+        ``refresh_ahead`` fraction outside ``[0, 1)``."""
         ttl = float(ttl_seconds)
         if not ttl >= 0:  # also rejects NaN
             raise ValueError(f"ttl_seconds must be >= 0, got {ttl_seconds!r}")
         if maxsize is not None and maxsize < 1:
             raise ValueError(f"maxsize must be None or >= 1, got {maxsize!r}")
+        if not 0 <= refresh_ahead < 1:
+            raise ValueError(f"refresh_ahead must be >= 0 and < 1, got {refresh_ahead!r}")
         self.ttl_seconds = ttl
         self.maxsize = maxsize
         self.timer = timer
-        self._entries: dict[Hashable, tuple[str, float]] = {}
+        self.refresh_ahead = float(refresh_ahead)
+        self._entries: dict[Hashable, tuple[str, float, float]] = {}
         self._generation = 0
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> str | None:
         """Return the fresh value for ``key``, or ``None`` if absent or expired."""
         entry = self._entries.get(key)
-        if entry is not None and entry[1] > self.timer():
+        if entry is not None and entry[2] > self.timer():
             return entry[0]
         return None
 
@@ -68,7 +88,7 @@ class SecretCache:
             self._generation += 1
             entry = self._entries.get(key)
             if entry is not None:
-                self._entries[key] = (entry[0], _EXPIRED)
+                self._entries[key] = (entry[0], _EXPIRED, _EXPIRED)
 
     def invalidate_where(self, predicate: Callable[[Hashable], bool]) -> int:
         """Make every key for which ``predicate(key)`` is true stale; return how many."""
@@ -77,9 +97,22 @@ class SecretCache:
             self._generation += 1
             for key, entry in list(self._entries.items()):
                 if predicate(key):
-                    self._entries[key] = (entry[0], _EXPIRED)
+                    self._entries[key] = (entry[0], _EXPIRED, _EXPIRED)
                     count += 1
         return count
+
+    def claim_refresh(self, key: Hashable, entry: tuple[str, float, float]) -> bool:
+        """Whether the caller that read ``entry`` should refresh ``key`` ahead of its expiry.
+
+        True for exactly one caller per stored value: the entry's ``refresh_at`` is moved to its
+        ``expires_at``, so later reads are plain hits until the value expires or is replaced.
+        False if ``entry`` is no longer the stored one (replaced, invalidated or claimed).
+        """
+        with self._lock:
+            if self._entries.get(key) is not entry:
+                return False
+            self._entries[key] = (entry[0], entry[2], entry[2])
+            return True
 
     def clear(self) -> None:
         """Forget every value, fresh and stale."""
@@ -103,17 +136,27 @@ class SecretCache:
         return self._store(key, value, ttl, generation)
 
     def _store(self, key: Hashable, value: str, ttl: float | None, generation: int | None) -> bool:
-        lifetime = self.ttl_seconds if ttl is None else ttl
+        if ttl is None:
+            lifetime = self.ttl_seconds
+            ahead = lifetime * self.refresh_ahead
+        else:
+            lifetime, ahead = ttl, 0.0
         now = self.timer()
         with self._lock:
             fresh = generation is None or generation == self._generation
             expires_at = now + lifetime if fresh else _EXPIRED
+            refresh_at = expires_at - ahead if fresh else _EXPIRED
             entries = self._entries
             if self.maxsize is not None and key not in entries:
                 while len(entries) >= self.maxsize:
                     del entries[next(iter(entries))]  # the oldest key goes first
-            entries[key] = (value, expires_at)  # replaced in place: readers never see a gap
+            # replaced in place: readers never see a gap
+            entries[key] = (value, refresh_at, expires_at)
         return fresh
+
+    def after_fork(self) -> None:
+        """In a forked child: a new lock, in case a thread of the parent held the old one."""
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         """Number of values held, fresh or stale."""
@@ -125,12 +168,12 @@ class SecretCache:
             entry = self._entries.get(key)
         except TypeError:
             return False
-        return entry is not None and entry[1] > self.timer()
+        return entry is not None and entry[2] > self.timer()
 
     def __repr__(self) -> str:
         return (
             f"SecretCache(ttl_seconds={self.ttl_seconds!r}, maxsize={self.maxsize!r}, "
-            f"entries={len(self._entries)})"
+            f"refresh_ahead={self.refresh_ahead!r}, entries={len(self._entries)})"
         )
 
 

@@ -20,7 +20,16 @@ from typing import Any, ClassVar, TypeVar
 from .errors import SecretConfigurationError
 
 DEFAULT_TTL_SECONDS = 300.0
+#: Fraction of the TTL at its end during which a read refreshes the value in the background.
+DEFAULT_REFRESH_AHEAD = 0.2
 DEFAULT_SECRETS_DIR = Path("/run/secrets")
+#: Seconds one backend request may take (``SECRET_BACKEND_TIMEOUT``): short enough that a service
+#: starting during an outage reaches its fallback quickly (the outage memory then spares every
+#: other key the wait), long enough for a KV read over a slow link.
+DEFAULT_BACKEND_TIMEOUT = 3.0
+#: Attempts of one AWS request (``SECRET_BACKEND_MAX_ATTEMPTS``): one retry, after botocore's
+#: standard back-off, rides out a throttled or dropped request.
+DEFAULT_AWS_MAX_ATTEMPTS = 2
 DEFAULT_K8S_TOKEN_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 
 
@@ -62,6 +71,32 @@ def resolve_ttl(ttl_seconds: float | None, environ: Mapping[str, str]) -> float:
         raise SecretConfigurationError(
             f"{source} must be a number of seconds >= 0, got {raw!r}"
         ) from None
+
+
+def resolve_refresh_ahead(refresh_ahead: float | None, environ: Mapping[str, str]) -> float:
+    """The refresh-ahead fraction: the argument, else ``SECRET_CACHE_REFRESH_AHEAD``, else 0.2.
+
+    Must be >= 0 and < 1; 0 disables refreshing ahead of expiry.
+    """
+    if refresh_ahead is not None:
+        raw: object = refresh_ahead
+        source = "refresh_ahead"
+    elif environ.get("SECRET_CACHE_REFRESH_AHEAD"):
+        raw = environ["SECRET_CACHE_REFRESH_AHEAD"]
+        source = "SECRET_CACHE_REFRESH_AHEAD"
+    else:
+        return DEFAULT_REFRESH_AHEAD
+    try:
+        if isinstance(raw, bool):
+            raise ValueError
+        fraction = float(str(raw).strip())
+    except ValueError:
+        fraction = -1.0
+    if not 0 <= fraction < 1:
+        raise SecretConfigurationError(
+            f"{source} must be a fraction of the TTL >= 0 and < 1 (0 disables), got {raw!r}"
+        )
+    return fraction
 
 
 def _kv_version(value: object) -> int:
@@ -214,7 +249,7 @@ class VaultConfig(_BackendConfig):
     ca_cert: Path | None = None
     kv_mount: str = "secret"
     kv_version: int = 2
-    timeout: float = 5.0
+    timeout: float = DEFAULT_BACKEND_TIMEOUT
     proxies: dict[str, str] | None = None
     secrets_dir: Path = DEFAULT_SECRETS_DIR
 
@@ -231,7 +266,7 @@ class VaultConfig(_BackendConfig):
         "ca_cert": ("VAULT_CACERT",),
         "kv_mount": ("VAULT_KV_MOUNT",),
         "kv_version": ("VAULT_KV_VERSION",),
-        "timeout": ("VAULT_CLIENT_TIMEOUT",),
+        "timeout": ("SECRET_BACKEND_TIMEOUT", "VAULT_CLIENT_TIMEOUT"),
     }
     _ALIASES: ClassVar[Mapping[str, str]] = {"url": "address"}
 
@@ -254,9 +289,14 @@ class AwsConfig(_BackendConfig):
     endpoint_url: str | None = None
     version_stage: str | None = None
     connect_timeout: float = 2.0
-    read_timeout: float = 5.0
-    max_attempts: int = 3
+    read_timeout: float = DEFAULT_BACKEND_TIMEOUT
+    max_attempts: int = DEFAULT_AWS_MAX_ATTEMPTS
     secrets_dir: Path = DEFAULT_SECRETS_DIR
+
+    _ENV: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "read_timeout": ("SECRET_BACKEND_TIMEOUT",),
+        "max_attempts": ("SECRET_BACKEND_MAX_ATTEMPTS",),
+    }
 
     @classmethod
     def _derived_defaults(
@@ -266,11 +306,15 @@ class AwsConfig(_BackendConfig):
 
 
 __all__ = [
+    "DEFAULT_AWS_MAX_ATTEMPTS",
+    "DEFAULT_BACKEND_TIMEOUT",
+    "DEFAULT_REFRESH_AHEAD",
     "DEFAULT_TTL_SECONDS",
     "AwsConfig",
     "EnvConfig",
     "FileConfig",
     "VaultConfig",
     "default_secrets_dir",
+    "resolve_refresh_ahead",
     "resolve_ttl",
 ]

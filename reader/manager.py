@@ -1,18 +1,26 @@
 """``SecretManager``: the abstract reader with the lookup order every backend shares.
 
-``get_secret(key)``:
+``get_secret(key)`` (and ``await aget_secret(key)``, the same for ``asyncio``):
 
 1. a fresh entry in the in-process cache is returned at once: one dict lookup and one timer
-   call, no lock, no syscall, no key validation (a bad key can never be in the cache);
+   call, no lock, no syscall, no key validation (a bad key can never be in the cache). Read
+   within the last ``refresh_ahead`` fraction of its TTL, the entry is still returned at once,
+   and the first such read queues one refresh on the manager's background workers;
 2. on a miss the key is validated (``InvalidSecretKeyError`` before any I/O) and read from the
-   backend, then cached;
+   backend, then cached. Concurrent misses of one key make one read (``SingleFlight``): the
+   others wait for its value or error, for at most ``wait_seconds``;
 3. if the backend is *unavailable*, the last cached value is served even if expired, with one
    warning naming the key, and re-armed for a few seconds so a hot loop does not hammer a
-   backend that is down;
+   backend that is down. The outage is remembered for every key (``OutageMemory``): further
+   misses skip the backend for a backed-off window while one probe checks it;
 4. else (Vault and AWS) the agent's file for the key under ``SECRETS_DIR``, if present;
 5. else ``SecretBackendUnavailableError``.
 
 "Not found" and "access denied" are authoritative answers and are never served from stale data.
+A refresh ahead of expiry that fails leaves the cached value in place until it expires (logged
+once, naming the key); what happens then is steps 2-5.
+
+This class holds step 1, the hot path; everything after a miss is its ``SecretLoader``.
 """
 
 from __future__ import annotations
@@ -24,28 +32,21 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from .cache import SecretCache
-from .config import resolve_ttl
-from .errors import SecretBackendUnavailableError, SecretManagerError
-from .files import read_secret_file
-from .keys import validate_key
+from .config import resolve_refresh_ahead, resolve_ttl
+from .loader import (
+    MAX_CONCURRENT_READS,
+    REFRESH_WORKERS,
+    STALE_RETRY_SECONDS,
+    WAIT_SECONDS,
+    SecretLoader,
+)
+from .logger import get_logger
+from .outage_memory import OutageMemory
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import logging
     from types import TracebackType
     from typing import ClassVar, Self
-
-
-def get_logger() -> logging.Logger:
-    """The package's logger; ``logging`` is imported on first use (only slow paths log)."""
-    import logging
-
-    return logging.getLogger("libs.secrets")
-
-
-#: While a backend is down, a stale value is served without asking it again for this long
-#: (or the TTL, if shorter).
-STALE_RETRY_SECONDS = 5.0
 
 
 class SecretManager(abc.ABC):
@@ -64,13 +65,20 @@ class SecretManager(abc.ABC):
         timer: Callable[[], float] = time.monotonic,
         fallback_dir: Path | None = None,
         environ: Mapping[str, str] | None = None,
+        refresh_ahead: float | None = None,
     ) -> None:
         env = os.environ if environ is None else environ
-        self._cache = SecretCache(resolve_ttl(ttl_seconds, env), timer=timer)
+        self._cache = SecretCache(
+            resolve_ttl(ttl_seconds, env),
+            timer=timer,
+            refresh_ahead=resolve_refresh_ahead(refresh_ahead, env),
+        )
         self._entries = self._cache._entries  # read directly by the hot path
         self._timer = timer
-        self._fallback_dir = fallback_dir
         self._closed = False
+        self._loader = SecretLoader(
+            self.backend, self._fetch, self._cache, timer=timer, fallback_dir=fallback_dir
+        )
 
     @property
     def cache(self) -> SecretCache:
@@ -82,6 +90,25 @@ class SecretManager(abc.ABC):
         """How long a value is served from the cache without asking the backend."""
         return self._cache.ttl_seconds
 
+    @property
+    def refresh_ahead(self) -> float:
+        """Last fraction of the TTL, in which a read refreshes the value in the background."""
+        return self._cache.refresh_ahead
+
+    @property
+    def outage(self) -> OutageMemory:
+        """The manager's memory of a backend outage (for inspection)."""
+        return self._loader.outage
+
+    @property
+    def wait_seconds(self) -> float:
+        """The longest a caller waits for another caller's read of the same key."""
+        return self._loader.wait_seconds
+
+    @wait_seconds.setter
+    def wait_seconds(self, seconds: float) -> None:
+        self._loader.wait_seconds = seconds
+
     def get_secret(self, key: str) -> str:
         """Return the value of ``key``.
 
@@ -89,56 +116,32 @@ class SecretManager(abc.ABC):
         ``SecretAccessDeniedError`` or ``SecretBackendUnavailableError``.
         """
         try:
-            value, expires_at = self._entries[key]
+            value, refresh_at, _ = self._entries[key]
         except (KeyError, TypeError):
-            return self._get_uncached(key)
-        if expires_at > self._timer():
+            return self._loader.get(key)
+        if refresh_at > self._timer():
             return value
-        return self._get_uncached(key)
+        due = self._loader.serve_due(key)
+        return self._loader.get(key) if due is None else due
 
-    def _get_uncached(self, key: str) -> str:
-        secret_path, field = validate_key(key)
-        generation = self._cache.generation
+    async def aget_secret(self, key: str) -> str:
+        """``get_secret`` for ``asyncio``: same values, errors and cache, shared with threads.
+
+        A hit returns without leaving the event loop; a miss runs the backend read on the
+        loop's default executor and shares it with every caller missing the same key, sync
+        or async.
+        """
         try:
-            value = self._fetch(key, secret_path, field)
-        except SecretBackendUnavailableError as exc:
-            return self._serve_fallback(key, exc)
-        self._cache.set_if_generation(key, value, generation)
-        return value
+            value, refresh_at, _ = self._entries[key]
+        except (KeyError, TypeError):
+            return await self._loader.aget(key)
+        if refresh_at > self._timer():
+            return value
+        return await self._aget_due(key)
 
-    def _serve_fallback(self, key: str, error: SecretBackendUnavailableError) -> str:
-        retry = min(self._cache.ttl_seconds, STALE_RETRY_SECONDS)
-        stale = self._cache.get_stale(key)
-        if stale is not None:
-            get_logger().warning(
-                "%s backend unavailable (%s); serving the last cached value of secret %r",
-                self.backend,
-                error,
-                key,
-            )
-            self._cache.set(key, stale, ttl=retry)
-            return stale
-        if self._fallback_dir is not None:
-            try:
-                value = read_secret_file(self._fallback_dir, key, backend=self.backend)
-            except SecretManagerError as fallback_error:
-                get_logger().debug(
-                    "no agent file for secret %r under %s: %s",
-                    key,
-                    self._fallback_dir,
-                    fallback_error,
-                )
-            else:
-                get_logger().warning(
-                    "%s backend unavailable (%s); serving secret %r from the agent's file under %s",
-                    self.backend,
-                    error,
-                    key,
-                    self._fallback_dir,
-                )
-                self._cache.set(key, value, ttl=retry)
-                return value
-        raise error
+    async def _aget_due(self, key: str) -> str:
+        due = self._loader.serve_due(key)
+        return await self._loader.aget(key) if due is None else due
 
     @abc.abstractmethod
     def _fetch(self, key: str, secret_path: str, field: str) -> str:
@@ -162,6 +165,7 @@ class SecretManager(abc.ABC):
 
     def _close(self) -> None:
         """Backend-specific cleanup; subclasses call ``super()._close()``."""
+        self._loader.close()
         self._cache.clear()  # a closed manager keeps no secret values in memory
 
     def __enter__(self) -> Self:
@@ -187,4 +191,11 @@ class SecretManager(abc.ABC):
         )
 
 
-__all__ = ["STALE_RETRY_SECONDS", "SecretManager", "get_logger"]
+__all__ = [
+    "MAX_CONCURRENT_READS",
+    "REFRESH_WORKERS",
+    "STALE_RETRY_SECONDS",
+    "WAIT_SECONDS",
+    "SecretManager",
+    "get_logger",
+]

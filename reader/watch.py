@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from .manager import get_logger
+from .logger import get_logger
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -68,12 +68,17 @@ class AWSSecretsManager(SecretManager):
         client: Any = None,
         ttl_seconds: float | None = None,
         timer: Callable[[], float] = time.monotonic,
+        refresh_ahead: float | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         env = os.environ if environ is None else environ
         self.config = AwsConfig.resolve(config, env)
         super().__init__(
-            ttl_seconds=ttl_seconds, timer=timer, fallback_dir=self.config.secrets_dir, environ=env
+            ttl_seconds=ttl_seconds,
+            timer=timer,
+            fallback_dir=self.config.secrets_dir,
+            environ=env,
+            refresh_ahead=refresh_ahead,
         )
         self._client: Any = client
         self._owns_client = client is None

@@ -49,13 +49,16 @@ class EnvSecretManager(SecretManager):
         *,
         ttl_seconds: float | None = None,
         timer: Callable[[], float] = time.monotonic,
+        refresh_ahead: float | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         env = os.environ if environ is None else environ
         check_not_production(env)
         self.config = EnvConfig.resolve(config, env)
         self._environ = env
-        super().__init__(ttl_seconds=ttl_seconds, timer=timer, environ=env)
+        super().__init__(
+            ttl_seconds=ttl_seconds, timer=timer, environ=env, refresh_ahead=refresh_ahead
+        )
 
     def _fetch(self, key: str, secret_path: str, field: str) -> str:
         name = variable_name(key, self.config.prefix)

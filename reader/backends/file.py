@@ -34,6 +34,7 @@ class FileSecretManager(SecretManager):
         *,
         ttl_seconds: float | None = None,
         timer: Callable[[], float] = time.monotonic,
+        refresh_ahead: float | None = None,
         watch: bool = True,
         environ: Mapping[str, str] | None = None,
     ) -> None:
@@ -42,7 +43,9 @@ class FileSecretManager(SecretManager):
             config = {"directory": os.fspath(config)}
         self.config = FileConfig.resolve(config, env)
         self.directory: Path = self.config.directory
-        super().__init__(ttl_seconds=ttl_seconds, timer=timer, environ=env)
+        super().__init__(
+            ttl_seconds=ttl_seconds, timer=timer, environ=env, refresh_ahead=refresh_ahead
+        )
         self._watch_enabled = watch
         self._watcher: DirectoryWatcher | None = None
         self._watch_lock = threading.Lock()

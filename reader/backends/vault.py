@@ -56,6 +56,7 @@ class VaultSecretManager(SecretManager):
         client: Any = None,
         ttl_seconds: float | None = None,
         timer: Callable[[], float] = time.monotonic,
+        refresh_ahead: float | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         env = os.environ if environ is None else environ
@@ -65,7 +66,11 @@ class VaultSecretManager(SecretManager):
                 "no Vault address: set VAULT_ADDR or the config's address", backend=self.backend
             )
         super().__init__(
-            ttl_seconds=ttl_seconds, timer=timer, fallback_dir=self.config.secrets_dir, environ=env
+            ttl_seconds=ttl_seconds,
+            timer=timer,
+            fallback_dir=self.config.secrets_dir,
+            environ=env,
+            refresh_ahead=refresh_ahead,
         )
         self._auth_method = self._choose_auth(client)
         self._trust_env = self.config.proxies is None and any(

@@ -146,3 +146,32 @@ def test_building_managers_loads_no_optional_sdk(tmp_path: object) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == ""
+
+
+def test_a_manager_loads_neither_asyncio_nor_logging_until_used(tmp_path: object) -> None:
+    code = (
+        "import sys\n"
+        "from libs.secrets import FileSecretManager\n"
+        f"FileSecretManager({str(tmp_path)!r}, watch=False)\n"
+        "print(','.join(m for m in ('asyncio', 'concurrent.futures', 'logging', 'queue')"
+        " if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == ""
+
+
+def test_every_manager_has_the_async_read() -> None:
+    import inspect
+
+    from libs.secrets import SecretManager
+
+    assert inspect.iscoroutinefunction(SecretManager.aget_secret)
+    for name in (
+        "EnvSecretManager",
+        "FileSecretManager",
+        "VaultSecretManager",
+        "AWSSecretsManager",
+    ):
+        assert getattr(libs.secrets, name).aget_secret is SecretManager.aget_secret

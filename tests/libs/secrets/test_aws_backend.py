@@ -17,8 +17,9 @@ from libs.secrets import (
     SecretManagerError,
     SecretNotFoundError,
 )
+from libs.secrets.outage_memory import FIRST_WINDOW_SECONDS
 
-from .conftest import FaultFront
+from .conftest import FakeTimer, FaultFront
 
 
 def test_endpoint_from_the_service_specific_variable(aws_env: str, sm_client: Any) -> None:
@@ -106,15 +107,18 @@ def test_faults_are_translated(aws_front: FaultFront, mode: str, error: type[Exc
     assert aws_front.hits == 1
 
 
-def test_standard_retries_then_success(aws_front: FaultFront, sm_client: Any) -> None:
+def test_standard_retries_then_success(
+    aws_front: FaultFront, sm_client: Any, timer: FakeTimer
+) -> None:
     sm_client.create_secret(Name="a", SecretString=json.dumps({"b": "c"}))
     config = {"endpoint_url": aws_front.url, "max_attempts": 3}
-    with AWSSecretsManager(config) as manager:
+    with AWSSecretsManager(config, timer=timer) as manager:
         aws_front.mode = "500"
         with pytest.raises(SecretBackendUnavailableError):
             manager.get_secret("a/b")
         assert aws_front.hits == 3  # standard mode: three attempts in all
         aws_front.mode = None
+        timer.advance(FIRST_WINDOW_SECONDS)  # the outage memory asks the backend again
         assert manager.get_secret("a/b") == "c"
 
 

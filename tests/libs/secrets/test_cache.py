@@ -173,3 +173,37 @@ def test_threads_reading_and_writing() -> None:
         thread.join()
     assert errors == []
     assert len(cache) <= 50
+
+
+def test_refresh_ahead_window_and_one_claim(timer: FakeTimer) -> None:
+    cache = SecretCache(100, timer=timer, refresh_ahead=0.25)
+    cache.set("k", "v")
+    value, refresh_at, expires_at = cache._entries["k"]
+    assert (value, refresh_at, expires_at) == ("v", timer.now + 75, timer.now + 100)
+    timer.advance(80)
+    assert cache.get("k") == "v" and "k" in cache  # still fresh inside the window
+    entry = cache._entries["k"]
+    assert cache.claim_refresh("k", entry) is True
+    assert cache.claim_refresh("k", entry) is False  # one claim per stored value
+    assert cache._entries["k"][1] == cache._entries["k"][2]  # plain hits until expiry
+    cache.set("k", "v2", ttl=10)  # a value with its own TTL has no window
+    assert cache._entries["k"][1] == cache._entries["k"][2]
+    timer.advance(11)
+    assert cache.get("k") is None and cache.get_stale("k") == "v2"
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.0, math.nan])
+def test_invalid_refresh_ahead(fraction: float) -> None:
+    with pytest.raises(ValueError, match="refresh_ahead"):
+        SecretCache(10, refresh_ahead=fraction)
+
+
+def test_claim_fails_after_a_replacement_or_an_invalidation(timer: FakeTimer) -> None:
+    cache = SecretCache(100, timer=timer, refresh_ahead=0.5)
+    cache.set("k", "v")
+    entry = cache._entries["k"]
+    cache.invalidate("k")
+    assert cache.claim_refresh("k", entry) is False
+    cache.set("k", "v2")
+    assert cache.claim_refresh("k", entry) is False
+    assert cache.claim_refresh("gone", entry) is False

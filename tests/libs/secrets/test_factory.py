@@ -119,3 +119,9 @@ def test_racing_threads_get_one_object(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(built) == 1
     assert len(results) == 8
     assert all(result is built[0] for result in results)
+
+
+def test_refresh_ahead_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRET_CACHE_REFRESH_AHEAD", "0.3")
+    assert create_secret_manager().refresh_ahead == 0.3
+    assert create_secret_manager(refresh_ahead=0).refresh_ahead == 0
