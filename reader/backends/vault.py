@@ -4,8 +4,9 @@
 version ``VAULT_KV_VERSION``) and returns field ``api_key_id``; a one-segment key ``name`` reads
 field ``value`` of path ``name``. hvac is imported on first use. One ``requests.Session`` is
 reused, with ``trust_env`` off (no proxy/netrc lookups per request) unless proxies are
-configured. Auth: token (``VAULT_TOKEN`` / ``VAULT_TOKEN_FILE``), AppRole, or Kubernetes; on an
-``invalid token`` answer the manager logs in again once and retries.
+configured. Auth: token (``VAULT_TOKEN`` / ``VAULT_TOKEN_FILE``), AppRole, or Kubernetes; on a
+401/403 answer to a read (a dead token looks like any refusal on OpenBao) an AppRole or
+Kubernetes login is repeated once and the read retried, at most once every ``RELOGIN_INTERVAL``.
 
 TLS is verified against ``VAULT_CACERT`` when set, else requests' default bundle. A certificate
 that fails verification (unknown CA, wrong host name) raises ``SecretConfigurationError``: it
@@ -14,13 +15,14 @@ is a setup problem, not an outage, so no stale value or agent file is served in 
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .._core.credentials import CredentialFileError, read_credential_file
+from .._core.values import NestingTooDeepError, field_text
 from ..config import VaultConfig
 from ..errors import (
     SecretAccessDeniedError,
@@ -29,7 +31,12 @@ from ..errors import (
     SecretNotFoundError,
 )
 from ..manager import SecretManager
-from .vault_errors import is_invalid_token, translate_vault_error
+from .vault_errors import translate_vault_error, vault_failure
+
+# A 403 on a read may mean a dead token (OpenBao says only "permission denied"), so the manager
+# logs in again and retries once; for a token that is fine but lacks a policy, that re-login is
+# wasted, so it happens at most once in this many seconds.
+RELOGIN_INTERVAL = 30.0
 
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 
@@ -75,6 +82,8 @@ class VaultSecretManager(SecretManager):
         self._owns_client = client is None
         self._authenticated = client is not None and self._auth_method == "client"
         self._lock = threading.Lock()
+        self._timer = timer
+        self._last_relogin: float | None = None
 
     def _choose_auth(self, client: Any) -> str:
         cfg = self.config
@@ -137,14 +146,9 @@ class VaultSecretManager(SecretManager):
         if path is None:
             raise SecretConfigurationError(f"no {what} configured", backend=self.backend)
         try:
-            with open(path, encoding="utf-8") as handle:
-                return handle.read().strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or type(exc).__name__
-            raise SecretConfigurationError(
-                f"cannot read the Vault {what} file {os.fspath(path)}: {reason}",
-                backend=self.backend,
-            ) from None
+            return read_credential_file(path, f"Vault {what}")
+        except CredentialFileError as exc:
+            raise SecretConfigurationError(str(exc), backend=self.backend) from None
 
     def _login(self, client: Any) -> None:
         cfg, method = self.config, self._auth_method
@@ -172,11 +176,16 @@ class VaultSecretManager(SecretManager):
             raise error from exc
 
     def _relogin(self, failed_token: object) -> bool:
-        """Log in again after ``invalid token``; False if this auth method cannot."""
+        """Log in again after a refusal that may mean a dead token; False if this auth method
+        cannot, or a re-login happened less than ``RELOGIN_INTERVAL`` seconds ago."""
         if self._auth_method in ("client", "token"):
             return False
         with self._lock:
             if self._client.token == failed_token:
+                now = self._timer()
+                if self._last_relogin is not None and now - self._last_relogin < RELOGIN_INTERVAL:
+                    return False
+                self._last_relogin = now
                 self._authenticated = False
                 self._login(self._client)
                 self._authenticated = True
@@ -194,13 +203,21 @@ class VaultSecretManager(SecretManager):
             try:
                 data = self._read(client, path)
             except Exception as exc:
-                if attempt == 0 and is_invalid_token(exc) and self._relogin(token):
+                failure = vault_failure(exc)
+                if (
+                    attempt == 0
+                    and failure is not None
+                    and failure.credentials
+                    and self._relogin(token)
+                ):
                     continue
                 error = translate_vault_error(exc, where)
                 error.backend, error.key = self.backend, key
                 raise error from exc
             return self._field(data, name, key, where)
-        raise SecretAccessDeniedError(f"{where}: invalid token", backend=self.backend, key=key)
+        raise SecretAccessDeniedError(
+            f"{where}: refused after logging in again", backend=self.backend, key=key
+        )
 
     def _read(self, client: Any, path: str) -> Mapping[str, object]:
         mount = self.config.kv_mount
@@ -219,10 +236,10 @@ class VaultSecretManager(SecretManager):
     def _field(self, data: Mapping[str, object], name: str, key: str, where: str) -> str:
         if name not in data:
             raise SecretNotFoundError(f"{where}: no field {name!r}", backend=self.backend, key=key)
-        value = data[name]
-        if isinstance(value, str):
-            return value
-        return json.dumps(value, separators=(",", ":"))
+        try:
+            return field_text(data[name])
+        except NestingTooDeepError as exc:
+            raise SecretManagerError(f"{where}: {exc}", backend=self.backend, key=key) from None
 
     def _close(self) -> None:
         super()._close()
