@@ -25,6 +25,8 @@ Reasons carry the code only: AWS's message can echo request parameters, and is k
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .failures import Failure, FailureKind
 
 THROTTLING_CODES = frozenset(
@@ -88,6 +90,11 @@ def classify(
     code: str, message: str = "", status: int = 0, *, retry_after: float | None = None
 ) -> Failure:
     """The ``Failure`` an AWS error ``code`` (with its ``message`` and HTTP ``status``) means."""
+    failure = _classify(code, message, status, retry_after)
+    return replace(failure, status=status, detail=code)
+
+
+def _classify(code: str, message: str, status: int, retry_after: float | None) -> Failure:
     shown = code or str(status or "unknown error")
     if code == "ResourceNotFoundException":
         return Failure(FailureKind.NOT_FOUND, shown)
@@ -111,7 +118,8 @@ def classify(
 def classify_client_problem(name: str, detail: str = "") -> Failure | None:
     """The ``Failure`` of a botocore client-side exception named ``name``; None if not one."""
     if name in CONFIGURATION_PROBLEMS:
-        return Failure(FailureKind.INVALID, f"{name}: {detail}" if detail else name)
+        reason = f"{name}: {detail}" if detail else name
+        return Failure(FailureKind.INVALID, reason, detail=name)
     return None
 
 

@@ -32,12 +32,18 @@ class FailureKind(Enum):
 
 @dataclass(frozen=True)
 class Failure:
-    """One classified failure. ``reason`` is safe to show: it never holds a secret value."""
+    """One classified failure. ``reason`` is safe to show: it never holds a secret value.
+
+    ``status`` (0 when there was no answer) and ``detail`` (Vault's error strings, or AWS's
+    error code) are the facts it was classified from, for callers that word their own messages.
+    """
 
     kind: FailureKind
     reason: str
     retry_after: float | None = None
     credentials: bool = False
+    status: int = 0
+    detail: str = ""
 
 
 def parse_retry_after(value: object) -> float | None:
@@ -54,9 +60,10 @@ def parse_retry_after(value: object) -> float | None:
     return seconds if 0 <= seconds < float("inf") else None
 
 
-def transport_failure(reason: str) -> Failure:
-    """A call that got no answer: refused, reset, timed out, DNS failure."""
-    return Failure(FailureKind.UNAVAILABLE, reason)
+def transport_failure(reason: str, *, timed_out: bool = False) -> Failure:
+    """A call that got no answer: refused, reset, DNS failure, or (``timed_out``) no answer in
+    time. ``detail`` is ``"timeout"`` or ``"connection"``."""
+    return Failure(FailureKind.UNAVAILABLE, reason, detail="timeout" if timed_out else "connection")
 
 
 def certificate_failure(reason: str) -> Failure:

@@ -22,6 +22,7 @@ contain secret values. Go's multi-error formatting ("1 error occurred: * ...") i
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from .failures import Failure, FailureKind
 
@@ -63,6 +64,11 @@ def classify(
 ) -> Failure:
     """The ``Failure`` a Vault answer with HTTP ``status`` and ``errors`` stands for."""
     detail = error_text(errors)
+    failure = _classify(status, detail, login, retry_after)
+    return replace(failure, status=status, detail=detail)
+
+
+def _classify(status: int, detail: str, login: bool, retry_after: float | None) -> Failure:
     shown = f"{status}: {detail}" if detail else str(status)
     if status in (401, 403):
         what = "login refused" if login else "permission denied"

@@ -56,7 +56,8 @@ def aws_failure(exc: BaseException) -> Failure | None:
         return Failure(FailureKind.INVALID, f"invalid request: {detail}")
     if isinstance(exc, BotoCoreError):
         problem = aws_answers.classify_client_problem(name, str(exc)[:300])
-        return problem or transport_failure(f"{name} ({str(exc)[:300]})")
+        timed_out = "Timeout" in name
+        return problem or transport_failure(f"{name} ({str(exc)[:300]})", timed_out=timed_out)
     return None
 
 

@@ -31,7 +31,7 @@ from ..errors import (
     SecretNotFoundError,
 )
 from ..manager import SecretManager
-from .vault_errors import translate_vault_error, vault_failure
+from .vault_errors import record_answer, translate_vault_error, vault_failure
 
 # A 403 on a read may mean a dead token (OpenBao says only "permission denied"), so the manager
 # logs in again and retries once; for a token that is fine but lacks a policy, that re-login is
@@ -133,6 +133,7 @@ class VaultSecretManager(SecretManager):
         session = requests.Session()
         session.trust_env = self._trust_env
         session.verify = verify  # hvac prefers the session's verify over its own argument
+        session.hooks["response"].append(record_answer)  # statuses hvac's exceptions lose
         return hvac.Client(
             url=cfg.address,
             verify=verify,

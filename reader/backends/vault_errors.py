@@ -15,12 +15,15 @@ cure it, so it is neither served from stale cache entries nor hidden behind the 
 from __future__ import annotations
 
 import ssl
+import threading
+from typing import Any
 
 from .._core import vault_answers
 from .._core.failures import (
     Failure,
     FailureKind,
     certificate_failure,
+    parse_retry_after,
     transport_failure,
 )
 from ..errors import (
@@ -45,6 +48,25 @@ HVAC_STATUS = {
     "BadGateway": 502,
     "VaultDown": 503,
 }
+
+# The status and Retry-After of this thread's last answer: hvac's exceptions keep neither, and
+# raise one catch-all class for statuses it has no class for (405, 412, 423, ...).
+_last_answer = threading.local()
+
+
+def record_answer(response: Any, *args: object, **kwargs: object) -> None:
+    """requests response hook: remember the status (and a 429's ``Retry-After``) per thread."""
+    status = int(response.status_code)
+    _last_answer.status = status
+    _last_answer.retry_after = (
+        parse_retry_after(response.headers.get("Retry-After")) if status == 429 else None
+    )
+
+
+def last_answer() -> tuple[int, float | None]:
+    """``(status, retry_after)`` of this thread's last answer (0, None when none recorded)."""
+    return getattr(_last_answer, "status", 0), getattr(_last_answer, "retry_after", None)
+
 
 ERROR_CLASSES: dict[FailureKind, type[SecretManagerError]] = {
     FailureKind.NOT_FOUND: SecretNotFoundError,
@@ -90,12 +112,15 @@ def vault_failure(
         if reason is not None:
             return certificate_failure(reason)
     if isinstance(exc, hv.VaultError):
-        status = HVAC_STATUS.get(type(exc).__name__, 0)
+        recorded, recorded_retry_after = last_answer()
+        status = HVAC_STATUS.get(type(exc).__name__) or (recorded if recorded >= 300 else 0)
+        if retry_after is None and status == 429 and recorded == 429:
+            retry_after = recorded_retry_after
         return vault_answers.classify(
             status, vault_errors_of(exc), login=login, retry_after=retry_after
         )
     if isinstance(exc, rq.Timeout):
-        return transport_failure("timed out")
+        return transport_failure("timed out", timed_out=True)
     if isinstance(exc, rq.RequestException | OSError):
         return transport_failure(f"unreachable ({type(exc).__name__})")
     return None
@@ -137,6 +162,8 @@ __all__ = [
     "cert_verification_reason",
     "error_of",
     "is_invalid_token",
+    "last_answer",
+    "record_answer",
     "translate_vault_error",
     "vault_errors_of",
     "vault_failure",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import hvac
 import hvac.exceptions as hvac_exc
+from libs.secrets._core.credentials import CredentialFileError, read_credential_file
 from secrets_agent.sources.result import AuthenticationError, SourceError
 from secrets_agent.sources.vault.errors import map_vault_error
 
@@ -31,12 +32,9 @@ MIN_LEAD = 1.0  # never schedule renewal work closer together than this
 
 def _read_credential(path: Path, what: str) -> str:
     try:
-        value = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise AuthenticationError(f"cannot read {what} file {str(path)!r}: {exc.strerror}") from exc
-    if not value:
-        raise AuthenticationError(f"{what} file {str(path)!r} is empty")
-    return value
+        return read_credential_file(path, what)
+    except CredentialFileError as exc:
+        raise AuthenticationError(str(exc)) from None
 
 
 class VaultAuth:
@@ -103,13 +101,9 @@ class VaultAuth:
                     raise AuthenticationError(f"unknown Vault auth method {method!r}")
             except SourceError:
                 raise
-            except hvac_exc.InvalidRequest as exc:
-                raise AuthenticationError(f"Vault {method} login rejected (400)") from exc
-            except hvac_exc.Forbidden as exc:
-                raise AuthenticationError(f"Vault {method} login denied (403)") from exc
             except Exception as exc:
                 raise map_vault_error(
-                    exc, path=None, action=f"{method} login", address=self._address()
+                    exc, path=None, action=f"{method} login", address=self._address(), login=True
                 ) from exc
         log.info("logged in to Vault with %s auth", method)
 

@@ -1,7 +1,7 @@
 """Read secrets from Vault's KV engine (v2 or v1).
 
-hvac logs in and keeps the token alive (``vault_auth``) on one reused requests session; KV reads
-go through ``vault_http``'s lean keep-alive pool, a few times cheaper in CPU per read. When a
+hvac logs in and keeps the token alive (``auth``) on one reused requests session; KV reads
+go through ``kvpool``'s lean keep-alive pool, a few times cheaper in CPU per read. When a
 proxy applies to the address, or an hvac client is injected, reads go through hvac instead.
 """
 

@@ -30,7 +30,7 @@ def _load_faults() -> Any:
     name = "secrets_agent_test_awsfaults"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("awsfaults.py")
+            name, Path(__file__).parents[2] / "awsfaults.py"
         )
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
