@@ -55,7 +55,8 @@ def build_session(address: str, *, pool_size: int, verify: str | bool = True) ->
 
 
 class VaultSource:
-    """Fetches KV secrets; logs in lazily and re-logs in when the token turns out invalid."""
+    """Fetches KV secrets; logs in lazily, and again when a read is refused with a token the
+    server may have dropped."""
 
     name = "vault"
     batch_size = 1
@@ -121,15 +122,15 @@ class VaultSource:
             token = self.auth.token
             try:
                 return self._read(path, token)
-            except (hvac.exceptions.Forbidden, AccessDeniedError) as exc:
-                if not (
-                    isinstance(exc, InvalidTokenError)
-                    or is_invalid_token(exc)
-                    or self.auth.expired()
-                ):
+            except (
+                hvac.exceptions.Forbidden,
+                hvac.exceptions.Unauthorized,
+                AccessDeniedError,
+            ) as exc:
+                # OpenBao says only "permission denied" for a dead token: a new login decides.
+                said_invalid = isinstance(exc, InvalidTokenError) or is_invalid_token(exc)
+                if not self.auth.replace_refused(token, said_invalid=said_invalid):
                     raise
-                log.info("Vault token no longer valid; logging in again")
-                self.auth.relogin(token)
                 return self._read(path, self.auth.token)
         except SourceError as exc:
             if exc.path is None:
