@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from ._core.durations import parse_duration
 from .errors import SecretConfigurationError
 
 DEFAULT_TTL_SECONDS = 300.0
@@ -36,6 +35,8 @@ def default_secrets_dir(environ: Mapping[str, str]) -> Path:
 
 def _seconds(value: object) -> float:
     """Seconds as a number or a duration string (``"30"``, ``"30s"``, ``"5m"``); finite, >= 0."""
+    from ._core.durations import parse_duration  # only when a setting is given: import cost
+
     return parse_duration(value)
 
 

@@ -10,7 +10,7 @@ import math
 import re
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_PART = r"(\d+(?:\.\d+)?)(ms|s|m|h|d)"  # compiled (and cached) by ``re`` on first use
 _ORDER = ("d", "h", "m", "s", "ms")
 
 
@@ -52,7 +52,7 @@ def _parse_units(text: str) -> float:
     total = 0.0
     last_rank = -1
     while pos < len(text):
-        match = _PART.match(text, pos)
+        match = re.compile(_PART).match(text, pos)
         if match is None:
             raise ValueError(text)
         rank = _ORDER.index(match.group(2))

@@ -13,7 +13,7 @@ from libs.secrets._core.failures import FailureKind
 from libs.secrets.errors import SecretAccessDeniedError, SecretNotFoundError
 from secrets_agent.config.load import AuthConfig, VaultBackendConfig
 from secrets_agent.sources import create_source
-from secrets_agent.sources.result import SecretData, SourceError
+from secrets_agent.sources.result import AuthenticationError, SecretData, SourceError
 from secrets_agent.sources.vault.source import VaultSource
 
 
@@ -96,3 +96,15 @@ def test_reader_and_agent_classify_openbaos_answers_alike(
     finally:
         source.close()
         reader.close()
+
+
+def test_a_login_failure_carries_the_servers_reason(openbao: Any) -> None:
+    role_id, _ = openbao.enable_approle("approle", "agent-bad", "default")
+    source = _source(openbao, AuthConfig(method="approle", role_id=role_id, secret_id="wrong"))
+    try:
+        result = source.fetch_many(["agent/x"])["agent/x"]
+    finally:
+        source.close()
+    assert isinstance(result, AuthenticationError)
+    assert "approle login" in str(result) and "invalid" in str(result)
+    assert "wrong" not in str(result)
