@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
@@ -153,16 +153,26 @@ class StaticToken:
         return read_credential_file(self.token_file, "token")
 
 
-@dataclass(frozen=True)
+@dataclass
 class AppRoleLogin:
-    """AppRole: ``role_id`` (or its file) and ``secret_id`` (or its file), at ``mount``."""
+    """AppRole: ``role_id`` (or its file) and ``secret_id`` (or its file), at ``mount``.
+
+    Without any ``secret_id`` only the role_id is sent (a role with ``bind_secret_id=false``).
+    With ``secret_id_wrapped``, the configured secret_id is a response-wrapping token (the
+    recommended way to deliver one): it is unwrapped once through ``sys/wrapping/unwrap``, the
+    secret_id it held is kept in memory for later logins and the spent wrapping token is never
+    sent again; a new wrapping token in the file is unwrapped when it appears.
+    """
 
     role_id: str | None = None
     role_id_file: Path | None = None
-    secret_id: str | None = None
+    secret_id: str | None = field(default=None, repr=False)
     secret_id_file: Path | None = None
     mount: str = "approle"
+    secret_id_wrapped: bool = False
     method: str = "approle"
+    _wrapping_token: str | None = field(default=None, repr=False, compare=False)
+    _unwrapped: str | None = field(default=None, repr=False, compare=False)
 
     def login(self, client: Any) -> tuple[str, Lease]:
         role_id = self.role_id
@@ -173,10 +183,23 @@ class AppRoleLogin:
         secret_id = self.secret_id
         if not secret_id and self.secret_id_file is not None:
             secret_id = read_credential_file(self.secret_id_file, "secret_id")
+        if secret_id and self.secret_id_wrapped:
+            secret_id = self._unwrap(client, secret_id)
         response = client.auth.approle.login(
             role_id=role_id, secret_id=secret_id, mount_point=auth_mount(self.mount, "approle")
         )
         return _client_token(client, response)
+
+    def _unwrap(self, client: Any, wrapping_token: str) -> str:
+        if wrapping_token != self._wrapping_token or self._unwrapped is None:
+            client.token = wrapping_token  # the unwrap authenticates with the wrapping token
+            answer = client.sys.unwrap()
+            data = answer.get("data") if isinstance(answer, Mapping) else None
+            unwrapped = data.get("secret_id") if isinstance(data, Mapping) else None
+            if not isinstance(unwrapped, str) or not unwrapped:
+                raise ValueError("the unwrapped response holds no secret_id")
+            self._wrapping_token, self._unwrapped = wrapping_token, unwrapped
+        return self._unwrapped
 
     def replacement(self, token: str) -> Replacement:
         return Replacement.POSSIBLE

@@ -90,6 +90,8 @@ class OpenBaoServer:
             role, token_policies=list(policies), mount_point=mount, **role_options
         )
         role_id = client.auth.approle.read_role_id(role, mount_point=mount)["data"]["role_id"]
+        if role_options.get("bind_secret_id", True) is False:
+            return str(role_id), ""
         secret = client.auth.approle.generate_secret_id(role, mount_point=mount)
         return str(role_id), str(secret["data"]["secret_id"])
 
