@@ -14,8 +14,7 @@ from typing import Any
 
 from .._core import aws_answers
 from .._core.failures import Failure, FailureKind, parse_retry_after, transport_failure
-from ..errors import SecretManagerError
-from .vault_errors import ERROR_CLASSES
+from ..errors import ERROR_FOR_KIND, SecretManagerError
 
 
 def error_fields(exc: BaseException) -> tuple[str, str, int]:
@@ -105,7 +104,7 @@ def translate_aws_error(
     message = error_fields(exc)[1][:200]
     if message:
         reason += f" ({message})"
-    return ERROR_CLASSES[failure.kind](f"{where}: {reason}", backend="aws")
+    return ERROR_FOR_KIND[failure.kind.value](f"{where}: {reason}", backend="aws")
 
 
 __all__ = [

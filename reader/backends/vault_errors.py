@@ -26,13 +26,7 @@ from .._core.failures import (
     parse_retry_after,
     transport_failure,
 )
-from ..errors import (
-    SecretAccessDeniedError,
-    SecretBackendUnavailableError,
-    SecretConfigurationError,
-    SecretManagerError,
-    SecretNotFoundError,
-)
+from ..errors import ERROR_FOR_KIND, SecretManagerError
 
 # hvac raises one class per status (hvac.exceptions.VaultError.from_status) and keeps no status.
 HVAC_STATUS = {
@@ -66,14 +60,6 @@ def record_answer(response: Any, *args: object, **kwargs: object) -> None:
 def last_answer() -> tuple[int, float | None]:
     """``(status, retry_after)`` of this thread's last answer (0, None when none recorded)."""
     return getattr(_last_answer, "status", 0), getattr(_last_answer, "retry_after", None)
-
-
-ERROR_CLASSES: dict[FailureKind, type[SecretManagerError]] = {
-    FailureKind.NOT_FOUND: SecretNotFoundError,
-    FailureKind.DENIED: SecretAccessDeniedError,
-    FailureKind.UNAVAILABLE: SecretBackendUnavailableError,
-    FailureKind.INVALID: SecretConfigurationError,
-}
 
 
 def cert_verification_reason(exc: BaseException) -> str | None:
@@ -153,11 +139,10 @@ def error_of(failure: Failure, where: str) -> SecretManagerError:
         reason += "; check VAULT_CACERT and that VAULT_ADDR names a host the certificate is for"
     elif failure.kind is FailureKind.INVALID and "auth method" in reason:
         reason += "; check the auth mount"
-    return ERROR_CLASSES[failure.kind](f"{where}: {reason}", backend="vault")
+    return ERROR_FOR_KIND[failure.kind.value](f"{where}: {reason}", backend="vault")
 
 
 __all__ = [
-    "ERROR_CLASSES",
     "HVAC_STATUS",
     "cert_verification_reason",
     "error_of",
