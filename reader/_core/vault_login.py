@@ -124,7 +124,7 @@ def _client_token(client: Any, response: object) -> tuple[str, Lease]:
 class StaticToken:
     """A token given as such, or read from ``token_file`` at each login."""
 
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
     token_file: Path | None = None
     method: str = "token"
 
@@ -164,7 +164,7 @@ class AppRoleLogin:
     sent again; a new wrapping token in the file is unwrapped when it appears.
     """
 
-    role_id: str | None = None
+    role_id: str | None = field(default=None, repr=False)
     role_id_file: Path | None = None
     secret_id: str | None = field(default=None, repr=False)
     secret_id_file: Path | None = None

@@ -108,3 +108,35 @@ def test_a_login_failure_carries_the_servers_reason(openbao: Any) -> None:
     assert isinstance(result, AuthenticationError)
     assert "approle login" in str(result) and "invalid" in str(result)
     assert "wrong" not in str(result)
+
+
+def test_an_auth_mount_written_with_its_auth_prefix(openbao: Any) -> None:
+    openbao.put_secret("agent/mount", {"k": "v"})
+    policy = openbao.policy("agent-mount", "secret/data/agent/mount")
+    role_id, secret_id = openbao.enable_approle("approle-agent", "agent-mount", policy)
+    auth = AuthConfig(
+        method="approle", role_id=role_id, secret_id=secret_id, mount="auth/approle-agent"
+    )
+    source = _source(openbao, auth)
+    try:
+        assert isinstance(source.fetch_many(["agent/mount"])["agent/mount"], SecretData)
+    finally:
+        source.close()
+
+
+def test_an_expired_token_is_replaced_from_the_token_file(openbao: Any, tmp_path: Path) -> None:
+    """A non-renewable token runs out; the new token an operator writes is read at once."""
+    openbao.put_secret("agent/expiring", {"k": "v"})
+    policy = openbao.policy("agent-expiring", "secret/data/agent/expiring")
+    token_file = tmp_path / "token"
+    token_file.write_text(openbao.create_token(policy, ttl="2s", renewable=False))
+    source = _source(openbao, AuthConfig(method="token", token_file=token_file))
+    try:
+        assert isinstance(source.fetch_many(["agent/expiring"])["agent/expiring"], SecretData)
+        time.sleep(2.5)
+        expired = source.fetch_many(["agent/expiring"])["agent/expiring"]
+        assert isinstance(expired, SourceError) and expired.kind is FailureKind.DENIED
+        token_file.write_text(openbao.create_token(policy))
+        assert isinstance(source.fetch_many(["agent/expiring"])["agent/expiring"], SecretData)
+    finally:
+        source.close()

@@ -170,3 +170,9 @@ def test_a_token_the_server_calls_invalid_is_replaced_whatever_the_interval() ->
     assert keeper.replace_refused("t1") is True
     assert keeper.replace_refused("t2") is False
     assert keeper.replace_refused("t2", said_invalid=True) is True and keeper.token == "t3"
+
+
+def test_strategies_keep_credentials_out_of_repr() -> None:
+    assert "s.secret" not in repr(StaticToken(token="s.secret"))
+    shown = repr(AppRoleLogin(role_id="role-x", secret_id="sid-x"))
+    assert "role-x" not in shown and "sid-x" not in shown
