@@ -278,3 +278,39 @@ def test_aws_answers(
         reader.close()
         agent.close()
     assert kinds == dict.fromkeys(kinds, kind)
+
+
+def test_no_answer_at_all(tmp_path: Path, aws_credentials: None) -> None:
+    """A refused connection is "unavailable" on both sides, for both backends."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    reader_vault = VaultSecretManager(
+        {"address": url, "token": "t", "secrets_dir": str(tmp_path)}, ttl_seconds=0
+    )
+    reader_aws = AWSSecretsManager(
+        {
+            "endpoint_url": url,
+            "region": "us-east-1",
+            "max_attempts": 1,
+            "secrets_dir": str(tmp_path),
+        },
+        ttl_seconds=0,
+    )
+    vault = VaultSource(
+        VaultBackendConfig(address=url, auth=AuthConfig(method="token", token="t"), timeout=2.0)
+    )
+    aws = AwsSource(AwsBackendConfig(region="us-east-1", endpoint_url=url, timeout=2.0))
+    try:
+        kinds = {
+            "reader vault": _reader_kind(lambda: reader_vault.get_secret("p/f")),
+            "reader aws": _reader_kind(lambda: reader_aws.get_secret("p")),
+            "agent vault": _agent_kind(vault.fetch_many(["p"])["p"]),
+            "agent aws": _agent_kind(aws.fetch_many(["p"])["p"]),
+        }
+    finally:
+        for closable in (reader_vault, reader_aws, vault, aws):
+            closable.close()
+    assert kinds == dict.fromkeys(kinds, FailureKind.UNAVAILABLE)
