@@ -43,16 +43,10 @@ def default_secrets_dir(environ: Mapping[str, str]) -> Path:
 
 
 def _seconds(value: object) -> float:
-    """Seconds as a number or a string like ``"30"``/``"30s"``; must be finite and >= 0."""
-    if isinstance(value, bool):
-        raise ValueError("expected a number of seconds")
-    text = str(value).strip()
-    if text.endswith("s"):
-        text = text[:-1]
-    number = float(text)
-    if not 0 <= number < float("inf"):
-        raise ValueError("expected a finite number of seconds >= 0")
-    return number
+    """Seconds as a number or a duration string (``"30"``, ``"30s"``, ``"5m"``); finite, >= 0."""
+    from ._core.durations import parse_duration  # only when a setting is given: import cost
+
+    return parse_duration(value)
 
 
 def resolve_ttl(ttl_seconds: float | None, environ: Mapping[str, str]) -> float:

@@ -48,7 +48,17 @@ class InvalidSecretKeyError(SecretManagerError, ValueError):
     """The key is not a valid secret key; raised before any I/O."""
 
 
+# The error for each kind of failure (``_core.failures.FailureKind``, by its value).
+ERROR_FOR_KIND: dict[str, type[SecretManagerError]] = {
+    "not found": SecretNotFoundError,
+    "denied": SecretAccessDeniedError,
+    "unavailable": SecretBackendUnavailableError,
+    "invalid": SecretConfigurationError,
+}
+
+
 __all__ = [
+    "ERROR_FOR_KIND",
     "InvalidSecretKeyError",
     "SecretAccessDeniedError",
     "SecretBackendUnavailableError",

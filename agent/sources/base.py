@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from libs.secrets._core.values import NestingTooDeepError, field_text
 from secrets_agent.sources.result import InvalidResponseError, SecretData, SourceError
 
 if TYPE_CHECKING:
@@ -67,10 +68,11 @@ def fetch_concurrently(
 
 
 def _field_text(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    # Numbers, booleans, null and nested objects become their JSON text.
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    # Numbers, booleans, null and nested objects become their JSON text, as the reader's.
+    try:
+        return field_text(value)
+    except NestingTooDeepError as exc:
+        raise InvalidResponseError(str(exc)) from None
 
 
 def data_from_object(

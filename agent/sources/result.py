@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
+
+from libs.secrets._core.failures import Failure, FailureKind
 
 
 @dataclass(frozen=True, repr=False)
@@ -31,9 +34,14 @@ class SecretData:
 
 
 class SourceError(Exception):
-    """A backend could not deliver one secret. Messages never contain secret values."""
+    """A backend could not deliver one secret. Messages never contain secret values.
+
+    ``kind`` is the shared classification (``libs.secrets._core.failures``) of the failure, the
+    same the reader gives the same answer; None for a failure no server answer explains.
+    """
 
     retryable = True
+    kind: ClassVar[FailureKind | None] = None
 
     def __init__(self, message: str, *, path: str | None = None) -> None:
         super().__init__(message)
@@ -44,16 +52,20 @@ class SecretMissingError(SourceError):
     """The backend says authoritatively that the secret (or a field) does not exist."""
 
     retryable = False
+    kind = FailureKind.NOT_FOUND
 
 
 class AccessDeniedError(SourceError):
     """The backend refused access (HTTP 403, AccessDeniedException)."""
 
     retryable = False
+    kind = FailureKind.DENIED
 
 
 class BackendUnavailableError(SourceError):
     """Transient: connection refused, timeout, 5xx, sealed, throttled."""
+
+    kind = FailureKind.UNAVAILABLE
 
     def __init__(
         self, message: str, *, path: str | None = None, retry_after: float | None = None
@@ -67,4 +79,33 @@ class InvalidResponseError(SourceError):
 
 
 class AuthenticationError(SourceError):
-    """Logging in to the backend failed (bad credentials, unreadable credential file)."""
+    """Logging in to the backend failed (bad credentials, unreadable credential file).
+
+    Retryable, unlike ``AccessDeniedError``: the credential (a rotated ``secret_id``, a
+    projected token) may be replaced while the agent runs.
+    """
+
+    kind = FailureKind.DENIED
+
+
+class ConfigurationError(SourceError):
+    """The request or the configuration is wrong (bad region or endpoint, an unknown auth
+    mount, a certificate that does not verify); repeating it cannot help."""
+
+    retryable = False
+    kind = FailureKind.INVALID
+
+
+ERROR_CLASSES: dict[FailureKind, type[SourceError]] = {
+    FailureKind.NOT_FOUND: SecretMissingError,
+    FailureKind.DENIED: AccessDeniedError,
+    FailureKind.UNAVAILABLE: BackendUnavailableError,
+    FailureKind.INVALID: ConfigurationError,
+}
+
+
+def error_of(failure: Failure, message: str, *, path: str | None) -> SourceError:
+    """The ``SourceError`` of a classified failure, with the agent's ``message``."""
+    if failure.kind is FailureKind.UNAVAILABLE:
+        return BackendUnavailableError(message, path=path, retry_after=failure.retry_after)
+    return ERROR_CLASSES[failure.kind](message, path=path)

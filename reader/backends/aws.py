@@ -11,7 +11,6 @@ filtered out, since those bodies hold secret values.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -19,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .._core.values import NestingTooDeepError, decode_object, field_text
 from ..config import AwsConfig
 from ..errors import SecretConfigurationError, SecretManagerError, SecretNotFoundError
 from ..manager import SecretManager
@@ -113,6 +113,13 @@ class AWSSecretsManager(SecretManager):
         except BotoCoreError as exc:
             error = translate_aws_error(exc, "creating the Secrets Manager client")
             raise error from exc
+        except ValueError as exc:
+            # botocore's "Invalid endpoint: ..." names the URL, which is configuration.
+            raise SecretConfigurationError(
+                f"cannot create the Secrets Manager client: {' '.join(str(exc).split())[:300]}"
+                " (check AWS_ENDPOINT_URL_SECRETS_MANAGER / AWS_ENDPOINT_URL / endpoint_url)",
+                backend="aws",
+            ) from exc
 
     def _get(self, client: Any, secret_id: str, key: str) -> Mapping[str, Any]:
         params = {"SecretId": secret_id}
@@ -123,7 +130,15 @@ class AWSSecretsManager(SecretManager):
         except Exception as exc:
             if is_not_found(exc):
                 raise _MissingError from exc
-            error = translate_aws_error(exc, f"secret {key!r}: GetSecretValue({secret_id!r})")
+            where = f"secret {key!r}: GetSecretValue({secret_id!r})"
+            if isinstance(exc, ValueError):
+                # A URL that botocore accepted but urllib3 cannot parse.
+                error: SecretManagerError = SecretConfigurationError(
+                    f"{where}: invalid endpoint ({type(exc).__name__}); check "
+                    "AWS_ENDPOINT_URL_SECRETS_MANAGER / AWS_ENDPOINT_URL / endpoint_url"
+                )
+            else:
+                error = translate_aws_error(exc, where, client=client)
             error.backend, error.key = self.backend, key
             raise error from exc
         return response
@@ -140,26 +155,44 @@ class AWSSecretsManager(SecretManager):
         try:
             response = self._get(client, key, key)
         except _MissingError:
-            detail = f"neither secret {secret_path!r} nor " if secret_path else ""
-            raise SecretNotFoundError(
-                f"secret {key!r} not found: {detail}secret {key!r} exists in Secrets Manager",
-                backend=self.backend,
-                key=key,
-            ) from None
+            raise self._missing(client, key, secret_path) from None
         return self._whole(response, key)
+
+    def _missing(self, client: Any, key: str, secret_path: str) -> SecretNotFoundError:
+        """The not-found error for ``key``; with a version stage, it says whether the secret
+        exists without a version of that stage (one ``DescribeSecret``, no value read)."""
+        stage = self.config.version_stage
+        candidates = [secret_path, key] if secret_path else [key]
+        if stage:
+            for secret_id in candidates:
+                if self._exists(client, secret_id):
+                    return SecretNotFoundError(
+                        f"secret {key!r} not found: secret {secret_id!r} has no version "
+                        f"labelled {stage!r} in Secrets Manager",
+                        backend=self.backend,
+                        key=key,
+                    )
+        detail = f"neither secret {secret_path!r} nor " if secret_path else ""
+        return SecretNotFoundError(
+            f"secret {key!r} not found: {detail}secret {key!r} exists in Secrets Manager",
+            backend=self.backend,
+            key=key,
+        )
+
+    def _exists(self, client: Any, secret_id: str) -> bool:
+        try:
+            client.describe_secret(SecretId=secret_id)
+        except Exception:
+            return False  # missing, or not allowed to describe: word it as missing
+        return True
 
     def _field(self, response: Mapping[str, Any], secret_id: str, field: str, key: str) -> str:
         text = response.get("SecretString")
-        data: object = None
-        if isinstance(text, str):
-            try:
-                data = json.loads(text)
-            except ValueError:
-                data = None  # not JSON: no fields (the decode error would quote the value)
-        if not isinstance(data, dict):
+        data = decode_object(text) if isinstance(text, str) else None
+        if data is None:
             raise SecretNotFoundError(
-                f"secret {key!r}: secret {secret_id!r} is not a JSON object, "
-                f"so it has no field {field!r}",
+                f"secret {key!r}: secret {secret_id!r} is not a JSON object (or is nested too "
+                f"deeply to decode), so it has no field {field!r}",
                 backend=self.backend,
                 key=key,
             )
@@ -169,8 +202,14 @@ class AWSSecretsManager(SecretManager):
                 backend=self.backend,
                 key=key,
             )
-        value = data[field]
-        return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+        try:
+            return field_text(data[field])
+        except NestingTooDeepError as exc:
+            raise SecretManagerError(
+                f"secret {key!r}: field {field!r} of secret {secret_id!r}: {exc}",
+                backend=self.backend,
+                key=key,
+            ) from None
 
     def _whole(self, response: Mapping[str, Any], key: str) -> str:
         text = response.get("SecretString")

@@ -4,8 +4,10 @@
 version ``VAULT_KV_VERSION``) and returns field ``api_key_id``; a one-segment key ``name`` reads
 field ``value`` of path ``name``. hvac is imported on first use. One ``requests.Session`` is
 reused, with ``trust_env`` off (no proxy/netrc lookups per request) unless proxies are
-configured. Auth: token (``VAULT_TOKEN`` / ``VAULT_TOKEN_FILE``), AppRole, or Kubernetes; on an
-``invalid token`` answer the manager logs in again once and retries.
+configured. Auth (``vault_auth``): token (``VAULT_TOKEN`` / ``VAULT_TOKEN_FILE``), AppRole, or
+Kubernetes. The token is renewed at two thirds of its TTL (checked on each cache miss) or
+replaced by a new login; on a 401/403 answer to a read (a dead token looks like any refusal on
+OpenBao) the manager logs in again (or re-reads a changed token file) and retries once.
 
 TLS is verified against ``VAULT_CACERT`` when set, else requests' default bundle. A certificate
 that fails verification (unknown CA, wrong host name) raises ``SecretConfigurationError``: it
@@ -14,13 +16,14 @@ is a setup problem, not an outage, so no stale value or agent file is served in 
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .._core.values import NestingTooDeepError, field_text
+from .._core.vault_login import TokenKeeper
 from ..config import VaultConfig
 from ..errors import (
     SecretAccessDeniedError,
@@ -29,7 +32,8 @@ from ..errors import (
     SecretNotFoundError,
 )
 from ..manager import SecretManager
-from .vault_errors import is_invalid_token, translate_vault_error
+from .vault_auth import login_strategy, translated
+from .vault_errors import is_invalid_token, record_answer, translate_vault_error, vault_failure
 
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 
@@ -72,53 +76,33 @@ class VaultSecretManager(SecretManager):
             environ=env,
             refresh_ahead=refresh_ahead,
         )
-        self._auth_method = self._choose_auth(client)
+        self._strategy = login_strategy(self.config, client)
         self._trust_env = self.config.proxies is None and any(
             env.get(name) or env.get(name.upper()) for name in _PROXY_VARIABLES
         )
         self._client: Any = client
         self._owns_client = client is None
-        self._authenticated = client is not None and self._auth_method == "client"
+        self._keeper: TokenKeeper | None = None
         self._lock = threading.Lock()
-
-    def _choose_auth(self, client: Any) -> str:
-        cfg = self.config
-        if client is not None and getattr(client, "token", None):
-            return "client"
-        if cfg.token:
-            return "token"
-        if cfg.token_file:
-            return "token_file"
-        if cfg.role_id:
-            if not (cfg.secret_id or cfg.secret_id_file):
-                raise SecretConfigurationError(
-                    "Vault AppRole auth needs VAULT_SECRET_ID or VAULT_SECRET_ID_FILE",
-                    backend=self.backend,
-                )
-            return "approle"
-        if cfg.k8s_role:
-            return "kubernetes"
-        if client is not None:
-            return "client"
-        raise SecretConfigurationError(
-            "no Vault credentials: set VAULT_TOKEN, VAULT_TOKEN_FILE, VAULT_ROLE_ID with "
-            "VAULT_SECRET_ID[_FILE], or VAULT_K8S_ROLE",
-            backend=self.backend,
-        )
+        self._timer = timer
 
     # -- client and auth -------------------------------------------------------------------
 
     def _ensure_client(self) -> Any:
-        client = self._client
-        if client is not None and self._authenticated:
-            return client
+        """The client, logged in, its token renewed or replaced when due."""
         with self._lock:
             if self._client is None:
                 self._client = self._build_client()
-            if not self._authenticated:
-                self._login(self._client)
-                self._authenticated = True
-            return self._client
+            if self._strategy is not None and self._keeper is None:
+                self._keeper = TokenKeeper(self._client, self._strategy, clock=self._timer)
+        if self._keeper is not None:
+            with translated(self._login_where()):
+                self._keeper.ensure()
+        return self._client
+
+    def _login_where(self) -> str:
+        method = self._strategy.method if self._strategy is not None else "client"
+        return f"Vault {method} login at {self.config.address}"
 
     def _build_client(self) -> Any:
         hvac = _import_hvac()
@@ -129,6 +113,7 @@ class VaultSecretManager(SecretManager):
         session = requests.Session()
         session.trust_env = self._trust_env
         session.verify = verify  # hvac prefers the session's verify over its own argument
+        session.hooks["response"].append(record_answer)  # statuses hvac's exceptions lose
         return hvac.Client(
             url=cfg.address,
             verify=verify,
@@ -138,54 +123,12 @@ class VaultSecretManager(SecretManager):
             namespace=cfg.namespace,
         )
 
-    def _read_credential(self, path: os.PathLike[str] | None, what: str) -> str:
-        if path is None:
-            raise SecretConfigurationError(f"no {what} configured", backend=self.backend)
-        try:
-            with open(path, encoding="utf-8") as handle:
-                return handle.read().strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or type(exc).__name__
-            raise SecretConfigurationError(
-                f"cannot read the Vault {what} file {os.fspath(path)}: {reason}",
-                backend=self.backend,
-            ) from None
-
-    def _login(self, client: Any) -> None:
-        cfg, method = self.config, self._auth_method
-        if method == "client":
-            return
-        if method == "token":
-            client.token = cfg.token
-            return
-        if method == "token_file":
-            client.token = self._read_credential(cfg.token_file, "token")
-            return
-        try:
-            if method == "approle":
-                secret_id = cfg.secret_id or self._read_credential(cfg.secret_id_file, "secret_id")
-                client.auth.approle.login(
-                    role_id=cfg.role_id, secret_id=secret_id, mount_point=cfg.approle_mount
-                )
-            else:
-                jwt = self._read_credential(cfg.k8s_token_file, "Kubernetes service-account token")
-                client.auth.kubernetes.login(role=cfg.k8s_role, jwt=jwt, mount_point=cfg.k8s_mount)
-        except SecretManagerError:
-            raise
-        except Exception as exc:
-            error = translate_vault_error(exc, f"Vault {method} login at {cfg.address}", login=True)
-            raise error from exc
-
-    def _relogin(self, failed_token: object) -> bool:
-        """Log in again after ``invalid token``; False if this auth method cannot."""
-        if self._auth_method in ("client", "token"):
+    def _replace_refused(self, token: str | None, *, said_invalid: bool) -> bool:
+        """After a 401/403 with ``token``: True when a new token is in place to retry with."""
+        if self._keeper is None:
             return False
-        with self._lock:
-            if self._client.token == failed_token:
-                self._authenticated = False
-                self._login(self._client)
-                self._authenticated = True
-        return True
+        with translated(self._login_where()):
+            return self._keeper.replace_refused(token, said_invalid=said_invalid)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -193,19 +136,31 @@ class VaultSecretManager(SecretManager):
         path = secret_path or key
         name = field if secret_path else "value"
         where = f"secret {key!r} (Vault {self.config.kv_mount}/{path} at {self.config.address})"
+        try:
+            data = self._read_with_login(path, where)
+        except SecretManagerError as error:
+            error.backend, error.key = self.backend, key
+            raise
+        return self._field(data, name, key, where)
+
+    def _read_with_login(self, path: str, where: str) -> Mapping[str, object]:
+        """Read ``path``; after a refusal that a new token may cure, once more."""
         for attempt in range(2):
             client = self._ensure_client()
             token = client.token
             try:
-                data = self._read(client, path)
+                return self._read(client, path)
             except Exception as exc:
-                if attempt == 0 and is_invalid_token(exc) and self._relogin(token):
+                failure = vault_failure(exc)
+                if (
+                    attempt == 0
+                    and failure is not None
+                    and failure.credentials
+                    and self._replace_refused(token, said_invalid=is_invalid_token(exc))
+                ):
                     continue
-                error = translate_vault_error(exc, where)
-                error.backend, error.key = self.backend, key
-                raise error from exc
-            return self._field(data, name, key, where)
-        raise SecretAccessDeniedError(f"{where}: invalid token", backend=self.backend, key=key)
+                raise translate_vault_error(exc, where) from exc
+        raise SecretAccessDeniedError(f"{where}: refused after logging in again")
 
     def _read(self, client: Any, path: str) -> Mapping[str, object]:
         mount = self.config.kv_mount
@@ -224,10 +179,10 @@ class VaultSecretManager(SecretManager):
     def _field(self, data: Mapping[str, object], name: str, key: str, where: str) -> str:
         if name not in data:
             raise SecretNotFoundError(f"{where}: no field {name!r}", backend=self.backend, key=key)
-        value = data[name]
-        if isinstance(value, str):
-            return value
-        return json.dumps(value, separators=(",", ":"))
+        try:
+            return field_text(data[name])
+        except NestingTooDeepError as exc:
+            raise SecretManagerError(f"{where}: {exc}", backend=self.backend, key=key) from None
 
     def _close(self) -> None:
         super()._close()

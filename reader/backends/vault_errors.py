@@ -1,43 +1,65 @@
-"""Translation of hvac and requests exceptions into the reader's errors, in one place.
+"""hvac and requests exceptions as ``_core`` failures, and those as the reader's errors.
 
-403/401 -> access denied, 404 -> not found, 429/5xx/sealed/unknown status and every transport
-failure (refused, timeout, reset) -> unavailable, 400 -> a plain ``SecretManagerError`` (or
-access denied during login). Messages use only the exception's type and Vault's error strings,
-which never contain secret values.
+``vault_failure`` reduces an exception to the plain facts (HTTP status, Vault's ``errors``
+strings, or a transport failure) and lets ``_core.vault_answers`` classify them; the agent's
+Vault source uses the same function, so both sides classify every answer alike.
+``translate_vault_error`` turns the failure into the reader's error: not found ->
+``SecretNotFoundError``, denied -> ``SecretAccessDeniedError``, unavailable ->
+``SecretBackendUnavailableError``, invalid -> ``SecretConfigurationError``.
 
 A TLS certificate that fails verification (unknown CA, a certificate for another host name) is
-a ``SecretConfigurationError``, not "unavailable": it is not transient (only ``VAULT_CACERT``,
-``VAULT_ADDR`` or the server's certificate can cure it), so it is neither served from stale
-cache entries nor hidden behind the agent's files. The agent reports the same failure as a
-non-retryable ``TLSVerificationError``.
+invalid, not unavailable: only ``VAULT_CACERT``, ``VAULT_ADDR`` or the server's certificate can
+cure it, so it is neither served from stale cache entries nor hidden behind the agent's files.
 """
 
 from __future__ import annotations
 
 import ssl
+import threading
+from typing import Any
 
-from ..errors import (
-    SecretAccessDeniedError,
-    SecretBackendUnavailableError,
-    SecretConfigurationError,
-    SecretManagerError,
-    SecretNotFoundError,
+from .._core import vault_answers
+from .._core.failures import (
+    Failure,
+    FailureKind,
+    certificate_failure,
+    parse_retry_after,
+    transport_failure,
 )
+from ..errors import ERROR_FOR_KIND, SecretManagerError
+
+# hvac raises one class per status (hvac.exceptions.VaultError.from_status) and keeps no status.
+HVAC_STATUS = {
+    "InvalidRequest": 400,
+    "Unauthorized": 401,
+    "Forbidden": 403,
+    "InvalidPath": 404,
+    "UnsupportedOperation": 405,
+    "PreconditionFailed": 412,
+    "RateLimitExceeded": 429,
+    "InternalServerError": 500,
+    "VaultNotInitialized": 501,
+    "BadGateway": 502,
+    "VaultDown": 503,
+}
+
+# The status and Retry-After of this thread's last answer: hvac's exceptions keep neither, and
+# raise one catch-all class for statuses it has no class for (405, 412, 423, ...).
+_last_answer = threading.local()
 
 
-def is_invalid_token(exc: BaseException) -> bool:
-    """Whether ``exc`` is Vault's 403 ``invalid token``."""
-    errors = getattr(exc, "errors", None)
-    return type(exc).__name__ == "Forbidden" and any(
-        "invalid token" in str(item) for item in errors or ()
+def record_answer(response: Any, *args: object, **kwargs: object) -> None:
+    """requests response hook: remember the status (and a 429's ``Retry-After``) per thread."""
+    status = int(response.status_code)
+    _last_answer.status = status
+    _last_answer.retry_after = (
+        parse_retry_after(response.headers.get("Retry-After")) if status == 429 else None
     )
 
 
-def _reason(exc: BaseException) -> str:
-    errors = getattr(exc, "errors", None)
-    if errors:
-        return ", ".join(str(item) for item in errors)[:200]
-    return type(exc).__name__
+def last_answer() -> tuple[int, float | None]:
+    """``(status, retry_after)`` of this thread's last answer (0, None when none recorded)."""
+    return getattr(_last_answer, "status", 0), getattr(_last_answer, "retry_after", None)
 
 
 def cert_verification_reason(exc: BaseException) -> str | None:
@@ -58,49 +80,76 @@ def cert_verification_reason(exc: BaseException) -> str | None:
     return None
 
 
-def translate_vault_error(
-    exc: BaseException, where: str, *, login: bool = False
-) -> SecretManagerError:
-    """Map an hvac/requests exception to a ``SecretManagerError`` (not raised)."""
+def vault_errors_of(exc: BaseException) -> list[object] | None:
+    """Vault's ``errors`` strings carried by an hvac exception, if any."""
+    errors = getattr(exc, "errors", None)
+    return errors if isinstance(errors, list) else None
+
+
+def vault_failure(
+    exc: BaseException, *, login: bool = False, retry_after: float | None = None
+) -> Failure | None:
+    """The ``Failure`` behind an hvac or requests exception; None for any other exception."""
     from hvac import exceptions as hv
     from requests import exceptions as rq
 
     if isinstance(exc, rq.SSLError | ssl.SSLError):
-        failure = cert_verification_reason(exc)
-        if failure is not None:
-            return SecretConfigurationError(
-                f"{where}: TLS certificate verification failed ({failure}); check VAULT_CACERT "
-                "and that VAULT_ADDR names a host the certificate is for",
-                backend="vault",
-            )
-    reason = _reason(exc)
-    if isinstance(exc, hv.Forbidden | hv.Unauthorized):
-        return SecretAccessDeniedError(f"{where}: access denied ({reason})", backend="vault")
-    if isinstance(exc, hv.InvalidRequest) and login:
-        return SecretAccessDeniedError(f"{where}: login refused ({reason})", backend="vault")
-    if isinstance(exc, hv.InvalidPath):
-        if login:
-            return SecretConfigurationError(
-                f"{where}: auth method not found; check the auth mount ({reason})", backend="vault"
-            )
-        return SecretNotFoundError(f"{where}: not found", backend="vault")
-    if isinstance(
-        exc,
-        hv.RateLimitExceeded
-        | hv.InternalServerError
-        | hv.VaultNotInitialized
-        | hv.BadGateway
-        | hv.VaultDown
-        | hv.UnexpectedError,
-    ):
-        return SecretBackendUnavailableError(f"{where}: unavailable ({reason})", backend="vault")
-    if isinstance(exc, rq.RequestException):
-        return SecretBackendUnavailableError(f"{where}: unreachable ({reason})", backend="vault")
+        reason = cert_verification_reason(exc)
+        if reason is not None:
+            return certificate_failure(reason)
     if isinstance(exc, hv.VaultError):
-        return SecretManagerError(f"{where}: request failed ({reason})", backend="vault")
+        recorded, recorded_retry_after = last_answer()
+        status = HVAC_STATUS.get(type(exc).__name__) or (recorded if recorded >= 300 else 0)
+        if retry_after is None and status == 429 and recorded == 429:
+            retry_after = recorded_retry_after
+        return vault_answers.classify(
+            status, vault_errors_of(exc), login=login, retry_after=retry_after
+        )
+    if isinstance(exc, rq.Timeout):
+        return transport_failure("timed out", timed_out=True)
+    if isinstance(exc, rq.RequestException | OSError):
+        return transport_failure(f"unreachable ({type(exc).__name__})")
+    return None
+
+
+def is_invalid_token(exc: BaseException) -> bool:
+    """Whether ``exc`` is a 403 whose text names the token invalid (a hint; see
+    ``vault_answers.says_invalid_token``)."""
+    return type(exc).__name__ == "Forbidden" and vault_answers.says_invalid_token(
+        vault_errors_of(exc)
+    )
+
+
+def translate_vault_error(
+    exc: BaseException, where: str, *, login: bool = False
+) -> SecretManagerError:
+    """Map an hvac/requests exception to a ``SecretManagerError`` (not raised)."""
     if isinstance(exc, SecretManagerError):
         return exc
-    return SecretManagerError(f"{where}: unexpected error ({reason})", backend="vault")
+    failure = vault_failure(exc, login=login)
+    if failure is None:
+        return SecretManagerError(f"{where}: unexpected error ({type(exc).__name__})")
+    return error_of(failure, where)
 
 
-__all__ = ["cert_verification_reason", "is_invalid_token", "translate_vault_error"]
+def error_of(failure: Failure, where: str) -> SecretManagerError:
+    """The reader's error for a classified Vault failure."""
+    reason = failure.reason
+    if failure.kind is FailureKind.INVALID and reason.startswith("TLS"):
+        reason += "; check VAULT_CACERT and that VAULT_ADDR names a host the certificate is for"
+    elif failure.kind is FailureKind.INVALID and "auth method" in reason:
+        reason += "; check the auth mount"
+    return ERROR_FOR_KIND[failure.kind.value](f"{where}: {reason}", backend="vault")
+
+
+__all__ = [
+    "HVAC_STATUS",
+    "cert_verification_reason",
+    "error_of",
+    "is_invalid_token",
+    "last_answer",
+    "record_answer",
+    "translate_vault_error",
+    "vault_errors_of",
+    "vault_failure",
+]

@@ -1,68 +1,41 @@
-"""Translate botocore errors and per-secret ``BatchGetSecretValue`` errors into ``SourceError``s.
+"""botocore errors and per-secret ``BatchGetSecretValue`` errors as ``SourceError``s.
 
-Messages carry the AWS error code and the secret's id, never AWS's message text or a body.
+The classification is the reader's (``libs.secrets._core.aws_answers``, through
+``libs.secrets.backends.aws_errors.aws_failure`` for botocore exceptions), so the agent and the
+reader call the same answer the same thing; this module words the agent's messages and knows
+which call-level errors mean "this endpoint cannot batch". Messages carry the AWS error code and
+the secret's id, never AWS's message text or a body.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    NoRegionError,
-    ParamValidationError,
-    PartialCredentialsError,
-    ReadTimeoutError,
+from botocore.exceptions import ClientError
+from libs.secrets._core import aws_answers
+from libs.secrets._core.failures import Failure, FailureKind
+from libs.secrets.backends.aws_errors import (
+    aws_failure,
+    error_fields,
+    retry_after_of,
+    unknown_region_failure,
 )
 from secrets_agent.sources.result import (
-    AccessDeniedError,
     AuthenticationError,
-    BackendUnavailableError,
-    SecretMissingError,
     SourceError,
+    error_of,
 )
 
-THROTTLING_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "LimitExceededException",
-        "429",
-    }
-)
-UNAVAILABLE_CODES = frozenset(
-    {
-        "InternalServiceError",
-        "InternalFailure",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "500",
-        "502",
-        "503",
-        "504",
-    }
-)
-AUTH_CODES = frozenset(
-    {
-        "UnrecognizedClientException",
-        "InvalidSignatureException",
-        "ExpiredTokenException",
-        "ExpiredToken",
-        "InvalidClientTokenId",
-        "MissingAuthenticationToken",
-        "IncompleteSignature",
-        "SignatureDoesNotMatch",
-    }
-)
+__all__ = [
+    "BATCH_UNSUPPORTED_CODES",
+    "batch_entry_error",
+    "client_error_code",
+    "error_for_code",
+    "map_aws_error",
+    "retry_after_of",
+    "source_error",
+]
+
 # A call-level error that means "this account or endpoint cannot batch": use GetSecretValue.
 BATCH_UNSUPPORTED_CODES = frozenset(
     {
@@ -77,78 +50,70 @@ BATCH_UNSUPPORTED_CODES = frozenset(
     }
 )
 
+_CLIENT_PROBLEMS = {
+    "NoCredentialsError": "no usable AWS credentials found",
+    "PartialCredentialsError": "no usable AWS credentials found (partial credentials)",
+    "NoRegionError": "no AWS region configured",
+}
+
 
 def client_error_code(exc: ClientError) -> str:
     """The AWS error code of a ``ClientError`` (``""`` when absent)."""
-    error = exc.response.get("Error") or {}
-    return str(error.get("Code") or "")
+    return error_fields(exc)[0]
 
 
-def retry_after_of(exc: ClientError) -> float | None:
-    """Seconds from a ``Retry-After`` / ``x-amz-retry-after`` header of the failed response."""
-    metadata: Any = exc.response.get("ResponseMetadata") or {}
-    headers: Any = metadata.get("HTTPHeaders") or {}
-    for name in ("retry-after", "x-amz-retry-after"):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            seconds = float(value)
-        except (TypeError, ValueError):
-            continue
-        if name == "x-amz-retry-after":
-            seconds /= 1000.0  # milliseconds
-        if seconds >= 0:
-            return seconds
-    return None
-
-
-def error_for_code(code: str, *, path: str | None, retry_after: float | None = None) -> SourceError:
-    """The ``SourceError`` for an AWS error code about ``path`` (or the whole call)."""
+def source_error(failure: Failure, *, path: str | None) -> SourceError:
+    """The agent's error for a classified AWS failure about ``path`` (or the whole call)."""
     what = f"secret {path!r}" if path else "the request"
-    if code == "ResourceNotFoundException":
-        return SecretMissingError(f"AWS has no {what} (ResourceNotFoundException)", path=path)
-    if code == "InvalidRequestException":
-        # Most often: the secret is scheduled for deletion.
-        return SecretMissingError(f"AWS refused {what} (InvalidRequestException)", path=path)
-    if code in ("AccessDeniedException", "AccessDenied", "DecryptionFailure"):
-        return AccessDeniedError(f"AWS denied {what} ({code})", path=path)
-    if code in THROTTLING_CODES:
-        return BackendUnavailableError(
-            f"AWS throttled {what} ({code})", path=path, retry_after=retry_after
-        )
-    if code in UNAVAILABLE_CODES:
-        return BackendUnavailableError(f"AWS failed {what} ({code})", path=path)
-    if code in AUTH_CODES:
-        return AuthenticationError(f"AWS rejected the credentials ({code})", path=path)
-    return SourceError(f"AWS error for {what} ({code or 'unknown'})", path=path)
+    code, kind = failure.detail, failure.kind
+    if failure.credentials:
+        message = f"AWS rejected the credentials ({code})"
+        return AuthenticationError(message, path=path)
+    if kind is FailureKind.NOT_FOUND and code == "InvalidRequestException":
+        message = f"AWS {what} is marked for deletion ({code})"
+    elif kind is FailureKind.NOT_FOUND:
+        message = f"AWS has no {what} ({code})"
+    elif kind is FailureKind.DENIED:
+        message = f"AWS denied {what} ({code})"
+    elif kind is FailureKind.INVALID and failure.status == 0:
+        message = _CLIENT_PROBLEMS.get(code) or f"AWS client configuration: {failure.reason}"
+    elif kind is FailureKind.INVALID:
+        message = f"AWS refused {what} as invalid ({code})"
+    elif failure.status == 0 and failure.detail in ("timeout", "connection"):
+        message = f"cannot reach AWS Secrets Manager ({failure.reason.split(' ')[0]})"
+    elif failure.retry_after is not None or code in aws_answers.THROTTLING_CODES:
+        message = f"AWS throttled {what} ({code})"
+    else:
+        message = f"AWS failed {what} ({code})"
+    return error_of(failure, message, path=path)
 
 
-def map_aws_error(exc: BaseException, *, path: str | None) -> SourceError:
-    """Return the ``SourceError`` for an exception from a boto3 call."""
+def error_for_code(
+    code: str, *, path: str | None, retry_after: float | None = None, message: str = ""
+) -> SourceError:
+    """The ``SourceError`` for an AWS error ``code`` (and its ``message``, used only to tell a
+    deleted secret from a bad request) about ``path``."""
+    return source_error(aws_answers.classify(code, message, retry_after=retry_after), path=path)
+
+
+def map_aws_error(exc: BaseException, *, path: str | None, client: Any = None) -> SourceError:
+    """Return the ``SourceError`` for an exception from a boto3 call.
+
+    With ``client``, a transport failure towards an unknown region is a configuration error.
+    """
     if isinstance(exc, SourceError):
         return exc
-    if isinstance(exc, ClientError):
-        return error_for_code(client_error_code(exc), path=path, retry_after=retry_after_of(exc))
-    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        return AuthenticationError("no usable AWS credentials found", path=path)
-    if isinstance(exc, NoRegionError):
-        return AuthenticationError("no AWS region configured", path=path)
-    if isinstance(exc, ParamValidationError):
-        return SourceError(f"invalid request for secret {path!r}", path=path)
-    if isinstance(
-        exc,
-        EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError | ConnectionClosedError,
-    ):
-        return BackendUnavailableError(
-            f"cannot reach AWS Secrets Manager ({type(exc).__name__})", path=path
-        )
-    if isinstance(exc, BotoCoreError):
-        return BackendUnavailableError(f"AWS client error ({type(exc).__name__})", path=path)
-    return SourceError(f"{type(exc).__name__} while reading from AWS", path=path)
+    failure = aws_failure(exc)
+    if failure is None:
+        return SourceError(f"{type(exc).__name__} while reading from AWS", path=path)
+    if failure.kind is FailureKind.UNAVAILABLE and client is not None:
+        failure = unknown_region_failure(client) or failure
+    return source_error(failure, path=path)
 
 
 def batch_entry_error(entry: Any, *, path: str) -> SourceError:
     """The ``SourceError`` for one item of a ``BatchGetSecretValue`` ``Errors`` list."""
-    code = entry.get("ErrorCode") if isinstance(entry, dict) else None
-    return error_for_code(str(code or ""), path=path)
+    if not isinstance(entry, dict):
+        return error_for_code("", path=path)
+    code = str(entry.get("ErrorCode") or "")
+    return error_for_code(code, path=path, message=str(entry.get("Message") or ""))

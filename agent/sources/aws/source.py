@@ -8,12 +8,12 @@ one). The client uses botocore's standard retry mode and explicit timeouts.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
+from libs.secrets._core.values import decode_object
 from secrets_agent.sources.aws.errors import (
     BATCH_UNSUPPORTED_CODES,
     batch_entry_error,
@@ -28,7 +28,12 @@ from secrets_agent.sources.base import (
     data_from_object,
     fetch_concurrently,
 )
-from secrets_agent.sources.result import InvalidResponseError, SecretData, SourceError
+from secrets_agent.sources.result import (
+    InvalidResponseError,
+    SecretData,
+    SecretMissingError,
+    SourceError,
+)
 
 if TYPE_CHECKING:
     from secrets_agent.config.load import AwsBackendConfig
@@ -85,11 +90,8 @@ def data_from_value(value: Any, *, path: str) -> SecretData:
         if not isinstance(text, str):
             raise InvalidResponseError(f"secret {path!r}: SecretString is not text", path=path)
         check_size(text, path=path)
-        try:
-            parsed = json.loads(text) if text.lstrip().startswith("{") else None
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict):
+        parsed = decode_object(text)  # None also for JSON nested too deeply to decode
+        if parsed is not None:
             return data_from_object(parsed, path=path, version=version, raw=text)
         return SecretData(fields=None, raw=text, version=version)
     blob = value.get("SecretBinary")
@@ -111,6 +113,18 @@ def _matches(requested: str, name: object, arn: object) -> bool:
         and arn.startswith(requested + "-")
         and len(arn) == len(requested) + 7
     )
+
+
+def _data_or_error(value: Any, path: str) -> SecretData | SourceError:
+    """One secret of a batch: its data, or the error of this secret alone (never raised)."""
+    try:
+        return data_from_value(value, path=path)
+    except SourceError as exc:
+        return exc
+    except Exception as exc:
+        return InvalidResponseError(
+            f"secret {path!r}: cannot decode the AWS value ({type(exc).__name__})", path=path
+        )
 
 
 class AwsSource:
@@ -158,7 +172,20 @@ class AwsSource:
         except SourceError as exc:
             return exc
         except Exception as exc:
-            return map_aws_error(exc, path=path)
+            error = map_aws_error(exc, path=path, client=self._client)
+        if stage is not None and isinstance(error, SecretMissingError) and self._exists(path):
+            return SecretMissingError(
+                f"AWS secret {path!r} has no version labelled {stage!r}", path=path
+            )
+        return error
+
+    def _exists(self, path: str) -> bool:
+        """Whether the secret exists (``DescribeSecret``: metadata only, no value)."""
+        try:
+            self._client.describe_secret(SecretId=path)
+        except Exception:
+            return False  # missing, or not allowed to describe: word it as missing
+        return True
 
     def _fetch_batch(self, chunk: list[str], stage: str | None) -> FetchResult:
         values: list[Any] = []
@@ -186,7 +213,7 @@ class AwsSource:
             retry_after = retry_after_of(exc)
             return {p: error_for_code(code, path=p, retry_after=retry_after) for p in chunk}
         except Exception as exc:
-            return {p: map_aws_error(exc, path=p) for p in chunk}
+            return {p: map_aws_error(exc, path=p, client=self._client) for p in chunk}
         return self._assign(chunk, values, errors, stage)
 
     def _assign(
@@ -198,10 +225,7 @@ class AwsSource:
                 continue
             for path in chunk:
                 if path not in results and _matches(path, value.get("Name"), value.get("ARN")):
-                    try:
-                        results[path] = data_from_value(value, path=path)
-                    except SourceError as exc:
-                        results[path] = exc
+                    results[path] = _data_or_error(value, path)
         for entry in errors:
             secret_id = entry.get("SecretId") if isinstance(entry, dict) else None
             for path in chunk:

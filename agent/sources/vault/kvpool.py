@@ -3,9 +3,9 @@
 hvac + requests spend about 0.3-0.5 ms of CPU per request (request preparation, header
 merging, response parsing), all of it under the GIL, so a thread pool cannot read faster than
 one thread. A KV read is one GET with two headers; this client does just that: a bounded pool of
-persistent connections (``vault_wire``; one per worker thread at a time), ``TCP_NODELAY``, TLS
-from the configured CA file, and the same error mapping as ``vault_errors.map_vault_error``.
-Logging in and the token's lifetime stay with hvac (``vault_auth``).
+persistent connections (``wire``; one per worker thread at a time), ``TCP_NODELAY``, TLS
+from the configured CA file, and the same classification as ``errors.map_vault_error``.
+Logging in and the token's lifetime stay with hvac (``auth``).
 
 Response bodies hold secret values: they are never logged and never put in an exception
 message; only the HTTP status and Vault's ``errors`` strings are.
@@ -20,18 +20,17 @@ import threading
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from libs.secrets._core import vault_answers
 from secrets_agent.sources.result import (
     AccessDeniedError,
     AuthenticationError,
     BackendUnavailableError,
     InvalidResponseError,
-    SecretMissingError,
     SourceError,
 )
-from secrets_agent.sources.vault.errors import tls_verification_error
+from secrets_agent.sources.vault.errors import source_error, tls_verification_error
 from secrets_agent.sources.vault.wire import Connection, Response
 
-_MAX_DETAIL = 200
 _UNSAFE_IN_HEADER = frozenset("\r\n\0")
 
 # Failures of a kept-alive connection that the server may have closed in the meantime: the
@@ -104,7 +103,7 @@ class KvConnectionPool:
         if status == 200:
             try:
                 return json.loads(body)
-            except ValueError:
+            except (ValueError, RecursionError):
                 # No chaining: the decode error quotes part of the body.
                 raise InvalidResponseError(
                     f"Vault answered {where} with a body that is not JSON", path=secret
@@ -198,38 +197,22 @@ def _check_header_value(value: str, what: str) -> None:
         raise AuthenticationError(f"the Vault {what} contains a line break or NUL; refused")
 
 
-def _detail(body: bytes) -> tuple[str, bool]:
-    """Vault's ``errors`` strings on one line, and whether one says ``invalid token``."""
+def _errors(body: bytes) -> list[object] | None:
+    """Vault's ``errors`` list from an error body (None when the body has none)."""
     try:
         errors = json.loads(body).get("errors")
-    except (ValueError, AttributeError):
-        return "", False
-    if not isinstance(errors, list):
-        return "", False
-    text = "; ".join(" ".join(str(e).replace("*", " ").split()) for e in errors)
-    return text[:_MAX_DETAIL], "invalid token" in text
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    return errors if isinstance(errors, list) else None
 
 
 def _status_error(
     status: int, body: bytes, where: str, retry_after: float | None, secret: str | None
 ) -> SourceError:
-    """The ``SourceError`` for a non-200 answer, worded as ``map_vault_error`` words hvac's."""
-    if status == 404:
-        # Also KV v2's answer for a deleted or destroyed latest version.
-        return SecretMissingError(f"Vault has no secret at {secret!r} (404)", path=secret)
-    detail, invalid_token = _detail(body)
-    suffix = f": {detail}" if detail else ""
-    if status == 403:
-        kind = InvalidTokenError if invalid_token else AccessDeniedError
-        return kind(f"Vault denied {where} (403){suffix}", path=secret)
-    if status == 429:
-        return BackendUnavailableError(
-            f"Vault rate limit while {where} (429){suffix}", path=secret, retry_after=retry_after
-        )
-    if status >= 500:
-        return BackendUnavailableError(
-            f"Vault unavailable ({status}) while {where}{suffix}", path=secret
-        )
-    if status == 401:
-        return AuthenticationError(f"Vault rejected the credentials (401){suffix}", path=secret)
-    return SourceError(f"Vault answered {status} while {where}{suffix}", path=secret)
+    """The ``SourceError`` for a non-200 answer, classified as hvac's exceptions are."""
+    errors = _errors(body)
+    failure = vault_answers.classify(status, errors, retry_after=retry_after)
+    error = source_error(failure, where=where, path=secret)
+    if status == 403 and vault_answers.says_invalid_token(errors):
+        return InvalidTokenError(str(error), path=secret)
+    return error

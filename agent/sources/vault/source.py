@@ -1,7 +1,7 @@
 """Read secrets from Vault's KV engine (v2 or v1).
 
-hvac logs in and keeps the token alive (``vault_auth``) on one reused requests session; KV reads
-go through ``vault_http``'s lean keep-alive pool, a few times cheaper in CPU per read. When a
+hvac logs in and keeps the token alive (``auth``) on one reused requests session; KV reads
+go through ``kvpool``'s lean keep-alive pool, a few times cheaper in CPU per read. When a
 proxy applies to the address, or an hvac client is injected, reads go through hvac instead.
 """
 
@@ -55,7 +55,8 @@ def build_session(address: str, *, pool_size: int, verify: str | bool = True) ->
 
 
 class VaultSource:
-    """Fetches KV secrets; logs in lazily and re-logs in when the token turns out invalid."""
+    """Fetches KV secrets; logs in lazily, and again when a read is refused with a token the
+    server may have dropped."""
 
     name = "vault"
     batch_size = 1
@@ -121,15 +122,15 @@ class VaultSource:
             token = self.auth.token
             try:
                 return self._read(path, token)
-            except (hvac.exceptions.Forbidden, AccessDeniedError) as exc:
-                if not (
-                    isinstance(exc, InvalidTokenError)
-                    or is_invalid_token(exc)
-                    or self.auth.expired()
-                ):
+            except (
+                hvac.exceptions.Forbidden,
+                hvac.exceptions.Unauthorized,
+                AccessDeniedError,
+            ) as exc:
+                # OpenBao says only "permission denied" for a dead token: a new login decides.
+                said_invalid = isinstance(exc, InvalidTokenError) or is_invalid_token(exc)
+                if not self.auth.replace_refused(token, said_invalid=said_invalid):
                     raise
-                log.info("Vault token no longer valid; logging in again")
-                self.auth.relogin(token)
                 return self._read(path, self.auth.token)
         except SourceError as exc:
             if exc.path is None:

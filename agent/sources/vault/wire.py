@@ -13,8 +13,8 @@ import socket
 import ssl
 from http.client import BadStatusLine, RemoteDisconnected
 
+from libs.secrets._core.failures import parse_retry_after
 from secrets_agent.sources.result import InvalidResponseError
-from secrets_agent.sources.vault.errors import parse_retry_after
 
 MAX_LINE = 65536
 MAX_HEADERS = 100

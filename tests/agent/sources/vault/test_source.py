@@ -169,7 +169,7 @@ def test_token_is_renewed_before_expiry(vault: Any) -> None:
     due = source.auth.seconds_until_due()
     assert due is not None and due <= 2.5
     vault.reset_counters()
-    source.auth._renew_at = 0.0  # as if two thirds of the TTL had passed
+    source.auth.keeper._renew_at = 0.0  # as if two thirds of the TTL had passed
     assert source.maintain() is not None
     assert ("POST", "/v1/auth/token/renew-self") in vault.requests
     assert source.auth.token == token
@@ -278,7 +278,7 @@ def test_an_expired_token_is_replaced_by_a_new_login(vault: Any, tmp_path: Path)
     source = _source(vault, AuthConfig(method="approle", role_id=role_id, secret_id=secret_id))
     assert isinstance(source.fetch_many(["app/a"])["app/a"], SecretData)
     first = source.auth.token
-    source.auth._renew_at = None  # no renewal: the read itself meets the expired token
+    source.auth.keeper._renew_at = None  # no renewal: the read itself meets the expired token
     time.sleep(1.2)
     assert isinstance(source.fetch_many(["app/a"])["app/a"], SecretData)
     assert source.auth.token != first

@@ -1,9 +1,9 @@
-"""Durations as written in the config, and as shown in `secrets-agent status`."""
+"""Durations as written in the config and the reader's settings, and as shown in `status`."""
 
 from __future__ import annotations
 
 import pytest
-from secrets_agent.durations import format_duration, parse_duration
+from libs.secrets._core.durations import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -63,3 +63,12 @@ def test_parse_duration_message_does_not_repeat_value() -> None:
 )
 def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+def test_one_implementation_for_agent_and_reader() -> None:
+    import secrets_agent.durations as agent_durations
+    from libs.secrets.config import resolve_ttl
+
+    assert agent_durations.parse_duration is parse_duration
+    assert agent_durations.format_duration is format_duration
+    assert resolve_ttl(None, {"SECRET_CACHE_TTL": "5m"}) == 300.0

@@ -141,7 +141,7 @@ def test_verification_failures_are_one_line_and_hold_no_token(
         assert isinstance(error, TLSVerificationError)
         assert "token login" in str(error) and not error.retryable
         # A token already in hand: the KV read itself meets the certificate first.
-        source.auth._token = tls_vault.root_token
+        source.auth.keeper._token = tls_vault.root_token
         error = source.fetch_many(["a"])["a"]
         assert isinstance(error, TLSVerificationError)
         assert "reading 'a'" in str(error) and error.path == "a"

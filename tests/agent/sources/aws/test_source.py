@@ -30,7 +30,7 @@ def _load_faults() -> Any:
     name = "secrets_agent_test_awsfaults"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("awsfaults.py")
+            name, Path(__file__).parents[2] / "awsfaults.py"
         )
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
@@ -203,3 +203,37 @@ def test_values_never_logged_at_debug(
     front.fail("BatchGetSecretValue", "InternalServiceError", status=500, times=3)
     source.fetch_many(["a", "b"])
     assert canary not in debug_log.getvalue()
+
+
+def test_a_missing_stage_is_worded_apart_from_a_missing_secret(sm: Any, aws_env: str) -> None:
+    sm.create_secret(Name="db", SecretString="x")
+    results = _source(aws_env).fetch_many(["db", "nope"], version_stage="BLUE")
+    assert isinstance(results["db"], SecretMissingError)
+    assert "secret 'db' has no version labelled 'BLUE'" in str(results["db"])
+    assert isinstance(results["nope"], SecretMissingError)
+    assert "has no secret 'nope'" in str(results["nope"])
+
+
+def test_a_deeply_nested_secret_fails_alone_in_its_batch(sm: Any, front: Any) -> None:
+    depth = 5000
+    sm.create_secret(Name="deep", SecretString='{"a":' * depth + "1" + "}" * depth)
+    sm.create_secret(Name="fine", SecretString=json.dumps({"a": "ok"}))
+    results = _source(front.url).fetch_many(["deep", "fine"])
+    assert front.calls["BatchGetSecretValue"] == 1
+    fine = results["fine"]
+    assert isinstance(fine, SecretData) and fine.fields == {"a": "ok"}
+    deep = results["deep"]
+    assert isinstance(deep, SecretData) and deep.fields is None  # raw text, not fields
+
+
+def test_an_unknown_region_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from secrets_agent.sources.result import ConfigurationError
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    for name in ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    config = AwsBackendConfig(region="eu-wset-1", timeout=2.0)
+    result = create_source(config, concurrency=1).fetch_many(["a"])["a"]
+    assert isinstance(result, ConfigurationError)
+    assert "region 'eu-wset-1'" in str(result)

@@ -1,0 +1,142 @@
+"""The Vault source against a real OpenBao server: token lifecycle, and the same answers
+classified the same way as by the reader."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from libs.secrets import VaultSecretManager
+from libs.secrets._core.failures import FailureKind
+from libs.secrets.errors import SecretAccessDeniedError, SecretNotFoundError
+from secrets_agent.config.load import AuthConfig, VaultBackendConfig
+from secrets_agent.sources import create_source
+from secrets_agent.sources.result import AuthenticationError, SecretData, SourceError
+from secrets_agent.sources.vault.source import VaultSource
+
+
+def _source(openbao: Any, auth: AuthConfig) -> VaultSource:
+    source = create_source(VaultBackendConfig(address=openbao.url, auth=auth, timeout=5.0))
+    assert isinstance(source, VaultSource)
+    return source
+
+
+def test_a_revoked_approle_token_is_replaced_by_a_new_login(openbao: Any) -> None:
+    """OpenBao answers a revoked token with a bare 403 "permission denied", no "invalid token"."""
+    openbao.put_secret("agent/revoked", {"k": "v"})
+    policy = openbao.policy("agent-revoked", "secret/data/agent/revoked")
+    role_id, secret_id = openbao.enable_approle("approle", "agent-revoked", policy)
+    source = _source(openbao, AuthConfig(method="approle", role_id=role_id, secret_id=secret_id))
+    try:
+        assert isinstance(source.fetch_many(["agent/revoked"])["agent/revoked"], SecretData)
+        first = source.auth.token
+        openbao.revoke_token(first)
+        assert isinstance(source.fetch_many(["agent/revoked"])["agent/revoked"], SecretData)
+        assert source.auth.token != first
+    finally:
+        source.close()
+
+
+def test_maintain_renews_the_token_before_it_expires(openbao: Any) -> None:
+    openbao.put_secret("agent/renew", {"k": "v"})
+    policy = openbao.policy("agent-renew", "secret/data/agent/renew")
+    role_id, secret_id = openbao.enable_approle(
+        "approle", "agent-renew", policy, token_ttl="6s", token_max_ttl="1m"
+    )
+    source = _source(openbao, AuthConfig(method="approle", role_id=role_id, secret_id=secret_id))
+    try:
+        assert isinstance(source.fetch_many(["agent/renew"])["agent/renew"], SecretData)
+        token = source.auth.token
+        due = source.maintain()
+        assert due is not None and due <= 4.0
+        for _ in range(10):  # 7.5 s in all: past the 6 s TTL the token started with
+            time.sleep(0.75)
+            source.maintain()
+        assert source.auth.token == token
+        assert isinstance(source.fetch_many(["agent/renew"])["agent/renew"], SecretData)
+    finally:
+        source.close()
+
+
+def test_a_token_that_may_not_look_itself_up_is_accepted(openbao: Any, tmp_path: Path) -> None:
+    openbao.put_secret("agent/nolookup", {"k": "v"})
+    policy = openbao.policy("agent-nolookup", "secret/data/agent/nolookup")
+    token_file = tmp_path / "token"
+    token_file.write_text(openbao.create_token(policy, no_default_policy=True))
+    source = _source(openbao, AuthConfig(method="token", token_file=token_file))
+    try:
+        assert isinstance(source.fetch_many(["agent/nolookup"])["agent/nolookup"], SecretData)
+    finally:
+        source.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "kind", "reader_error"),
+    [
+        ("agent/absent", FailureKind.NOT_FOUND, SecretNotFoundError),
+        ("agent/private", FailureKind.DENIED, SecretAccessDeniedError),
+    ],
+)
+def test_reader_and_agent_classify_openbaos_answers_alike(
+    openbao: Any, tmp_path: Path, path: str, kind: FailureKind, reader_error: type[Exception]
+) -> None:
+    openbao.put_secret("agent/private", {"k": "v"})
+    token = openbao.create_token(openbao.policy("agent-some", "secret/data/agent/absent"))
+    source = _source(openbao, AuthConfig(method="token", token=token))
+    reader = VaultSecretManager(
+        {"address": openbao.url, "token": token, "secrets_dir": str(tmp_path)}, ttl_seconds=0
+    )
+    try:
+        result = source.fetch_many([path])[path]
+        assert isinstance(result, SourceError) and result.kind is kind
+        with pytest.raises(reader_error):
+            reader.get_secret(f"{path}/k")
+    finally:
+        source.close()
+        reader.close()
+
+
+def test_a_login_failure_carries_the_servers_reason(openbao: Any) -> None:
+    role_id, _ = openbao.enable_approle("approle", "agent-bad", "default")
+    source = _source(openbao, AuthConfig(method="approle", role_id=role_id, secret_id="wrong"))
+    try:
+        result = source.fetch_many(["agent/x"])["agent/x"]
+    finally:
+        source.close()
+    assert isinstance(result, AuthenticationError)
+    assert "approle login" in str(result) and "invalid" in str(result)
+    assert "wrong" not in str(result)
+
+
+def test_an_auth_mount_written_with_its_auth_prefix(openbao: Any) -> None:
+    openbao.put_secret("agent/mount", {"k": "v"})
+    policy = openbao.policy("agent-mount", "secret/data/agent/mount")
+    role_id, secret_id = openbao.enable_approle("approle-agent", "agent-mount", policy)
+    auth = AuthConfig(
+        method="approle", role_id=role_id, secret_id=secret_id, mount="auth/approle-agent"
+    )
+    source = _source(openbao, auth)
+    try:
+        assert isinstance(source.fetch_many(["agent/mount"])["agent/mount"], SecretData)
+    finally:
+        source.close()
+
+
+def test_an_expired_token_is_replaced_from_the_token_file(openbao: Any, tmp_path: Path) -> None:
+    """A non-renewable token runs out; the new token an operator writes is read at once."""
+    openbao.put_secret("agent/expiring", {"k": "v"})
+    policy = openbao.policy("agent-expiring", "secret/data/agent/expiring")
+    token_file = tmp_path / "token"
+    token_file.write_text(openbao.create_token(policy, ttl="2s", renewable=False))
+    source = _source(openbao, AuthConfig(method="token", token_file=token_file))
+    try:
+        assert isinstance(source.fetch_many(["agent/expiring"])["agent/expiring"], SecretData)
+        time.sleep(2.5)
+        expired = source.fetch_many(["agent/expiring"])["agent/expiring"]
+        assert isinstance(expired, SourceError) and expired.kind is FailureKind.DENIED
+        token_file.write_text(openbao.create_token(policy))
+        assert isinstance(source.fetch_many(["agent/expiring"])["agent/expiring"], SecretData)
+    finally:
+        source.close()
