@@ -23,6 +23,8 @@ REPO = HERE.parent.parent
 LABELS = {
     "before-rebuild": "Before the daemon rebuild",
     "after-rebuild": "After the daemon rebuild",
+    "before-rebuild-long": "Before the daemon rebuild, long run",
+    "after-rebuild-long": "After the daemon rebuild, long run",
 }
 
 
@@ -34,6 +36,16 @@ def splice(document: str, name: str, block: str) -> str:
         return f"{document.rstrip()}\n\n{start}\n{block.rstrip()}\n{end}\n"
     _, _, tail = rest.partition(end)
     return f"{head}{start}\n{block.rstrip()}\n{end}{tail}"
+
+
+def demote_headings(markdown: str) -> str:
+    """One more ``#`` on every heading outside fenced code blocks."""
+    lines, fenced = [], False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        lines.append(f"#{line}" if line.startswith("#") and not fenced else line)
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,10 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 or "defaults"
             )
-            tables = "\n".join(
-                f"#{line}" if line.startswith("#") else line
-                for line in results.read_text().splitlines()
-            )
+            tables = demote_headings(results.read_text())
             block = f"### {title}\n\n{machine.describe()} Settings: {settings}.\n\n{tables}\n"
             doc = REPO / "BENCHMARKS.md"
             doc.write_text(splice(doc.read_text(), args.write, block))

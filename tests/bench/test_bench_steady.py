@@ -67,6 +67,7 @@ def test_steady_smoke() -> None:
 
 
 @pytest.mark.bench
+@pytest.mark.timeout(3600)
 def test_one_shot_side_by_side(bench: steady.Bench) -> None:
     sizes = sr.env_sizes("BENCH_ONESHOT_SIZES", "100,1000")
     rounds = sr.env_int("BENCH_ONESHOT_ROUNDS", 3)
@@ -107,6 +108,7 @@ def test_one_shot_side_by_side(bench: steady.Bench) -> None:
 
 
 @pytest.mark.bench
+@pytest.mark.timeout(3600)
 def test_steady_side_by_side(bench: steady.Bench) -> None:
     count = sr.env_int("BENCH_STEADY_SECRETS", 1000)
     warmup = sr.env_float("BENCH_STEADY_WARMUP", INTERVAL)
@@ -158,6 +160,7 @@ def window_note(warmup: float) -> str:
 
 
 @pytest.mark.bench
+@pytest.mark.timeout(3600)
 def test_steady_large(bench: steady.Bench) -> None:
     warmup = sr.env_float("BENCH_STEADY_WARMUP", INTERVAL)
     window = sr.env_float("BENCH_STEADY_WINDOW", 30)
@@ -196,6 +199,7 @@ def test_steady_large(bench: steady.Bench) -> None:
 
 
 @pytest.mark.bench
+@pytest.mark.timeout(3600)
 def test_default_interval(bench: steady.Bench) -> None:
     count = sr.env_int("BENCH_IDLE_SECRETS", 10000)
     interval = sr.env_float("BENCH_IDLE_INTERVAL", 300)
@@ -234,6 +238,7 @@ def test_default_interval(bench: steady.Bench) -> None:
 
 
 @pytest.mark.bench
+@pytest.mark.timeout(3600)
 def test_rotation_propagation(bench: steady.Bench) -> None:
     count = sr.env_int("BENCH_ROTATE_SECRETS", 100)
     rotate = sr.env_int("BENCH_ROTATE_COUNT", 10)
@@ -273,6 +278,7 @@ def test_rotation_propagation(bench: steady.Bench) -> None:
 
 
 @pytest.mark.bench
+@pytest.mark.timeout(3600)
 def test_outage_recovery(bench: steady.Bench) -> None:
     count = sr.env_int("BENCH_OUTAGE_SECRETS", 1000)
     sealed = sr.env_float("BENCH_OUTAGE_S", 30)
