@@ -9,11 +9,14 @@ test_bench_steady.py -m bench -s``); window lengths and sizes come from ``BENCH_
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from benchkit import agent_configs, bare_rss, openbao_proc, report, steady
+import steady_run
+from benchkit import agent_configs, audit, bare_rss, openbao_proc, report, steady
 from benchkit import steady_report as sr
 from benchkit.agent_configs import BaoAgent, SecretsAgent, Side
 from benchkit.outage import outage
@@ -63,7 +66,68 @@ def test_steady_smoke() -> None:
     assert once.requests >= 5
     assert got.first_sync_s is not None
     assert got.reads > 0
-    assert got.cpu_s >= 0 and got.peak_mib > 0
+    assert got.peak_mib > 0
+
+
+def test_audit_log_counts_answered_requests_per_token(tmp_path: Path) -> None:
+    """Response lines are read per token and time; request lines and partial lines are not."""
+    log = tmp_path / "audit.log"
+
+    def line(kind: str, stamp: str, who: str, path: str, error: str = "") -> str:
+        entry = {
+            "time": stamp,
+            "type": kind,
+            "auth": {"display_name": who},
+            "request": {"operation": "read", "path": path},
+        }
+        if error:
+            entry["error"] = error
+        return json.dumps(entry, separators=(",", ":")) + "\n"
+
+    log.write_text(
+        line("request", "2026-12-01T10:00:00.1Z", "token-a", "secret/data/bench/s00000")
+        + line("response", "2026-12-01T10:00:00.123456789Z", "token-a", "secret/data/bench/s00000")
+        + line("response", "2026-12-01T10:00:01Z", "token-a", "secret/data/bench/s00001", "503")
+        + line("response", "2026-12-01T10:00:02.5Z", "token-b", "secret/data/bench/s00002")
+        + line("response", "2026-12-01T10:00:03Z", "token-a", "sys/internal/ui/mounts/x")
+        + '{"time":"2026-12-01T10:00:04Z","type":"response"'
+    )
+    reader = audit.AuditLog(log)
+    answered, end = reader.responses(0)
+    assert len(answered) == 4
+    assert end < reader.offset()  # the partial last line is left for the next read
+    t0 = answered[0].time
+    assert t0 % 60 == pytest.approx(0.123456789, abs=1e-6)
+    mine = audit.by(answered, "token-a")
+    assert [r.path.rsplit("/", 1)[1] for r in mine] == ["s00000", "s00001", "x"]
+    assert [r.path for r in audit.secret_reads(mine, steady.DATA_PREFIX)] == [
+        "secret/data/bench/s00000"
+    ]
+    assert audit.by(answered, "token-a", t0 + 0.5, t0 + 2.0)[0].path.endswith("s00001")
+
+
+def test_configs_of_both_agents_name_the_same_files(tmp_path: Path) -> None:
+    assert BAO is not None
+    token = tmp_path / "t"
+    ours = AGENT.config_text("http://127.0.0.1:1", token, tmp_path, 3, "10s", once=False)
+    theirs = peer().config_text("http://127.0.0.1:1", token, tmp_path, 3, "10s", once=True)
+    assert ours.count("[[secrets]]") == theirs.count("template {") == 3
+    assert 'path = "bench/s00002"' in ours and 'target = "s00002"' in ours
+    assert 'with secret \\"secret/data/bench/s00002\\"' in theirs
+    assert f"{tmp_path}/s00002" in theirs
+    assert "exit_after_auth = true" in theirs
+    assert 'static_secret_render_interval = "10s"' in theirs
+    assert "# ... 1 more entries like these" in agent_configs.excerpt(theirs)
+
+
+def test_results_block_is_replaced_and_headings_demoted() -> None:
+    doc = "# B\n\n<!-- steady:x:start -->\nold\n<!-- steady:x:end -->\ntail\n"
+    assert steady_run.splice(doc, "x", "new") == doc.replace("old", "new")
+    assert steady_run.splice(doc, "y", "more").endswith(
+        "tail\n\n<!-- steady:y:start -->\nmore\n<!-- steady:y:end -->\n"
+    )
+    shown = steady_run.demote_headings("### T\n```\n# kept\n```\n#### U")
+    assert shown == "#### T\n```\n# kept\n```\n##### U"
 
 
 @pytest.mark.bench
@@ -305,5 +369,7 @@ def outage_note() -> str:
     return (
         "Seconds from the moment the unseal call returned. Sealed for longer than the interval "
         "(+10 %), so every secret fell due during the outage; a secret is fresh again at its "
-        "first successful read after the unseal (server audit log)."
+        "first successful read after the unseal (server audit log). First request: the "
+        "agent's first answered request of any kind; 0.00 = logged before the unseal call "
+        "had returned."
     )
