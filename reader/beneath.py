@@ -1,18 +1,21 @@
-"""Opening a path beneath a directory descriptor, with no way for the path to leave it.
+"""Opening a path inside a directory, with no way for the path to lead outside it.
 
-``open_beneath(dir_fd, relative, flags)`` opens ``relative`` (``/``-separated, relative) beneath
-the directory that ``dir_fd`` refers to. Symlinks met on the way are followed while they stay
-beneath that directory (Kubernetes ``..data`` layouts, aliases inside the tree); one that is
-absolute or climbs out with ``..`` raises ``OSError(EXDEV)``. Checking and opening are one step,
-so a component swapped for a symlink at any moment cannot redirect the open outside.
+``open_inside(directory, relative, flags)`` opens ``relative`` (``/``-separated, relative) inside
+``directory``. ``directory`` itself is opened as a path (its own symlinks are followed: it is
+trusted); below it, symlinks are followed only while they stay inside (Kubernetes ``..data``
+layouts, aliases inside the tree). One that is absolute or climbs out with ``..`` raises
+``OSError(EXDEV)``. Checking and opening are one step, so a component swapped for a symlink at
+any moment cannot redirect the open outside.
 
-Where the kernel has ``openat2`` (Linux >= 5.6) it resolves the whole path with
-``RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS``, called through ``ctypes`` (imported on the first
-open, not at import). Elsewhere (older kernels, seccomp filters answering ``ENOSYS``/``EPERM``,
-other systems) the same rule is applied by a walk: every component is opened with
-``O_NOFOLLOW`` relative to the descriptor of its parent, a symlink is read with ``readlink``
-and its target resolved the same way from the descriptor of the directory holding it, and
-``..`` returns to a descriptor the walk opened itself, never above ``dir_fd``.
+Most trees hold no symlink, so each component is first opened with ``O_NOFOLLOW`` relative to
+its parent's descriptor: plain ``open`` calls, the cheapest way there. Only when that meets a
+symlink (``ELOOP``, or ``ENOTDIR`` for a parent) is the path resolved beneath a descriptor of
+``directory``, by ``open_beneath``: the kernel's ``openat2`` with ``RESOLVE_BENEATH |
+RESOLVE_NO_MAGICLINKS`` where it has it (Linux >= 5.6; called through ``ctypes``, imported on
+first use), else ``walk_beneath`` (older kernels, seccomp filters answering ``ENOSYS``/``EPERM``,
+other systems): every component opened with ``O_NOFOLLOW`` from its parent's descriptor, each
+symlink read with ``readlink`` and its target walked the same way from the directory holding it,
+``..`` answered from the descriptors the walk opened itself, never above the directory.
 
 Imports: the standard library only.
 """
@@ -39,8 +42,47 @@ _RETRIES = 4  # EAGAIN: a rename raced the kernel's check of ".."; then the walk
 _MAX_LINKS = 40  # as the kernel's limit for one lookup
 _DIR_FLAGS = os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW | getattr(os, "O_PATH", os.O_RDONLY)
 
+_BASE_FLAGS = os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_PATH", os.O_RDONLY)
+_SYMLINK_MET = frozenset((errno.ELOOP, errno.ENOTDIR))  # O_NOFOLLOW on a file / on a parent
+
 _openat2: Callable[[int, bytes, int], int] | None = None
 _probed = False
+
+
+def open_inside(directory: str, relative: str, flags: int) -> int:
+    """Open ``relative`` inside ``directory`` (``""``: the working directory) with ``flags``.
+
+    Raises ``OSError``: ``EXDEV`` when the path (through a symlink) leads outside, ``ELOOP``
+    for too many symlinks, otherwise what opening the file raised.
+    """
+    try:
+        return _open_plain(directory, relative, flags)
+    except OSError as exc:
+        if exc.errno not in _SYMLINK_MET:
+            raise
+    dir_fd = os.open(directory or ".", _BASE_FLAGS)
+    try:
+        return open_beneath(dir_fd, relative, flags)
+    finally:
+        os.close(dir_fd)
+
+
+def _open_plain(directory: str, relative: str, flags: int) -> int:
+    """Open ``relative`` following no symlink below ``directory``: ``ELOOP``/``ENOTDIR`` if one
+    is met (or a parent is not a directory)."""
+    prefix = f"{directory}/" if directory else ""
+    if "/" not in relative:
+        return os.open(prefix + relative, flags | os.O_NOFOLLOW)
+    first, *parents, name = relative.split("/")
+    dir_fd = os.open(prefix + first, _DIR_FLAGS)
+    try:
+        for part in parents:
+            parent_fd = os.open(part, _DIR_FLAGS, dir_fd=dir_fd)
+            os.close(dir_fd)
+            dir_fd = parent_fd
+        return os.open(name, flags | os.O_NOFOLLOW, dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def open_beneath(dir_fd: int, relative: str, flags: int) -> int:
@@ -177,4 +219,4 @@ def _load() -> Callable[[int, bytes, int], int] | None:
     return openat2
 
 
-__all__ = ["open_beneath", "walk_beneath"]
+__all__ = ["open_beneath", "open_inside", "walk_beneath"]

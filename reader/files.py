@@ -1,13 +1,12 @@
 """Reading one secret file the way the agent writes it, safely.
 
 Used by the ``file`` backend and by the Vault/AWS managers' fallback to the agent's files.
-``SECRETS_DIR`` itself is opened as a path (its own symlinks are followed: it is the operator's
-choice); the key is then opened beneath that descriptor by ``beneath.open_beneath``, which
-follows a symlink only while it stays inside the directory (Kubernetes ``..data`` layouts work)
-and refuses one that is absolute or climbs out, in the same step as the open, so swapping a
-directory of the tree for a symlink at any moment cannot make the reader return a file outside
-it. Only regular files are read; the bytes are returned exactly, decoded as UTF-8, nothing
-stripped.
+The file is opened by ``beneath.open_inside``: ``SECRETS_DIR`` itself as a path (its own
+symlinks are followed: it is the operator's choice), the key beneath it following a symlink only
+while it stays inside (Kubernetes ``..data`` layouts work) and refusing one that is absolute or
+climbs out, in the same step as the open, so swapping a directory of the tree for a symlink at
+any moment cannot make the reader return a file outside it. Only regular files are read; the
+bytes are returned exactly, decoded as UTF-8, nothing stripped.
 
 When ``<dir>/a/b`` does not exist, ``<dir>/a_b`` (systemd's ``LoadCredential=`` name) is read
 instead; the first such read of a key is logged at INFO (key and directory, never the value).
@@ -21,7 +20,7 @@ import stat
 import threading
 from pathlib import Path
 
-from .beneath import open_beneath
+from .beneath import open_inside
 from .errors import (
     SecretAccessDeniedError,
     SecretBackendUnavailableError,
@@ -33,7 +32,6 @@ from .logger import get_logger
 MAX_FILE_BYTES = 4 * 1024 * 1024
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
-_BASE_FLAGS = os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_PATH", os.O_RDONLY)
 # Keys whose LoadCredential= name has been logged, bounded so that a caller trying many keys
 # cannot grow it without end (past the bound, further keys are logged at DEBUG every time).
 _NOTED_LIMIT = 4096
@@ -82,25 +80,18 @@ def read_secret_file(directory: Path | str, key: str, *, backend: str = "file") 
 
 def _read(base: str, key: str) -> bytes:
     try:
-        dir_fd = os.open(base or ".", _BASE_FLAGS)
-    except (FileNotFoundError, NotADirectoryError):
-        raise _MissingError from None
-    try:
-        try:
-            return _read_beneath(dir_fd, key)
-        except _MissingError:
-            if "/" not in key:
-                raise
-            data = _read_beneath(dir_fd, credential_name(key))
-        _note_credential_name(key, base)
-        return data
-    finally:
-        os.close(dir_fd)
+        return _read_inside(base, key)
+    except _MissingError:
+        if "/" not in key:
+            raise
+        data = _read_inside(base, credential_name(key))
+    _note_credential_name(key, base)
+    return data
 
 
-def _read_beneath(dir_fd: int, relative: str) -> bytes:
+def _read_inside(base: str, relative: str) -> bytes:
     try:
-        fd = open_beneath(dir_fd, relative, _OPEN_FLAGS)
+        fd = open_inside(base, relative, _OPEN_FLAGS)
     except (FileNotFoundError, NotADirectoryError):
         raise _MissingError from None
     try:

@@ -4,8 +4,9 @@ uid 65534 owns ``<SECRETS_DIR>/shared`` and, in a tight loop, swaps ``shared/app
 directory holding ``password``) for a symlink to a directory outside SECRETS_DIR holding a root-only
 ``password`` of its own, and back. A root ``FileSecretManager`` (TTL 0: every read opens the
 file) reads ``shared/app/password`` thousands of times meanwhile. It may find the key missing
-or refused at an unlucky moment; it must never return the outside file. Both ways of opening
-beneath the directory run the attack: the kernel's ``openat2`` and the portable walk.
+or refused at an unlucky moment; it must never return the outside file. Each read meets the
+swap in the plain ``O_NOFOLLOW`` opens or, once they meet the symlink, in the resolution beneath
+the directory: run once through the kernel's ``openat2`` and once through the portable walk.
 
 A naive check on the same race (resolve the path, refuse it if outside, then open the resolved
 path with ``O_NOFOLLOW``) is timed alongside as a control, so the figures show the swap was live.

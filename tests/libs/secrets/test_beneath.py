@@ -1,10 +1,10 @@
-"""``open_beneath`` on a real tmpfs, through openat2 and through the portable walk alike."""
+"""``open_inside`` on a real tmpfs: the plain path, then openat2 or the portable walk alike."""
 
 from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,15 +24,11 @@ def mechanism(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
 
 
 @pytest.fixture
-def root(tmpfs_dir: Path) -> Iterator[int]:
-    """A descriptor of ``<tmpfs>/root``, the directory opened beneath."""
+def root(tmpfs_dir: Path) -> str:
+    """``<tmpfs>/root``, the directory opened inside."""
     path = tmpfs_dir / "root"
     path.mkdir()
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        yield fd
-    finally:
-        os.close(fd)
+    return str(path)
 
 
 def put(base: Path, relative: str, text: str) -> None:
@@ -41,8 +37,8 @@ def put(base: Path, relative: str, text: str) -> None:
     path.write_text(text)
 
 
-def read(dir_fd: int, relative: str) -> str:
-    fd = beneath.open_beneath(dir_fd, relative, FLAGS)
+def read(directory: str, relative: str) -> str:
+    fd = beneath.open_inside(directory, relative, FLAGS)
     try:
         return os.read(fd, 4096).decode()
     finally:
@@ -57,7 +53,7 @@ def errno_of(call: Callable[[], object]) -> int | None:
     return None
 
 
-def test_links_inside_are_followed(mechanism: str, tmpfs_dir: Path, root: int) -> None:
+def test_links_inside_are_followed(mechanism: str, tmpfs_dir: Path, root: str) -> None:
     base = tmpfs_dir / "root"
     put(base, "..2024_01_01/password", "k8s")
     (base / "..data").symlink_to("..2024_01_01")
@@ -71,7 +67,41 @@ def test_links_inside_are_followed(mechanism: str, tmpfs_dir: Path, root: int) -
     assert read(root, "current/self/self/db/token") == "v2"
 
 
-def test_links_leaving_are_refused(mechanism: str, tmpfs_dir: Path, root: int) -> None:
+def test_plain_tree_needs_no_resolving(
+    mechanism: str, tmpfs_dir: Path, root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without symlinks, the plain O_NOFOLLOW opens reach the file: no openat2, no walk."""
+
+    def no_resolving(*args: object) -> int:
+        raise AssertionError("resolved a path without symlinks")
+
+    monkeypatch.setattr(beneath, "open_beneath", no_resolving)
+    put(tmpfs_dir / "root", "a/b/c", "plain")
+    put(tmpfs_dir / "root", "top", "level")
+    assert read(root, "a/b/c") == "plain"
+    assert read(root, "top") == "level"
+    assert errno_of(lambda: read(root, "a/nope")) == errno.ENOENT
+
+
+def test_from_a_descriptor(mechanism: str, tmpfs_dir: Path, root: str) -> None:
+    put(tmpfs_dir / "root", "real/key", "by descriptor")
+    (tmpfs_dir / "root" / "link").symlink_to("real")
+    (tmpfs_dir / "root" / "out").symlink_to("..")
+    dir_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fd = beneath.open_beneath(dir_fd, "link/key", FLAGS)
+        try:
+            assert os.read(fd, 100) == b"by descriptor"
+        finally:
+            os.close(fd)
+        assert errno_of(lambda: beneath.open_beneath(dir_fd, "out/root/real/key", FLAGS)) == (
+            errno.EXDEV
+        )
+    finally:
+        os.close(dir_fd)
+
+
+def test_links_leaving_are_refused(mechanism: str, tmpfs_dir: Path, root: str) -> None:
     base = tmpfs_dir / "root"
     put(tmpfs_dir, "outside/password", "not yours")
     put(base, "inside/password", "yours")
@@ -85,7 +115,7 @@ def test_links_leaving_are_refused(mechanism: str, tmpfs_dir: Path, root: int) -
         assert errno_of(lambda r=relative: read(root, r)) == errno.EXDEV, relative
 
 
-def test_missing_and_misplaced(mechanism: str, tmpfs_dir: Path, root: int) -> None:
+def test_missing_and_misplaced(mechanism: str, tmpfs_dir: Path, root: str) -> None:
     base = tmpfs_dir / "root"
     put(base, "a/file", "x")
     (base / "dangling").symlink_to("gone")
@@ -97,16 +127,16 @@ def test_missing_and_misplaced(mechanism: str, tmpfs_dir: Path, root: int) -> No
     assert errno_of(lambda: read(root, "loop1")) == errno.ELOOP
 
 
-def test_no_descriptor_is_left_open(mechanism: str, tmpfs_dir: Path, root: int) -> None:
+def test_no_descriptor_is_left_open(mechanism: str, tmpfs_dir: Path, root: str) -> None:
     base = tmpfs_dir / "root"
     put(base, "r/e/a/l", "x")
     (base / "link").symlink_to("r/e")
     (base / "out").symlink_to("../..")
     before = len(os.listdir("/proc/self/fd"))
     for _ in range(50):
-        os.close(beneath.open_beneath(root, "link/a/l", FLAGS))
+        os.close(beneath.open_inside(root, "link/a/l", FLAGS))
         for relative in ("link/a/nope", "out/x", "r/e/a/l/x"):
-            errno_of(lambda r=relative: beneath.open_beneath(root, r, FLAGS))
+            errno_of(lambda r=relative: beneath.open_inside(root, r, FLAGS))
     assert len(os.listdir("/proc/self/fd")) == before
 
 
@@ -127,7 +157,7 @@ def test_a_link_that_stops_being_one_is_looked_at_again(tmpfs_dir: Path) -> None
 
 @pytest.mark.parametrize("answer", [errno.ENOSYS, errno.EPERM])
 def test_kernel_without_openat2_takes_the_walk(
-    monkeypatch: pytest.MonkeyPatch, tmpfs_dir: Path, root: int, answer: int
+    monkeypatch: pytest.MonkeyPatch, tmpfs_dir: Path, root: str, answer: int
 ) -> None:
     """ENOSYS (old kernel) or EPERM (a seccomp filter) on the probe: the walk from then on."""
     calls: list[bytes] = []
@@ -139,13 +169,14 @@ def test_kernel_without_openat2_takes_the_walk(
     monkeypatch.setattr(beneath, "_load", lambda: refusing)
     monkeypatch.setattr(beneath, "_probed", False)
     put(tmpfs_dir / "root", "a/b", "walked")
-    assert read(root, "a/b") == "walked"
-    assert read(root, "a/b") == "walked"
+    (tmpfs_dir / "root" / "link").symlink_to("a")
+    assert read(root, "link/b") == "walked"
+    assert read(root, "link/b") == "walked"
     assert calls == [b"."]  # probed once, never called again
 
 
 def test_eagain_is_retried_then_walked(
-    monkeypatch: pytest.MonkeyPatch, tmpfs_dir: Path, root: int
+    monkeypatch: pytest.MonkeyPatch, tmpfs_dir: Path, root: str
 ) -> None:
     calls = 0
 
@@ -157,5 +188,6 @@ def test_eagain_is_retried_then_walked(
     monkeypatch.setattr(beneath, "_openat2", busy)
     monkeypatch.setattr(beneath, "_probed", True)
     put(tmpfs_dir / "root", "a/b", "walked")
-    assert read(root, "a/b") == "walked"
+    (tmpfs_dir / "root" / "link").symlink_to("a")
+    assert read(root, "link/b") == "walked"
     assert calls == beneath._RETRIES

@@ -36,16 +36,17 @@ def write(root: Path, key: str, data: bytes) -> None:
 
 
 def test_plain_layout_resolves_no_path(tmpfs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No path is resolved in user space: every open is relative to the directory's descriptor."""
+    """Without symlinks the file is reached by plain O_NOFOLLOW opens: nothing is resolved."""
     write(tmpfs_dir, "alpaca/api_key_id", b"one")
     write(tmpfs_dir, "a/b/c/d", b"deep")
     write(tmpfs_dir, "token", b"top")
     write(tmpfs_dir, "team_app_password", b"credential")
 
-    def no_resolving(path: object, *args: object, **kwargs: object) -> str:
-        raise AssertionError(f"resolved {path!r}")
+    def no_resolving(*args: object, **kwargs: object) -> str:
+        raise AssertionError(f"resolved {args!r}")
 
     monkeypatch.setattr(os.path, "realpath", no_resolving)
+    monkeypatch.setattr(beneath, "open_beneath", no_resolving)
     assert read_secret_file(tmpfs_dir, "alpaca/api_key_id") == "one"
     assert read_secret_file(str(tmpfs_dir), "a/b/c/d") == "deep"
     assert read_secret_file(tmpfs_dir, "token") == "top"
