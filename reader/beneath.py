@@ -30,10 +30,25 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-# Linux's number for openat2 where the architecture uses the common table (every 64-bit one
-# in use, arm, x86, riscv, s390x, powerpc); others (alpha, mips) take the walk.
+# Linux's number for openat2 on the architectures sharing the common numbering of new system
+# calls (``uname -m`` values); the others (alpha, mips) take the walk.
 _SYS_OPENAT2 = 437
-_COMMON_TABLE = ("x86_64", "aarch64", "arm", "i386", "i686", "riscv64", "s390x", "ppc64")
+_COMMON_TABLE = frozenset(
+    [
+        "x86_64",
+        "i386",
+        "i686",
+        "aarch64",
+        "armv6l",
+        "armv7l",
+        "armv8l",
+        "riscv64",
+        "s390x",
+        "ppc64",
+        "ppc64le",
+        "loongarch64",
+    ]
+)
 _RESOLVE_NO_MAGICLINKS = 0x02
 _RESOLVE_BENEATH = 0x08
 _AT_FDCWD = -100
@@ -41,7 +56,6 @@ _NOT_AVAILABLE = frozenset((errno.ENOSYS, errno.EPERM, errno.EINVAL, errno.E2BIG
 _RETRIES = 4  # EAGAIN: a rename raced the kernel's check of ".."; then the walk decides
 _MAX_LINKS = 40  # as the kernel's limit for one lookup
 _DIR_FLAGS = os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW | getattr(os, "O_PATH", os.O_RDONLY)
-
 _BASE_FLAGS = os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_PATH", os.O_RDONLY)
 _SYMLINK_MET = frozenset((errno.ELOOP, errno.ENOTDIR))  # O_NOFOLLOW on a file / on a parent
 
