@@ -1,14 +1,15 @@
 """Reading one secret file the way the agent writes it, safely.
 
 Used by the ``file`` backend and by the Vault/AWS managers' fallback to the agent's files.
-The common case never follows a symlink: the directory is opened, each component of the key
-is opened beneath it with ``O_NOFOLLOW`` (``O_DIRECTORY`` for the parents, relative to the
-parent's descriptor), and the file is read from its own descriptor. Only when a component is a
-symlink (``ELOOP``/``ENOTDIR``) is the checked path taken: the path is resolved, anything that
-resolves outside the directory is refused, and the resolved file is opened with ``O_NOFOLLOW``
-so a symlink swapped in afterwards is refused too. So symlinks that stay inside the directory
-(Kubernetes secret volumes) work. Only regular files are read; the bytes are returned exactly,
-decoded as UTF-8, nothing stripped.
+The file is opened by ``beneath.open_inside``: ``SECRETS_DIR`` itself as a path (its own
+symlinks are followed: it is the operator's choice), the key beneath it following a symlink only
+while it stays inside (Kubernetes ``..data`` layouts work) and refusing one that is absolute or
+climbs out, in the same step as the open, so swapping a directory of the tree for a symlink at
+any moment cannot make the reader return a file outside it. Only regular files are read; the
+bytes are returned exactly, decoded as UTF-8, nothing stripped.
+
+When ``<dir>/a/b`` does not exist, ``<dir>/a_b`` (systemd's ``LoadCredential=`` name) is read
+instead; the first such read of a key is logged at INFO (key and directory, never the value).
 """
 
 from __future__ import annotations
@@ -16,22 +17,26 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import threading
 from pathlib import Path
 
+from .beneath import open_inside
 from .errors import (
     SecretAccessDeniedError,
     SecretBackendUnavailableError,
     SecretManagerError,
     SecretNotFoundError,
 )
+from .logger import get_logger
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 
-_OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY
-_PARENT_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_DIRECTORY | os.O_NOFOLLOW
-# A symlink met on the way (O_NOFOLLOW: ELOOP on the file, ENOTDIR on a parent) or a parent
-# that is not a directory: decided by the checked path.
-_TAKE_CHECKED_PATH = frozenset((errno.ELOOP, errno.ENOTDIR))
+_OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
+# Keys whose LoadCredential= name has been logged, bounded so that a caller trying many keys
+# cannot grow it without end (past the bound, further keys are logged at DEBUG every time).
+_NOTED_LIMIT = 4096
+_noted: set[str] = set()
+_noted_lock = threading.Lock()
 
 
 class _MissingError(Exception):
@@ -47,18 +52,13 @@ def read_secret_file(directory: Path | str, key: str, *, backend: str = "file") 
     """Return the content of ``<directory>/<key>`` (or ``<directory>/<credential_name(key)>``).
 
     ``key`` must already be validated. Raises ``SecretNotFoundError`` (no such file),
-    ``SecretAccessDeniedError`` (permission, symlink escaping the directory, not a regular
+    ``SecretAccessDeniedError`` (permission, symlink leaving the directory, not a regular
     file), ``SecretBackendUnavailableError`` (directory missing, I/O errors) or
     ``SecretManagerError`` (not UTF-8, too large).
     """
     base = os.fspath(directory)
     try:
-        try:
-            data = _read_beneath(base, key)
-        except _MissingError:
-            if "/" not in key:
-                raise
-            data = _read_beneath(base, credential_name(key))
+        data = _read(base, key)
     except _MissingError:
         if not Path(base).is_dir():
             raise SecretBackendUnavailableError(
@@ -78,52 +78,42 @@ def read_secret_file(directory: Path | str, key: str, *, backend: str = "file") 
         ) from None
 
 
-def _read_beneath(base: str, relative: str) -> bytes:
+def _read(base: str, key: str) -> bytes:
     try:
-        fd = _open_without_symlinks(base, relative)
-    except FileNotFoundError:
-        raise _MissingError from None
-    except OSError as exc:
-        if exc.errno not in _TAKE_CHECKED_PATH:
+        return _read_inside(base, key)
+    except _MissingError:
+        if "/" not in key:
             raise
-        fd = _open_resolved(base, relative)
+        data = _read_inside(base, credential_name(key))
+    _note_credential_name(key, base)
+    return data
+
+
+def _read_inside(base: str, relative: str) -> bytes:
+    try:
+        fd = open_inside(base, relative, _OPEN_FLAGS)
+    except (FileNotFoundError, NotADirectoryError):
+        raise _MissingError from None
     try:
         return _read_regular(fd)
     finally:
         os.close(fd)
 
 
-def _open_without_symlinks(base: str, relative: str) -> int:
-    """Open ``relative`` beneath ``base`` component by component, following no symlink in it.
-
-    ``base`` itself is opened as a path (its own symlinks are followed, as its resolution
-    always was); each component of ``relative`` gets ``O_NOFOLLOW``.
-    """
-    prefix = f"{base}/" if base else ""
-    if "/" not in relative:
-        return os.open(prefix + relative, _OPEN_FLAGS)
-    first, *parents, name = relative.split("/")
-    dir_fd = os.open(prefix + first, _PARENT_FLAGS)
-    try:
-        for part in parents:
-            parent_fd = os.open(part, _PARENT_FLAGS, dir_fd=dir_fd)
-            os.close(dir_fd)
-            dir_fd = parent_fd
-        return os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def _open_resolved(base: str, relative: str) -> int:
-    """Open ``relative`` after resolving its symlinks; refused if it leaves ``base``."""
-    real_dir = os.path.realpath(base)
-    real = os.path.realpath(f"{real_dir}/{relative}")
-    if not real.startswith(real_dir.rstrip(os.sep) + os.sep):
-        raise PermissionError(errno.EXDEV, "resolves outside the secrets directory")
-    try:
-        return os.open(real, _OPEN_FLAGS)
-    except (FileNotFoundError, NotADirectoryError):
-        raise _MissingError from None
+def _note_credential_name(key: str, base: str) -> None:
+    with _noted_lock:
+        first = key not in _noted and len(_noted) < _NOTED_LIMIT
+        if first:
+            _noted.add(key)
+    logger = get_logger()
+    (logger.info if first else logger.debug)(
+        "secret %r: %s/%s does not exist; read %s/%s (its LoadCredential= name) instead",
+        key,
+        base,
+        key,
+        base,
+        credential_name(key),
+    )
 
 
 def _read_regular(fd: int) -> bytes:
@@ -152,11 +142,15 @@ def _read_regular(fd: int) -> bytes:
 def _translate(exc: OSError, base: str, key: str, backend: str) -> SecretManagerError:
     reason = exc.strerror or type(exc).__name__
     where = f"secret file for {key!r} in {base}"
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EXDEV):
+    if exc.errno == errno.EXDEV:
+        return SecretAccessDeniedError(
+            f"{where}: resolves outside the secrets directory; refused", backend=backend, key=key
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM):
         return SecretAccessDeniedError(f"{where}: {reason}", backend=backend, key=key)
     if exc.errno == errno.ELOOP:
         return SecretAccessDeniedError(
-            f"{where}: is a symlink that could not be resolved safely; refused",
+            f"{where}: too many symlinks to resolve safely; refused",
             backend=backend,
             key=key,
         )

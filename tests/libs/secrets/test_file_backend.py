@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from libs.secrets import (
     SecretBackendUnavailableError,
     SecretManagerError,
     SecretNotFoundError,
+    files,
 )
 
 from .conftest import FakeTimer
@@ -80,6 +82,28 @@ def test_load_credential_fallback_name(tmpfs_dir: Path) -> None:
         write(tmpfs_dir, "alpaca/secret_key", "agent-layout")
         write(tmpfs_dir, "alpaca_secret_key", "systemd-layout")
         assert manager.get_secret("alpaca/secret_key") == "agent-layout"  # preferred
+
+
+def test_load_credential_name_is_logged_once_per_key(
+    tmpfs_dir: Path, canary: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(files, "_noted", set())
+    write(tmpfs_dir, "alpaca_api_key_id", canary)
+    write(tmpfs_dir, "team_app_password", "other")
+    write(tmpfs_dir, "plain/key", "agent layout")
+    caplog.set_level(logging.DEBUG, logger="libs.secrets")
+    with FileSecretManager(tmpfs_dir, ttl_seconds=0, watch=False) as manager:
+        for _ in range(3):
+            assert manager.get_secret("alpaca/api_key_id") == canary
+            assert manager.get_secret("team/app/password") == "other"
+            assert manager.get_secret("plain/key") == "agent layout"
+    infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert len(infos) == 2
+    assert "'alpaca/api_key_id'" in infos[0] and "alpaca_api_key_id" in infos[0]
+    assert "'team/app/password'" in infos[1] and "team_app_password" in infos[1]
+    later = [r for r in caplog.records if r.levelno == logging.DEBUG and "LoadCredential" in r.msg]
+    assert len(later) == 4  # the same note, at DEBUG, on every later read through that name
+    assert all(canary not in r.getMessage() for r in caplog.records)
 
 
 def test_missing_file_and_directory_as_key(tmpfs_dir: Path) -> None:

@@ -1,4 +1,7 @@
-"""How a secret file is reached: the symlink-free walk, the checked path, and exact reads."""
+"""How a secret file is reached beneath SECRETS_DIR, and exact reads.
+
+Every test runs twice: through the kernel's ``openat2`` and through the portable walk.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +14,19 @@ from libs.secrets import (
     SecretAccessDeniedError,
     SecretManagerError,
     SecretNotFoundError,
+    beneath,
 )
 from libs.secrets.files import MAX_FILE_BYTES, read_secret_file
+
+
+@pytest.fixture(autouse=True, params=["openat2", "walk"])
+def mechanism(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "walk":
+        monkeypatch.setattr(beneath, "_openat2", None)
+        monkeypatch.setattr(beneath, "_probed", True)
+    elif beneath._probe() is None:
+        pytest.skip("this kernel has no openat2")
+    return str(request.param)
 
 
 def write(root: Path, key: str, data: bytes) -> None:
@@ -22,16 +36,17 @@ def write(root: Path, key: str, data: bytes) -> None:
 
 
 def test_plain_layout_resolves_no_path(tmpfs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without symlinks the file is reached component by component, nothing is resolved."""
+    """Without symlinks the file is reached by plain O_NOFOLLOW opens: nothing is resolved."""
     write(tmpfs_dir, "alpaca/api_key_id", b"one")
     write(tmpfs_dir, "a/b/c/d", b"deep")
     write(tmpfs_dir, "token", b"top")
     write(tmpfs_dir, "team_app_password", b"credential")
 
-    def no_resolving(path: object, *args: object, **kwargs: object) -> str:
-        raise AssertionError(f"resolved {path!r}")
+    def no_resolving(*args: object, **kwargs: object) -> str:
+        raise AssertionError(f"resolved {args!r}")
 
     monkeypatch.setattr(os.path, "realpath", no_resolving)
+    monkeypatch.setattr(beneath, "open_beneath", no_resolving)
     assert read_secret_file(tmpfs_dir, "alpaca/api_key_id") == "one"
     assert read_secret_file(str(tmpfs_dir), "a/b/c/d") == "deep"
     assert read_secret_file(tmpfs_dir, "token") == "top"
@@ -97,6 +112,26 @@ def test_dangling_in_tree_symlink_is_not_found(tmpfs_dir: Path) -> None:
         for key in ("app/password", "dir/password"):
             with pytest.raises(SecretNotFoundError):
                 manager.get_secret(key)
+
+
+def test_absolute_symlink_is_refused_even_inside(tmpfs_dir: Path) -> None:
+    """Only relative symlinks are followed: an absolute one cannot be checked in the same step."""
+    write(tmpfs_dir, "real/password", b"inside")
+    (tmpfs_dir / "alias").symlink_to(tmpfs_dir / "real")
+    with FileSecretManager(tmpfs_dir, watch=False) as manager:
+        with pytest.raises(SecretAccessDeniedError, match="outside the secrets directory"):
+            manager.get_secret("alias/password")
+        assert manager.get_secret("real/password") == "inside"
+
+
+def test_symlink_loop_is_refused(tmpfs_dir: Path) -> None:
+    (tmpfs_dir / "a").symlink_to("b")
+    (tmpfs_dir / "b").symlink_to("a")
+    with (
+        FileSecretManager(tmpfs_dir, watch=False) as manager,
+        pytest.raises(SecretAccessDeniedError, match="too many symlinks"),
+    ):
+        manager.get_secret("a/password")
 
 
 def test_relative_directory(tmpfs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

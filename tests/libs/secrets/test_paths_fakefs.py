@@ -1,7 +1,8 @@
 """Path logic of the file backend on pyfakefs: fast, no real file system.
 
 These cover where a key is looked up; the real-tmpfs tests (modes, another user, watchdog
-rotation, FIFOs) are in ``test_file_backend.py`` and the contract suite.
+rotation, FIFOs) are in ``test_file_backend.py`` and the contract suite. The fake file system
+has no ``openat2`` system call, so the portable component-by-component walk is what runs here.
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ from libs.secrets import (
     SecretAccessDeniedError,
     SecretBackendUnavailableError,
     SecretNotFoundError,
+    beneath,
 )
+
+
+@pytest.fixture(autouse=True)
+def walk_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Take the walk: a real syscall would look at the real file system, not the fake one."""
+    monkeypatch.setattr(beneath, "_openat2", None)
+    monkeypatch.setattr(beneath, "_probed", True)
 
 
 @pytest.mark.parametrize(
