@@ -105,17 +105,19 @@ def _parents_of(target: str) -> list[str]:
 def _path_problem(path: str, backend: VaultBackendConfig | AwsBackendConfig | None) -> str | None:
     aws = backend is not None and backend.type == "aws"
     if path.startswith(("/", "arn:")):
+        if backend is None:
+            return None  # [backend] is broken and reported: no rule to judge by
         if not aws:
             return (
-                "must not start with '/' (a leading '/' or an ARN is an AWS secret id; "
-                "this backend takes relative paths)"
+                "must be a relative path (a name starting with '/' or an ARN is an AWS secret "
+                f"id; the {backend.type} backend takes relative paths)"
             )
         problem = aws_secret_id_problem(path)
         if problem is None and isinstance(backend, AwsBackendConfig):
             problem = arn_region_problem(path, backend.region, source="[backend] region")
         return problem
     if path.endswith("/"):
-        return "must not start or end with '/'"
+        return "must not end with '/'"
     if any(segment in ("", ".", "..") for segment in path.split("/")):
         return "must not contain empty, '.' or '..' segments"
     if aws:
