@@ -74,9 +74,12 @@ def path_problem(path: str) -> str | None:
 FIELD_SEPARATOR = "#"
 MAX_AWS_NAME = 512
 MAX_AWS_SECRET_ID = 2048
-_AWS_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
-_ARN = re.compile(
-    r"arn:(aws[a-z-]*):secretsmanager:([a-z0-9-]+):([0-9]{12}):secret:([A-Za-z0-9/_+=.@-]{1,512})"
+# Patterns, not compiled objects: ``re`` compiles them on first use (only AWS keys need them),
+# which keeps ``import libs.secrets`` light.
+_AWS_NAME = r"[A-Za-z0-9/_+=.@-]{1,512}"
+_ARN = (
+    r"arn:(aws[a-z-]*):secretsmanager:([a-z0-9-]+):([0-9]{12}):secret:"
+    r"([A-Za-z0-9/_+=.@-]{1,512})"
 )
 ARN_FORM = "arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME"
 
@@ -89,14 +92,14 @@ def is_aws_secret_id_key(key: str) -> bool:
 def aws_secret_id_problem(secret_id: str) -> str | None:
     """Why ``secret_id`` is not a Secrets Manager name or secret ARN, or None."""
     if secret_id.startswith("arn:"):
-        if len(secret_id) > MAX_AWS_SECRET_ID or _ARN.fullmatch(secret_id) is None:
+        if len(secret_id) > MAX_AWS_SECRET_ID or re.fullmatch(_ARN, secret_id) is None:
             return f"is not a Secrets Manager secret ARN ({ARN_FORM})"
         return None
     if not secret_id:
         return "has an empty secret name"
     if len(secret_id) > MAX_AWS_NAME:
         return f"has a secret name longer than {MAX_AWS_NAME} characters"
-    if _AWS_NAME.fullmatch(secret_id) is None:
+    if re.fullmatch(_AWS_NAME, secret_id) is None:
         return "has a secret name with characters other than letters, digits and / _ + = . @ -"
     return None
 
@@ -125,7 +128,7 @@ def aws_key_problem(key: str) -> str | None:
 
 def arn_region(secret_id: str) -> str | None:
     """The region of a secret ARN; None for a name (or anything that is not a secret ARN)."""
-    match = _ARN.fullmatch(secret_id)
+    match = re.fullmatch(_ARN, secret_id)
     return match.group(2) if match is not None else None
 
 
@@ -150,7 +153,7 @@ def arn_region_problem(
 def aws_default_target(secret_id: str) -> str:
     """The file an AWS secret id maps to: its name without leading "/" (for an ARN, the name
     after ":secret:"). Not necessarily a valid relative path: check with ``path_problem``."""
-    match = _ARN.fullmatch(secret_id)
+    match = re.fullmatch(_ARN, secret_id)
     name = match.group(4) if match is not None else secret_id
     return name.lstrip("/")
 
