@@ -130,9 +130,13 @@ def _next(then: object, now: float) -> str:
 
 def _error(entry: Mapping[str, Any]) -> str:
     parts: list[str] = []
-    if entry.get("missing"):
-        parts.append("missing in backend (file kept)")
     error = entry.get("last_error")
+    if entry.get("missing"):
+        # The error says what is not found: the secret, a field, or a version with the stage.
+        if not error:
+            parts.append("missing in backend (file kept)")
+        elif entry.get("files"):
+            parts.append("file kept")
     if error:
         text = " ".join(str(error).split())
         failures = entry.get("consecutive_failures")

@@ -29,7 +29,7 @@ from .background import BackgroundWorkers
 from .cache import SecretCache
 from .errors import SecretBackendUnavailableError, SecretManagerError
 from .files import read_secret_file
-from .keys import validate_key
+from .keys import agent_file_of, validate_key
 from .logger import get_logger
 from .outage_memory import OutageMemory
 from .single_flight import Call, SingleFlight
@@ -88,7 +88,7 @@ class SecretLoader:
 
     def get(self, key: str) -> str:
         """Read ``key`` after a miss; raises what ``get_secret`` documents."""
-        secret_path, field = validate_key(key)
+        secret_path, field = validate_key(key, self.backend)
         call, leader = self.flights.join(key)
         if leader:
             return self.flights.run(key, call, lambda: self._load(key, secret_path, field))
@@ -101,7 +101,7 @@ class SecretLoader:
         """``get`` for ``asyncio``: the read runs on the loop's default executor."""
         import asyncio
 
-        secret_path, field = validate_key(key)
+        secret_path, field = validate_key(key, self.backend)
         call, leader = self.flights.join(key)
         loop = asyncio.get_running_loop()
         if leader:
@@ -193,7 +193,7 @@ class SecretLoader:
             self.flights.run(key, call, lambda: self._refresh_read(key))
 
     def _refresh_read(self, key: str) -> str:
-        secret_path, field = validate_key(key)
+        secret_path, field = validate_key(key, self.backend)
         error: SecretManagerError | None = self.outage.admit(key)
         if error is None:  # else the outage memory has logged the outage
             try:
@@ -228,9 +228,10 @@ class SecretLoader:
             )
             self._cache.set(key, stale, ttl=retry)
             return stale
-        if self._fallback_dir is not None:
+        name = agent_file_of(key)
+        if self._fallback_dir is not None and name is not None:
             try:
-                value = read_secret_file(self._fallback_dir, key, backend=self.backend)
+                value = read_secret_file(self._fallback_dir, name, backend=self.backend)
             except SecretManagerError as fallback_error:
                 get_logger().debug(
                     "no agent file for secret %r under %s: %s",

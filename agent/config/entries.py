@@ -1,7 +1,11 @@
 """The ``[[secrets]]`` entries: one ``SecretSpec`` each, with the ``[agent]`` defaults applied.
 
-* ``target`` (default: ``path``) follows the reader's key rules: relative, no ``..``, no dot
-  names; targets are unique and none is a directory prefix of another.
+* ``path``: a relative path (no empty, ``.`` or ``..`` segments). With the aws backend also a
+  secret name starting with ``/`` or a secret ARN (``libs.secrets._core.paths``: AWS's name
+  characters; an ARN in the ``[backend] region`` when one is set).
+* ``target`` (default: ``path``; for a ``/``-name or an ARN the secret's name without its leading
+  ``/``) follows the reader's key rules: relative, no ``..``, no dot names; targets are unique
+  and none is a directory prefix of another.
 * ``field`` only with ``raw``; ``template`` required with (and only with) ``template``, and its
   syntax is checked now; ``version_stage`` only with the AWS backend.
 * ``fields`` (an allow-list of field names) and ``env_prefix`` (upper-case letters, digits and
@@ -14,6 +18,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from libs.secrets._core.paths import (
+    arn_region_problem,
+    aws_default_target,
+    aws_secret_id_problem,
+)
 from secrets_agent.config.agent import MAX_BYTES_LIMIT, MAX_FIELDS_LIMIT, file_mode_problem
 from secrets_agent.config.schema import (
     FORMATS,
@@ -93,12 +102,33 @@ def _parents_of(target: str) -> list[str]:
     return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
-def _path_problem(path: str) -> str | None:
-    if path.startswith("/") or path.endswith("/"):
-        return "must not start or end with '/'"
+def _path_problem(path: str, backend: VaultBackendConfig | AwsBackendConfig | None) -> str | None:
+    aws = backend is not None and backend.type == "aws"
+    if path.startswith(("/", "arn:")):
+        if backend is None:
+            return None  # [backend] is broken and reported: no rule to judge by
+        if not aws:
+            return (
+                "must be a relative path (a name starting with '/' or an ARN is an AWS secret "
+                f"id; the {backend.type} backend takes relative paths)"
+            )
+        problem = aws_secret_id_problem(path)
+        if problem is None and isinstance(backend, AwsBackendConfig):
+            problem = arn_region_problem(path, backend.region, source="[backend] region")
+        return problem
+    if path.endswith("/"):
+        return "must not end with '/'"
     if any(segment in ("", ".", "..") for segment in path.split("/")):
         return "must not contain empty, '.' or '..' segments"
+    if aws:
+        return aws_secret_id_problem(path)
     return None
+
+
+def _default_target(path: str) -> str:
+    """The target of an entry without one: the path; for an AWS name starting with '/' or an
+    ARN, the name without its leading '/' (for an ARN, the name after ':secret:')."""
+    return aws_default_target(path) if path.startswith(("/", "arn:")) else path
 
 
 _ENV_PREFIX = re.compile(r"[A-Z_][A-Z0-9_]*")
@@ -113,14 +143,15 @@ def _parse_secret(
 ) -> SecretSpec | None:
     t = Table(data, prefix, problems)
     path = t.string("path", required=True)
-    if path is not None and (msg := _path_problem(path)):
+    if path is not None and (msg := _path_problem(path, backend)):
         t.problem("path", msg)
         path = None
     target = t.string("target")
     if target is not None and (msg := relpath_problem(target)):
         t.problem("target", msg)
-    elif target is None and path is not None and (msg := relpath_problem(path)):
-        t.problem("target", f"the default target (the path) is not usable ({msg}); set target")
+    elif target is None and path is not None and (msg := relpath_problem(_default_target(path))):
+        what = "the path" if _default_target(path) == path else "derived from the secret's name"
+        t.problem("target", f"the default target ({what}) is not usable ({msg}); set target")
     fmt = t.choice("format", FORMATS, "fields")
     field = t.string("field")
     if field is not None and fmt != "raw":
@@ -165,7 +196,7 @@ def _parse_secret(
         return None
     return SecretSpec(
         path=path,
-        target=target if target is not None else path,
+        target=target if target is not None else _default_target(path),
         format=fmt or "fields",
         field=field,
         template=template if isinstance(template, str) else None,

@@ -2,8 +2,11 @@
 
 ``get_secret("alpaca/api_key_id")`` calls ``GetSecretValue(SecretId="alpaca")`` and returns
 field ``api_key_id`` of its JSON ``SecretString``; if secret ``alpaca`` does not exist, it calls
-``GetSecretValue(SecretId="alpaca/api_key_id")`` and returns the whole plain value. boto3 is
-imported on first use; the client uses standard retries and explicit connect/read timeouts.
+``GetSecretValue(SecretId="alpaca/api_key_id")`` and returns the whole plain value. A key
+``SECRET_ID[#FIELD]`` (a name starting with ``/``, a secret ARN, or ``NAME#FIELD``; see
+``libs.secrets.keys``) reads that one secret, field ``FIELD`` or the whole value, with no
+fallback; an ARN of another region than the client's raises ``SecretConfigurationError``.
+boto3 is imported on first use; the client uses standard retries and explicit connect/read timeouts.
 Region, credentials and ``AWS_ENDPOINT_URL_SECRETS_MANAGER`` / ``AWS_ENDPOINT_URL`` come from
 boto3's own chain unless the config overrides them. botocore's DEBUG log of response bodies is
 filtered out, since those bodies hold secret values.
@@ -18,9 +21,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .._core.paths import arn_region_problem
 from .._core.values import NestingTooDeepError, decode_object, field_text
 from ..config import AwsConfig
 from ..errors import SecretConfigurationError, SecretManagerError, SecretNotFoundError
+from ..keys import is_secret_id_key
 from ..manager import SecretManager
 from .aws_errors import is_not_found, translate_aws_error
 
@@ -145,6 +150,8 @@ class AWSSecretsManager(SecretManager):
 
     def _fetch(self, key: str, secret_path: str, field: str) -> str:
         client = self._ensure_client()
+        if is_secret_id_key(key):
+            return self._fetch_exactly(client, key, secret_path, field)
         if secret_path:
             try:
                 response = self._get(client, secret_path, key)
@@ -155,14 +162,29 @@ class AWSSecretsManager(SecretManager):
         try:
             response = self._get(client, key, key)
         except _MissingError:
-            raise self._missing(client, key, secret_path) from None
+            raise self._missing(client, key, [secret_path, key] if secret_path else [key]) from None
         return self._whole(response, key)
 
-    def _missing(self, client: Any, key: str, secret_path: str) -> SecretNotFoundError:
-        """The not-found error for ``key``; with a version stage, it says whether the secret
-        exists without a version of that stage (one ``DescribeSecret``, no value read)."""
+    def _fetch_exactly(self, client: Any, key: str, secret_id: str, field: str) -> str:
+        """``SECRET_ID[#FIELD]``: one secret, no guessing; an ARN of another region than the
+        client's is a configuration error before any request."""
+        region = getattr(getattr(client, "meta", None), "region_name", None)
+        problem = arn_region_problem(secret_id, region if isinstance(region, str) else None)
+        if problem is not None:
+            raise SecretConfigurationError(
+                f"secret {key!r}: secret id {problem}", backend=self.backend, key=key
+            )
+        try:
+            response = self._get(client, secret_id, key)
+        except _MissingError:
+            raise self._missing(client, key, [secret_id]) from None
+        return self._field(response, secret_id, field, key) if field else self._whole(response, key)
+
+    def _missing(self, client: Any, key: str, candidates: list[str]) -> SecretNotFoundError:
+        """The not-found error for ``key`` after each of ``candidates`` was not found; with a
+        version stage, it says whether a secret exists without a version of that stage (one
+        ``DescribeSecret``, no value read)."""
         stage = self.config.version_stage
-        candidates = [secret_path, key] if secret_path else [key]
         if stage:
             for secret_id in candidates:
                 if self._exists(client, secret_id):
@@ -172,11 +194,12 @@ class AWSSecretsManager(SecretManager):
                         backend=self.backend,
                         key=key,
                     )
-        detail = f"neither secret {secret_path!r} nor " if secret_path else ""
+        if len(candidates) == 2:
+            detail = f"neither secret {candidates[0]!r} nor secret {candidates[1]!r} exists"
+        else:
+            detail = f"secret {candidates[0]!r} does not exist"
         return SecretNotFoundError(
-            f"secret {key!r} not found: {detail}secret {key!r} exists in Secrets Manager",
-            backend=self.backend,
-            key=key,
+            f"secret {key!r} not found: {detail} in Secrets Manager", backend=self.backend, key=key
         )
 
     def _exists(self, client: Any, secret_id: str) -> bool:

@@ -146,6 +146,19 @@ def test_format_status_table(writer: SecretWriter) -> None:
     assert len(columns) == 1  # AGE column aligned
 
 
+def test_a_not_found_error_is_not_called_a_missing_secret() -> None:
+    # "missing" covers a secret, a field and a version stage: the error says which one.
+    stage = "AWS secret 'db' has no version labelled 'BLUE'"
+    entries = [
+        {"target": "db", "missing": True, "last_error": stage, "files": []},
+        {"target": "kept", "missing": True, "last_error": stage, "files": ["kept/pw"]},
+    ]
+    lines = format_status({"secrets": entries}, now=NOW).splitlines()
+    assert lines[2].endswith(f"  {stage}")
+    assert lines[3].endswith(f"  file kept; {stage}")
+    assert "missing" not in "".join(lines[2:])
+
+
 def test_format_status_tolerates_sparse_documents() -> None:
     text = format_status({"secrets": [{"target": "x"}, "junk"]}, now=NOW)
     assert text.splitlines()[0].startswith("agent pid ?, backend ?, health unknown")

@@ -124,3 +124,46 @@ def test_secret_changing_between_plain_string_and_json_object(
     for run in runs:
         assert run.returncode == 0, run.stderr
         assert canary not in run.stderr + run.stdout
+
+
+def test_slash_names_and_arns_with_check_and_run(
+    aws_env: str, tmp_path: Path, tmpfs_dir: Path, canary: str
+) -> None:
+    sm = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=aws_env)
+    sm.create_secret(Name="/prod/db", SecretString=json.dumps({"password": canary + "db"}))
+    arn = sm.create_secret(Name="/team/api", SecretString=canary + "api")["ARN"]
+    sm.create_secret(Name="staged", SecretString=json.dumps({"k": canary}))
+    name = arn.split(":secret:/")[1]  # team/api-XXXXXX: the default target of the ARN
+    secrets = (
+        '[[secrets]]\npath = "/prod/db"\n'
+        f'[[secrets]]\npath = "{arn}"\n'
+        '[[secrets]]\npath = "staged"\nversion_stage = "BLUE"\n'
+    )
+    out = tmpfs_dir / "out"
+    config = _config(tmp_path / "c.toml", out, aws_env, secrets)
+    env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+    check = subprocess.run(
+        [sys.executable, "-m", "secrets_agent", "check", "--config", str(config)],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert check.returncode == 1, check.stderr
+    lines = check.stdout.splitlines()
+    assert lines[1].startswith("ok    prod/db (/prod/db version ")
+    assert lines[2].startswith(f"ok    {name} ({arn} version ")
+    assert lines[3] == "FAIL  staged (staged): AWS secret 'staged' has no version labelled 'BLUE'"
+    result = _run_once(config)
+    assert result.returncode == 1
+    assert (out / "prod/db/password").read_text() == canary + "db"
+    assert (out / name).read_text() == canary + "api"
+    assert canary not in result.stderr + result.stdout + check.stdout + check.stderr
+    # an ARN of another region than [backend] region: refused at load, named
+    config.write_text(config.read_text().replace('region = "us-east-1"', 'region = "eu-west-1"'))
+    refused = subprocess.run(
+        [sys.executable, "-m", "secrets_agent", "check", "--config", str(config)],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert (
+        "secrets[1].path: is an ARN in region 'us-east-1', but [backend] region is 'eu-west-1'"
+        in refused.stdout + refused.stderr
+    )

@@ -3,7 +3,9 @@
 Secrets are read with ``BatchGetSecretValue`` in groups of up to 20 (one call instead of 20);
 the agent falls back to ``GetSecretValue`` per secret when batching is denied or unsupported, for
 a single secret, and for a ``VersionStage`` other than ``AWSCURRENT`` (batch reads cannot take
-one). The client uses botocore's standard retry mode and explicit timeouts.
+one). The client uses botocore's standard retry mode and explicit timeouts. A path may be a
+name (``prod/db``, ``/prod/db``) or a secret ARN, full or partial (without the random suffix);
+an ARN of another region than the client's is refused without a request.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
+from libs.secrets._core.paths import arn_region_problem
 from libs.secrets._core.values import decode_object
 from secrets_agent.sources.aws.errors import (
     BATCH_UNSUPPORTED_CODES,
@@ -29,6 +32,7 @@ from secrets_agent.sources.base import (
     fetch_concurrently,
 )
 from secrets_agent.sources.result import (
+    ConfigurationError,
     InvalidResponseError,
     SecretData,
     SecretMissingError,
@@ -144,6 +148,12 @@ class AwsSource:
     def fetch_many(self, paths: Sequence[str], *, version_stage: str | None = None) -> FetchResult:
         """Read each secret id (at ``version_stage``, or the backend's default stage)."""
         unique = list(dict.fromkeys(paths))
+        refused = self._wrong_region(unique)
+        if refused:
+            unique = [p for p in unique if p not in refused]
+            if not unique:
+                return refused
+            return {**refused, **self.fetch_many(unique, version_stage=version_stage)}
         stage = version_stage or self._config.version_stage
         if (stage not in (None, "AWSCURRENT")) or not self._batch_supported or len(unique) == 1:
             return self._fetch_each(unique, stage)
@@ -151,6 +161,21 @@ class AwsSource:
         for start in range(0, len(unique), BATCH_LIMIT):
             results.update(self._fetch_batch(unique[start : start + BATCH_LIMIT], stage))
         return results
+
+    def _wrong_region(self, paths: Sequence[str]) -> FetchResult:
+        """A ``ConfigurationError`` for each ARN of another region than the client's (the
+        config check catches it at load when ``[backend] region`` is set; this covers a region
+        from the environment). No request is made for them."""
+        region = getattr(getattr(self._client, "meta", None), "region_name", None)
+        if not isinstance(region, str):
+            return {}
+        refused: FetchResult = {}
+        for path in paths:
+            if path.startswith("arn:"):
+                problem = arn_region_problem(path, region, source="the client's region")
+                if problem is not None:
+                    refused[path] = ConfigurationError(f"AWS secret id {problem}", path=path)
+        return refused
 
     def close(self) -> None:
         """Close the client's connection pool."""

@@ -273,7 +273,7 @@ def test_bad_targets(target: str) -> None:
 
 
 def test_default_target_must_be_valid() -> None:
-    data = config(secrets__0__path="arn:aws:secretsmanager:us-east-1:1:secret:x")
+    data = config(secrets__0__path="app/db:prod")
     (problem,) = problems_of(data)
     assert problem.startswith("secrets[0].target: the default target")
     data["secrets"][0]["target"] = "x"

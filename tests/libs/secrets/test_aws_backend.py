@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from libs.secrets import (
     AWSSecretsManager,
+    InvalidSecretKeyError,
     SecretAccessDeniedError,
     SecretBackendUnavailableError,
     SecretConfigurationError,
@@ -238,3 +240,139 @@ def test_a_deeply_nested_secret_fails_alone(aws_env: str, sm_client: Any) -> Non
         with pytest.raises(SecretNotFoundError, match="nested too deeply"):
             manager.get_secret("deep/a")
         assert manager.get_secret("fine/a") == "ok"
+
+
+# -- secret ids: names starting with "/", ARNs, NAME#FIELD ------------------------------------
+
+
+def test_a_name_starting_with_a_slash(aws_env: str, sm_client: Any) -> None:
+    sm_client.create_secret(Name="/prod/db", SecretString=json.dumps({"password": "pw1"}))
+    sm_client.create_secret(Name="/prod/token", SecretString="plain-token")
+    with AWSSecretsManager() as manager:
+        assert manager.get_secret("/prod/db#password") == "pw1"
+        assert manager.get_secret("/prod/db") == json.dumps({"password": "pw1"})
+        assert manager.get_secret("/prod/token") == "plain-token"
+        with pytest.raises(SecretNotFoundError, match="field 'user' is not in secret '/prod/db'"):
+            manager.get_secret("/prod/db#user")
+        with pytest.raises(SecretNotFoundError, match="not a JSON object"):
+            manager.get_secret("/prod/token#field")
+
+
+def test_an_explicit_key_never_guesses(aws_env: str, sm_client: Any) -> None:
+    # "db/password" as a plain key would fall back to a secret named "db/password"; the
+    # NAME#FIELD form names secret "db" and its field only.
+    sm_client.create_secret(Name="db/password", SecretString="whole")
+    with AWSSecretsManager() as manager:
+        assert manager.get_secret("db/password") == "whole"
+        with pytest.raises(SecretNotFoundError, match="secret 'db' does not exist"):
+            manager.get_secret("db#password")
+    sm_client.create_secret(Name="db", SecretString=json.dumps({"password": "field"}))
+    with AWSSecretsManager() as manager:
+        assert manager.get_secret("db#password") == "field"
+
+
+def test_full_and_partial_arns(aws_env: str, sm_client: Any) -> None:
+    arn = sm_client.create_secret(Name="prod/db", SecretString=json.dumps({"password": "pw2"}))[
+        "ARN"
+    ]
+    partial = arn[: -len("-AbCdEf")]  # an ARN without its random suffix
+    assert partial.endswith(":secret:prod/db")
+    with AWSSecretsManager() as manager:
+        assert manager.get_secret(f"{arn}#password") == "pw2"
+        assert manager.get_secret(f"{partial}#password") == "pw2"
+        assert manager.get_secret(arn) == json.dumps({"password": "pw2"})
+
+
+def test_an_arn_of_another_account_is_sent_as_written(aws_env: str, sm_client: Any) -> None:
+    # AWS serves another account's secret to a caller its resource policy allows; moto has no
+    # cross-account access and answers ResourceNotFoundException. What this checks: the ARN
+    # goes to AWS unchanged and the answer names it.
+    arn = sm_client.create_secret(Name="shared", SecretString="v")["ARN"]
+    other = arn.replace(":123456789012:", ":210987654321:")
+    with AWSSecretsManager() as manager:
+        with pytest.raises(SecretNotFoundError, match="210987654321") as info:
+            manager.get_secret(f"{other}#password")
+        assert "does not exist" in str(info.value)
+
+
+def test_an_arn_of_another_region_is_a_configuration_error(
+    aws_env: str, sm_client: Any, tmp_path: Path
+) -> None:
+    arn = sm_client.create_secret(Name="db", SecretString=json.dumps({"pw": "x"}))["ARN"]
+    elsewhere = arn.replace(":us-east-1:", ":eu-west-1:")
+    front = FaultFront(aws_env)
+    try:
+        config = {"endpoint_url": front.url, "secrets_dir": str(tmp_path)}
+        with AWSSecretsManager(config) as manager:
+            with pytest.raises(
+                SecretConfigurationError,
+                match=r"ARN in region 'eu-west-1', but the configured region is 'us-east-1'",
+            ):
+                manager.get_secret(f"{elsewhere}#pw")
+            assert front.hits == 0  # refused before any request
+            assert manager.get_secret(f"{arn}#pw") == "x"
+    finally:
+        front.close()
+    import boto3
+
+    west = boto3.client("secretsmanager", region_name="eu-west-1", endpoint_url=aws_env)
+    west_arn = west.create_secret(Name="db", SecretString=json.dumps({"pw": "w"}))["ARN"]
+    with AWSSecretsManager({"region": "eu-west-1"}) as manager:
+        assert manager.get_secret(f"{west_arn}#pw") == "w"
+        with pytest.raises(SecretConfigurationError, match="configured region is 'eu-west-1'"):
+            manager.get_secret(f"{arn}#pw")
+
+
+def test_a_stage_no_version_carries_names_the_secret_id(aws_env: str, sm_client: Any) -> None:
+    arn = sm_client.create_secret(Name="/prod/db", SecretString=json.dumps({"pw": "x"}))["ARN"]
+    with AWSSecretsManager({"version_stage": "BLUE"}) as manager:
+        for key, secret_id in ((f"{arn}#pw", arn), ("/prod/db#pw", "/prod/db")):
+            with pytest.raises(
+                SecretNotFoundError, match=f"secret '{secret_id}' has no version labelled 'BLUE'"
+            ):
+                manager.get_secret(key)
+        with pytest.raises(SecretNotFoundError, match="secret '/prod/nope' does not exist"):
+            manager.get_secret("/prod/nope#pw")
+
+
+def test_malformed_secret_ids_are_rejected_before_any_request(aws_front: FaultFront) -> None:
+    config = {"endpoint_url": aws_front.url, "region": "us-east-1"}
+    with AWSSecretsManager(config) as manager:
+        for key, problem in (
+            ("arn:aws:s3:::bucket#f", "is not a Secrets Manager secret ARN"),
+            ("arn:aws:secretsmanager:us-east-1:123:secret:db#f", "is not a Secrets Manager"),
+            ("/prod/db#", "empty field after '#'"),
+            ("/prod/db#a/b", "invalid field after '#'"),
+            ("/prod/db#.hidden", "invalid field after '#'"),
+            ("/prod db#f", "characters other than letters, digits and / _ + = . @ -"),
+            ("/" + "a" * 512, "longer than 512"),
+        ):
+            with pytest.raises(InvalidSecretKeyError, match=re.escape(problem)):
+                manager.get_secret(key)
+    assert aws_front.hits == 0
+
+
+def test_an_arn_key_falls_back_to_the_agents_file(
+    aws_env: str, sm_client: Any, tmp_path: Path
+) -> None:
+    arn = sm_client.create_secret(Name="/prod/db", SecretString=json.dumps({"pw": "x"}))["ARN"]
+    # The agent's default target for this ARN is the name without its leading "/".
+    name = arn.split(":secret:")[1].lstrip("/")
+    (tmp_path / name).mkdir(parents=True)
+    (tmp_path / name / "pw").write_text("from-file")
+    (tmp_path / "prod" / "db").mkdir(parents=True)
+    (tmp_path / "prod" / "db" / "pw").write_text("from-file-2")
+    front = FaultFront(aws_env)
+    try:
+        config = {
+            "endpoint_url": front.url,
+            "region": "us-east-1",
+            "secrets_dir": str(tmp_path),
+            "max_attempts": 1,
+        }
+        with AWSSecretsManager(config) as manager:
+            front.mode = "500"
+            assert manager.get_secret(f"{arn}#pw") == "from-file"
+            assert manager.get_secret("/prod/db#pw") == "from-file-2"
+    finally:
+        front.close()

@@ -61,3 +61,51 @@ def test_valid_keys_round_trip(segments: list[str]) -> None:
     secret_path, field = validate_key(key)
     assert field == segments[-1]
     assert secret_path == "/".join(segments[:-1])
+
+
+# -- AWS secret ids (rules in libs.secrets._core.paths) ----------------------------------------
+
+_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf"
+
+
+def test_aws_secret_ids_split_for_the_aws_backend_only() -> None:
+    from libs.secrets.keys import is_secret_id_key
+
+    assert validate_key("/prod/db#password", "aws") == ("/prod/db", "password")
+    assert validate_key("/prod/db", "aws") == ("/prod/db", "")
+    assert validate_key(f"{_ARN}#password", "aws") == (_ARN, "password")
+    assert validate_key("prod/db/password", "aws") == ("prod/db", "password")  # as before
+    assert is_secret_id_key("/prod/db") and not is_secret_id_key("prod/db/password")
+    for backend in ("", "env", "file", "vault"):
+        for key in ("/prod/db#password", f"{_ARN}#password", "prod/db#password"):
+            with pytest.raises(InvalidSecretKeyError, match="only the aws backend") as info:
+                validate_key(key, backend)
+            assert repr(key) in str(info.value)
+            if backend:
+                assert f"not the {backend} backend" in str(info.value)
+
+
+def test_a_bad_aws_secret_id_names_the_key() -> None:
+    with pytest.raises(InvalidSecretKeyError, match=r"'/prod/db#' has an empty field"):
+        validate_key("/prod/db#", "aws")
+    with pytest.raises(InvalidSecretKeyError, match="not a Secrets Manager secret ARN"):
+        validate_key("arn:aws:sqs:us-east-1:123456789012:queue#f", "aws")
+
+
+@pytest.mark.parametrize(
+    ("key", "file"),
+    [
+        ("alpaca/api_key_id", "alpaca/api_key_id"),
+        ("/prod/db#password", "prod/db/password"),
+        ("/prod/token", "prod/token"),
+        ("prod/db#password", "prod/db/password"),
+        (f"{_ARN}#password", "prod/db-AbCdEf/password"),
+        ("/prod/../etc#passwd", None),  # a valid AWS name, but no file name: no fallback
+        ("/prod/.x#f", None),
+    ],
+)
+def test_agent_file_of(key: str, file: str | None) -> None:
+    from libs.secrets.keys import agent_file_of
+
+    validate_key(key, "aws")
+    assert agent_file_of(key) == file
