@@ -483,7 +483,7 @@ def test_ca_cert_relative_to_config_file(tmp_path: Path) -> None:
 def test_target_rules_agree_with_the_reader(path: str) -> None:
     from libs.secrets.errors import InvalidSecretKeyError
     from libs.secrets.keys import validate_relative_path
-    from secrets_agent.writer.paths import _explain, relpath_problem
+    from secrets_agent.writer.paths import relpath_problem
 
     try:
         validate_relative_path(path)
@@ -491,7 +491,6 @@ def test_target_rules_agree_with_the_reader(path: str) -> None:
     except InvalidSecretKeyError:
         reader_ok = False
     assert (relpath_problem(path) is None) == reader_ok
-    assert (_explain(path) is None) == reader_ok  # our wording covers exactly the same cases
 
 
 @pytest.mark.parametrize(
