@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import socket
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -86,23 +84,12 @@ def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return moto_endpoint
 
 
-def _tlscerts() -> Any:
-    """The throwaway-PKI helper (tests/agent/devserver/tlscerts.py), loaded once by path."""
-    name = "tmpfs_secrets_test_tlscerts"
-    if name not in sys.modules:
-        path = Path(__file__).parent / "agent" / "devserver" / "tlscerts.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture
 def pki(tmp_path: Path) -> Any:
     """A throwaway CA and a server certificate for 127.0.0.1/localhost (``.ca``, ``.cert``, ...)."""
-    return _tlscerts().make_pki(tmp_path / "pki")
+    from tls_pki import make_pki
+
+    return make_pki(tmp_path / "pki")
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -13,23 +12,12 @@ from typing import Any
 
 import boto3
 import pytest
-
-
-def _load_faults() -> Any:
-    name = "secrets_agent_test_awsfaults"
-    if name not in sys.modules:
-        path = Path(__file__).parent.parent / "agent" / "awsfaults.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+from aws_fault_front import AwsFaultFront
 
 
 @pytest.fixture
 def front(aws_env: str) -> Iterator[Any]:
-    with _load_faults().AwsFaultFront(aws_env) as f:
+    with AwsFaultFront(aws_env) as f:
         yield f
 
 

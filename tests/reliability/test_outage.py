@@ -7,16 +7,15 @@ every secret is fresh again within the bound the outage policy allows (``recover
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_fault_front import AwsFaultFront
 from reliability_helpers import (
     Daemon,
     FakeSource,
@@ -146,18 +145,6 @@ def test_vault_outages(vault: Any, tmpfs_dir: Path) -> None:
         assert r["cpu"] < 0.25, f"{name}: {r['cpu']:.2%} CPU while down"
 
 
-def _load_front() -> Any:
-    name = "secrets_agent_test_awsfaults"
-    if name not in sys.modules:
-        path = Path(__file__).parent.parent / "agent" / "awsfaults.py"
-        spec_ = importlib.util.spec_from_file_location(name, path)
-        assert spec_ is not None and spec_.loader is not None
-        module = importlib.util.module_from_spec(spec_)
-        sys.modules[name] = module
-        spec_.loader.exec_module(module)
-    return sys.modules[name].AwsFaultFront
-
-
 @pytest.mark.parametrize(
     ("code", "status", "retry_after"),
     [("ThrottlingException", 400, 7.0), ("InternalServiceError", 500, None)],
@@ -171,7 +158,7 @@ def test_aws_faults(
     names = [f"svc/s{i}" for i in range(25)]  # two batches
     for n in names:
         sm.create_secret(Name=n, SecretString=json.dumps({"password": f"p-{n}"}))
-    with _load_front()(aws_env) as front:
+    with AwsFaultFront(aws_env) as front:
         backend = AwsBackendConfig(region="us-east-1", endpoint_url=front.url, timeout=2.0)
         out = tmpfs_dir / "out"
         clock = [1000.0]

@@ -19,8 +19,7 @@ import pytest
 import requests
 from secrets_agent.devserver import VaultDevServer
 from secrets_agent.devserver import command as cli
-
-from .tlscerts import Pki
+from tls_pki import Pki
 
 RUNNER = (
     "import argparse, sys\n"

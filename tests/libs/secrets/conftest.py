@@ -362,7 +362,7 @@ def harness(
 @pytest.fixture(scope="session")
 def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A real OpenBao dev server for the session (see ``tests/support/openbao.py``)."""
-    from ...support.openbao import OpenBaoServer, bao_binary
+    from openbao_server import OpenBaoServer, bao_binary
 
     binary = bao_binary()
     if binary is None:

@@ -3,31 +3,17 @@ against moto's server (a counting front where the number of requests matters).""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from aws_fault_front import AwsFaultFront
 from secrets_agent.config.load import AwsBackendConfig
 from secrets_agent.sources import create_source
 from secrets_agent.sources.aws.source import AwsSource
 from secrets_agent.sources.result import ConfigurationError, SecretData, SecretMissingError
-
-
-def _fault_front(upstream: str) -> Any:
-    name = "secrets_agent_test_awsfaults"
-    if name not in sys.modules:
-        path = Path(__file__).parents[2] / "awsfaults.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name].AwsFaultFront(upstream)
 
 
 @pytest.fixture
@@ -37,7 +23,7 @@ def sm(aws_env: str) -> Any:
 
 @pytest.fixture
 def front(aws_env: str) -> Iterator[Any]:
-    with _fault_front(aws_env) as f:
+    with AwsFaultFront(aws_env) as f:
         yield f
 
 

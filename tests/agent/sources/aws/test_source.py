@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import logging
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from aws_fault_front import AwsFaultFront
 from secrets_agent.config.load import AwsBackendConfig
 from secrets_agent.logs import configure_logging
 from secrets_agent.sources import create_source
@@ -26,19 +24,6 @@ from secrets_agent.sources.result import (
 )
 
 
-def _load_faults() -> Any:
-    name = "secrets_agent_test_awsfaults"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).parents[2] / "awsfaults.py"
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture
 def sm(aws_env: str) -> Any:
     return boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=aws_env)
@@ -46,7 +31,7 @@ def sm(aws_env: str) -> Any:
 
 @pytest.fixture
 def front(aws_env: str) -> Iterator[Any]:
-    with _load_faults().AwsFaultFront(aws_env) as f:
+    with AwsFaultFront(aws_env) as f:
         yield f
 
 

@@ -11,7 +11,7 @@ import pytest
 @pytest.fixture(scope="session")
 def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A real OpenBao dev server (see ``tests/support/openbao.py``)."""
-    from ....support.openbao import OpenBaoServer, bao_binary
+    from openbao_server import OpenBaoServer, bao_binary
 
     binary = bao_binary()
     if binary is None:
