@@ -32,6 +32,8 @@ _PARENT_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_DIRECTORY | os.O_NOFOLLOW
 # A symlink met on the way (O_NOFOLLOW: ELOOP on the file, ENOTDIR on a parent) or a parent
 # that is not a directory: decided by the checked path.
 _TAKE_CHECKED_PATH = frozenset((errno.ELOOP, errno.ENOTDIR))
+_SET_ATTEMPTS = 3
+_SET_SWITCHED = frozenset((errno.ENOENT, errno.ELOOP, errno.EINVAL))
 
 
 class _MissingError(Exception):
@@ -79,6 +81,24 @@ def read_secret_file(directory: Path | str, key: str, *, backend: str = "file") 
 
 
 def _read_beneath(base: str, relative: str) -> bytes:
+    """``_read_once``, tried again (up to ``_SET_ATTEMPTS`` times) when a nested key vanished
+    or its path changed while it was resolved: the agent switches a secret's directory of
+    fields as a whole (for a moment through a symlink) and then removes the old directory, so
+    a read that began in the old directory can find it emptied, and a symlink being resolved
+    can turn into a directory again (``readlink``: ``EINVAL``) or loop."""
+    for _ in range(_SET_ATTEMPTS - 1):
+        try:
+            return _read_once(base, relative)
+        except _MissingError:
+            if "/" not in relative:
+                raise
+        except OSError as exc:
+            if "/" not in relative or exc.errno not in _SET_SWITCHED:
+                raise
+    return _read_once(base, relative)
+
+
+def _read_once(base: str, relative: str) -> bytes:
     try:
         fd = _open_without_symlinks(base, relative)
     except FileNotFoundError:
