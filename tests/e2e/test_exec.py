@@ -564,12 +564,12 @@ environ = dict(
 )
 value = environ.get(b"DB_PASSWORD", b"")
 leaked = sorted(k.decode() for k in environ if k.startswith((b"VAULT_", b"AWS_", b"BAO_")))
-log.write("start %d %s %s\\n" % (os.getpid(), hashlib.sha256(value).hexdigest(), leaked))
 def stop(sig, frame):
     log.write("stop %d\\n" % os.getpid())
     sys.exit(0)
 signal.signal(signal.SIGTERM, stop if {obey_term} else signal.SIG_IGN)
 signal.signal(signal.SIGHUP, lambda s, f: log.write("HUP\\n"))
+log.write("start %d %s %s\\n" % (os.getpid(), hashlib.sha256(value).hexdigest(), leaked))
 while True:
     time.sleep(0.05)
 """

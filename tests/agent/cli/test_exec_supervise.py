@@ -12,7 +12,10 @@ from secrets_agent.cli.exec_child import SignalRelay
 from secrets_agent.cli.exec_supervise import Restart, supervise
 
 SLEEPER = "import time\nwhile True: time.sleep(0.05)"
-IGNORES_TERM = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n" + SLEEPER
+IGNORES_TERM = (
+    "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "print('ready', flush=True)\n" + SLEEPER
+)
 
 
 def spawn(code: str) -> subprocess.Popen[bytes]:
@@ -51,8 +54,12 @@ def test_a_changed_environment_stops_and_starts_the_command() -> None:
 
 def test_an_unchanged_environment_gets_the_change_signal_instead() -> None:
     env = Env({"DB": "same"})
-    child = spawn("import signal, sys, time\nsignal.signal(signal.SIGHUP, lambda *a: sys.exit(3))\n"
-                  + SLEEPER)  # fmt: skip
+    handler = "import signal, sys\nsignal.signal(signal.SIGHUP, lambda *a: sys.exit(3))\n"
+    child = subprocess.Popen(
+        [sys.executable, "-c", handler + "print('ready', flush=True)\n" + SLEEPER],
+        stdout=subprocess.PIPE,
+    )
+    assert child.stdout is not None and child.stdout.readline() == b"ready\n"
     with SignalRelay() as relay:
         relay.notify_change()
         code = supervise(
@@ -62,17 +69,20 @@ def test_an_unchanged_environment_gets_the_change_signal_instead() -> None:
             restart=Restart(env.now, env.start),
             env={"DB": "same"},
         )
+    child.stdout.close()
     assert code == 3 and env.started == []
 
 
 def test_a_command_that_ignores_the_stop_signal_is_killed() -> None:
     env = Env({"DB": "new"})
-    first = spawn(IGNORES_TERM)
+    first = subprocess.Popen([sys.executable, "-c", IGNORES_TERM], stdout=subprocess.PIPE)
+    assert first.stdout is not None and first.stdout.readline() == b"ready\n"  # SIGTERM ignored
     with SignalRelay() as relay:
         relay.notify_change()
         code = supervise(
             first, relay, restart=Restart(env.now, env.start, stop_timeout=0.5), env={"DB": "old"}
         )
+    first.stdout.close()
     assert code == 7 and first.returncode == -signal.SIGKILL
 
 
