@@ -37,6 +37,10 @@ _OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
 _NOTED_LIMIT = 4096
 _noted: set[str] = set()
 _noted_lock = threading.Lock()
+# The agent switches a secret's directory of fields as a whole (for a moment through a symlink,
+# then the old directory goes): a nested key read across that moment is tried again.
+_SET_ATTEMPTS = 3
+_SET_SWITCHED = frozenset((errno.ENOENT, errno.ELOOP, errno.EINVAL, errno.ENOTDIR))
 
 
 class _MissingError(Exception):
@@ -80,13 +84,27 @@ def read_secret_file(directory: Path | str, key: str, *, backend: str = "file") 
 
 def _read(base: str, key: str) -> bytes:
     try:
-        return _read_inside(base, key)
+        return _read_nested(base, key) if "/" in key else _read_inside(base, key)
     except _MissingError:
         if "/" not in key:
             raise
         data = _read_inside(base, credential_name(key))
     _note_credential_name(key, base)
     return data
+
+
+def _read_nested(base: str, relative: str) -> bytes:
+    """``_read_inside``, tried again (up to ``_SET_ATTEMPTS`` times in all) when the key
+    vanished or its path changed while it was resolved (a field set being switched)."""
+    for _ in range(_SET_ATTEMPTS - 1):
+        try:
+            return _read_inside(base, relative)
+        except _MissingError:
+            pass
+        except OSError as exc:
+            if exc.errno not in _SET_SWITCHED:
+                raise
+    return _read_inside(base, relative)
 
 
 def _read_inside(base: str, relative: str) -> bytes:

@@ -1,10 +1,11 @@
 """The command ``exec`` runs: start it, relay signals to it, reap zombies, return its exit code.
 
-Same stdio as the agent, the environment ``exec_env`` builds. The main thread owns the child: it
-waits on a self-pipe fed by ``signal.set_wakeup_fd`` (so a signal wakes it at once), forwards
-the signals it receives, signals the child when the agent reports changed files, and polls the
-child's exit. Other threads never touch the child's PID, so a PID cannot be signalled after it
-was reaped and reused.
+Same stdio as the agent, the environment ``exec_env`` builds. The main thread owns the child
+(:mod:`secrets_agent.cli.exec_supervise` is its loop): it waits on a self-pipe fed by
+``signal.set_wakeup_fd`` (so a signal wakes it at once), forwards the signals it receives,
+signals or restarts the child when the agent reports changed files, and polls the child's
+exit. Other threads never touch the child's PID, so a PID cannot be signalled after it was
+reaped and reused.
 
 As PID 1 (a container without an init), orphaned processes are re-parented to the agent and
 must be reaped, or they stay zombies forever. Zombies that are not the main child are reaped
@@ -22,7 +23,6 @@ import select
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -40,7 +40,7 @@ FORWARDED_SIGNALS = (
 TERMINATING_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
 # Signals a terminal sends to its whole foreground process group (Ctrl-C, Ctrl-\).
 _TTY_SIGNALS = frozenset({signal.SIGINT, signal.SIGQUIT})
-_CHANGE = 0  # byte written to the wake-up pipe when the agent changed files (no signal is 0)
+CHANGE = 0  # byte written to the wake-up pipe when the agent changed files (no signal is 0)
 ORPHAN_GRACE = 1.0
 CHANGE_SETTLE = 0.2  # changes reported within this window (one refresh cycle) -> one signal
 
@@ -114,7 +114,7 @@ class SignalRelay:
         relay is closed)."""
         with self._write_lock, contextlib.suppress(BlockingIOError):
             if self._write_fd >= 0:
-                os.write(self._write_fd, bytes([_CHANGE]))
+                os.write(self._write_fd, bytes([CHANGE]))
 
     def wait(self, timeout: float) -> list[int]:
         """Signal numbers (0 = files changed) received within ``timeout`` seconds, in order."""
@@ -186,34 +186,13 @@ def start_child(argv: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen
         raise LaunchError(f"{argv[0]}: cannot execute: {exc.strerror}", code) from None
 
 
-def supervise(
-    child: subprocess.Popen[bytes],
-    relay: SignalRelay,
-    *,
-    change_signal: int | None = None,
-    reap_orphans: bool | None = None,
-) -> int:
-    """Forward signals to ``child`` until it exits; return its shell-style exit code."""
-    if reap_orphans is None:
-        reap_orphans = os.getpid() == 1
-    zombies_seen: dict[int, float] = {}
-    change_due: float | None = None  # several files changing together -> one signal
-    while True:
-        returncode = child.poll()
-        if returncode is not None:
-            return exit_code_of(returncode)
-        now = time.monotonic()
-        if reap_orphans:
-            _reap_orphans(child.pid, zombies_seen, now)
-        if change_due is not None and now >= change_due and change_signal is not None:
-            child.send_signal(change_signal)
-            change_due = None
-        timeout = 0.25 if reap_orphans else 1.0
-        if change_due is not None:
-            timeout = max(0.0, min(timeout, change_due - now))
-        for sig in relay.wait(timeout):
-            if sig == _CHANGE:
-                if change_signal is not None and change_due is None:
-                    change_due = time.monotonic() + CHANGE_SETTLE  # not `now`: before the wait
-            elif sig != signal.SIGCHLD and not _from_terminal(sig):
-                child.send_signal(sig)
+def forward(child: subprocess.Popen[bytes], sig: int) -> None:
+    """Send the agent's signal ``sig`` on to ``child`` (not SIGCHLD, not a terminal's Ctrl-C
+    that already reached it)."""
+    if sig != signal.SIGCHLD and not _from_terminal(sig):
+        child.send_signal(sig)
+
+
+def reap_orphans_once(main_pid: int, zombies_seen: dict[int, float], now: float) -> None:
+    """Reap orphaned zombies (as PID 1): see the module docstring."""
+    _reap_orphans(main_pid, zombies_seen, now)

@@ -16,6 +16,11 @@ The agent's environment often holds what it logs in with (``VAULT_TOKEN``, AWS k
 
 Never passed, even when named: what belongs to the agent's own process (``NOTIFY_SOCKET``,
 ``WATCHDOG_USEC``, ``WATCHDOG_PID``, ``SECRETS_AGENT_*``).
+
+Secrets are added on top, only those chosen (``--env NAME=key`` or ``[exec] env``): each value
+is read from the agent's own files (``secret_values``: the reader's symlink-safe read of
+``<output_dir>/<key>``) whenever the command is started, so a restart gets the current ones.
+Their values are never logged; errors name the variable and the key.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from secrets_agent.config.exec_table import env_name_problem
 from secrets_agent.hardening import CHILD_ENVIRONMENT, CHILD_ENVIRONMENT_PREFIXES
 
 PASS_ENV_VARIABLE = "SECRETS_AGENT_PASS_ENV"  # noqa: S105 - a name, not a password
@@ -91,3 +97,41 @@ def child_environment(
             dropped.append(name)
     env.setdefault("SECRETS_DIR", output_dir)
     return ChildEnvironment(env, tuple(sorted(dropped)))
+
+
+class SecretEnvError(Exception):
+    """A secret chosen for the environment cannot be read; names the variable, never a value."""
+
+
+def parse_env_options(options: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """``["DB_PASSWORD=postgres/password", ...]`` -> ``(("DB_PASSWORD", "postgres/password"),
+    ...)``; ``ValueError`` names the first bad option (the key must be checked against the
+    config by the caller: ``config.exec_table.key_problem``)."""
+    pairs = []
+    for option in options:
+        name, sep, key = option.partition("=")
+        problem = env_name_problem(name) if sep else "must be NAME=secret/field"
+        if problem is not None:
+            raise ValueError(f"{option!r}: {problem}")
+        pairs.append((name, key))
+    return tuple(pairs)
+
+
+def secret_values(output_dir: str, chosen: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """``{NAME: value}`` read now from ``<output_dir>/<key>`` for each chosen ``(NAME, key)``.
+
+    Raises ``SecretEnvError`` when one cannot be read or cannot be an environment value (it
+    holds a NUL byte)."""
+    from libs.secrets.errors import SecretManagerError
+    from libs.secrets.files import read_secret_file
+
+    values = {}
+    for name, key in chosen:
+        try:
+            value = read_secret_file(output_dir, key, backend="file")
+        except SecretManagerError as exc:
+            raise SecretEnvError(f"{name}: cannot read secret {key!r}: {exc}") from None
+        if "\0" in value:
+            raise SecretEnvError(f"{name}: secret {key!r} holds a NUL byte; not an env value")
+        values[name] = value
+    return values

@@ -93,8 +93,19 @@ class AgentSettings:
 
 
 @dataclass(frozen=True)
+class ExecSettings:
+    """``[exec]``: what ``secrets-agent exec`` gives its command (``config.exec_table``)."""
+
+    env: tuple[tuple[str, str], ...] = ()  # (variable name, secret key), in config order
+    restart_on_change: bool = False
+    stop_signal: int = 15  # SIGTERM
+    stop_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
 class Config:
     agent: AgentSettings
     backend: VaultBackendConfig | AwsBackendConfig
     secrets: tuple[SecretSpec, ...]
     source: Path | None = None
+    exec: ExecSettings = ExecSettings()

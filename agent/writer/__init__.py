@@ -3,8 +3,9 @@
 ``SecretWriter`` (:mod:`.writer`) is the one entry point; the modules under it are
 ``output_dir`` (the root: checks, kept descriptor, file system type), ``directories`` (the
 no-symlink walk and the descriptor cache), ``replace`` (one file's atomic replace),
-``entries`` (removing files, switching a secret between a file and a directory of fields),
-``paths`` (the rules for names inside ``output_dir``) and ``errors``.
+``sets`` (a secret's directory of fields switched as a whole), ``entries`` (removing files,
+switching a secret between a file and a directory of fields), ``paths`` (the rules for names
+inside ``output_dir``) and ``errors``.
 
 May import ``libs.secrets`` (key rules) and nothing else of the agent.
 """

@@ -207,6 +207,11 @@ class DirCache:
         if entry is not None:
             os.close(entry[0])
 
+    def forget(self, key: tuple[str, ...]) -> None:
+        """Close the descriptors of directory ``key`` and of every directory below it."""
+        for cached in [k for k in self._entries if k[: len(key)] == key]:
+            self._drop(cached)
+
     def trim(self) -> None:
         """Close the least recently used descriptors beyond ``limit``."""
         while len(self._entries) > self.limit:

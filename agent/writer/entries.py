@@ -41,7 +41,7 @@ class ShapeError(Exception):
     """The switch was refused or failed; the old entry is intact. No value in the message."""
 
 
-def _remove_entry(dfd: int, name: str, old_names: Collection[str]) -> None:
+def remove_entry(dfd: int, name: str, old_names: Collection[str]) -> None:
     """Remove file ``name``, or directory ``name`` with the files ``old_names`` in it."""
     st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
     if not stat.S_ISDIR(st.st_mode):
@@ -57,7 +57,7 @@ def _remove_entry(dfd: int, name: str, old_names: Collection[str]) -> None:
     os.rmdir(name, dir_fd=dfd)
 
 
-def _build(
+def build(
     dfd: int,
     temp: str,
     files: Mapping[str, bytes] | bytes,
@@ -67,24 +67,31 @@ def _build(
     uid: int | None,
     gid: int | None,
     sync: bool,
+    dir_gid: int | None = None,
 ) -> None:
+    """Create ``temp`` in ``dfd``: a file holding ``files`` (bytes), or a directory with
+    ``dir_mode`` (setgid/sticky bits included) and group ``dir_gid`` (default ``gid``)
+    holding one file per field. On failure nothing is left and ``OSError`` is raised."""
     if isinstance(files, bytes):
         create_file(dfd, temp, files, mode=mode, uid=uid, gid=gid, sync=sync)
         return
-    os.mkdir(temp, dir_mode, dir_fd=dfd)
+    os.mkdir(temp, dir_mode & 0o777, dir_fd=dfd)
+    group = gid if dir_gid is None else dir_gid
     try:
         fd = os.open(temp, DIR_FLAGS, dir_fd=dfd)
         try:
-            os.fchmod(fd, dir_mode)
-            if gid is not None and os.fstat(fd).st_gid != gid:
-                os.fchown(fd, -1, gid)
+            if group is not None and os.fstat(fd).st_gid != group:
+                os.fchown(fd, -1, group)
+            os.fchmod(fd, dir_mode)  # after the chown, which may clear a setgid bit
             for field, content in files.items():
                 create_file(fd, field, content, mode=mode, uid=uid, gid=gid, sync=sync)
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
     except OSError:
         with contextlib.suppress(OSError):
-            _remove_entry(dfd, temp, list(files))
+            remove_entry(dfd, temp, list(files))
         raise
 
 
@@ -124,29 +131,39 @@ def switch(
     temp = temp_name()
     kwargs = {"mode": mode, "dir_mode": dir_mode, "uid": uid, "gid": gid, "sync": sync}
     try:
-        _build(dfd, temp, new, **kwargs)  # type: ignore[arg-type]
+        build(dfd, temp, new, **kwargs)  # type: ignore[arg-type]
     except OSError as exc:
         raise ShapeError(os.strerror(exc.errno or errno.EIO)) from None
     try:
         if st is None:
             os.rename(temp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
             return
-        _swap(dfd, temp, name)
+        swap(dfd, temp, name)
     except OSError as exc:
         with contextlib.suppress(OSError):
-            _remove_entry(dfd, temp, list(new) if not isinstance(new, bytes) else ())
+            remove_entry(dfd, temp, list(new) if not isinstance(new, bytes) else ())
         raise ShapeError(os.strerror(exc.errno or errno.EIO)) from None
     try:  # ``temp`` now names the old entry
-        _remove_entry(dfd, temp, old)
+        remove_entry(dfd, temp, old)
     except OSError as exc:
         log.warning("could not remove the old entry of a reshaped secret: %s", exc.strerror)
     if sync:
         os.fsync(dfd)
 
 
-def _swap(dfd: int, temp: str, name: str) -> None:
+def swap(dfd: int, temp: str, name: str) -> None:
+    """Exchange the entries ``temp`` and ``name`` of ``dfd``; afterwards ``temp`` names the
+    old entry. Where the kernel cannot exchange: two renames (``name`` briefly absent).
+
+    The kernel reports an exchange as two moves, the first-named entry's first. Watchers that
+    track directories by name (watchdog's recursive inotify observer) follow it correctly only
+    when the first-named entry is not a directory, so the file is named first here.
+    """
     try:
-        exchange(dfd, temp, name)
+        if stat.S_ISDIR(os.stat(temp, dir_fd=dfd, follow_symlinks=False).st_mode):
+            exchange(dfd, name, temp)
+        else:
+            exchange(dfd, temp, name)
         return
     except OSError as exc:
         if exc.errno not in (errno.ENOSYS, errno.EINVAL, errno.EPERM):

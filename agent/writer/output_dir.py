@@ -19,6 +19,7 @@ import ctypes.util
 import errno
 import logging
 import os
+import shutil
 import stat
 from collections.abc import Callable
 from functools import cache
@@ -149,8 +150,9 @@ class OutputDir:
 
 
 def remove_stale_temps(root: int) -> None:
-    """Remove ``.tmp-*`` files left anywhere below ``root`` by an interrupted run."""
-    for _dirpath, _dirs, files, dirfd in os.fwalk(".", dir_fd=root, follow_symlinks=False):
+    """Remove ``.tmp-*`` files and directories (a set built aside, or an old set swapped out)
+    left anywhere below ``root`` by an interrupted run; symlinks are never followed."""
+    for _dirpath, dirs, files, dirfd in os.fwalk(".", dir_fd=root, follow_symlinks=False):
         for name in files:
             if name.startswith(TEMP_PREFIX):
                 try:
@@ -158,6 +160,18 @@ def remove_stale_temps(root: int) -> None:
                     log.info("removed stale temporary file %s", name)
                 except FileNotFoundError:
                     pass
+        for name in [d for d in dirs if d.startswith(TEMP_PREFIX)]:
+            dirs.remove(name)  # not walked into: removed whole
+            try:
+                if stat.S_ISDIR(os.stat(name, dir_fd=dirfd, follow_symlinks=False).st_mode):
+                    shutil.rmtree(name, dir_fd=dirfd)
+                else:  # a symlink to a directory: removed, never followed
+                    os.unlink(name, dir_fd=dirfd)
+                log.info("removed stale temporary directory %s", name)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.warning("could not remove stale temporary directory %s: %s", name, why(exc))
 
 
 # -- file system type --------------------------------------------------------------------------

@@ -13,8 +13,9 @@ Rules (DESIGN section 3), each kept by one module:
   ``output_dir``; missing ones are created with ``dir_mode`` (group set to the file's gid).
   Names follow :mod:`secrets_agent.writer.paths`.
 * A file is replaced atomically through a temp file with its final mode and owner, or left
-  alone when already identical; the files of one secret (``write_files``) are replaced all or
-  nothing (:mod:`secrets_agent.writer.replace`); a secret switching between one file and a
+  alone when already identical (:mod:`secrets_agent.writer.replace`); the files of one secret
+  (``write_files``) are replaced all or nothing, and a directory of fields as a whole set
+  (:mod:`secrets_agent.writer.sets`); a secret switching between one file and a
   directory of fields is swapped whole, and files no longer wanted are removed with the
   directories they leave empty (:mod:`secrets_agent.writer.entries`).
 * Any failure leaves the old file intact and raises ``WriteError``, which names the target and
@@ -27,9 +28,11 @@ different targets from a thread pool are safe.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
-from collections.abc import Collection, Mapping, Sequence
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
 from secrets_agent.writer import entries
@@ -38,21 +41,34 @@ from secrets_agent.writer.errors import OutputDirError, WriteError, why
 from secrets_agent.writer.output_dir import OutputDir
 from secrets_agent.writer.paths import relpath_problem, segment_problem
 from secrets_agent.writer.replace import TEMP_PREFIX, replace_file, replace_files
+from secrets_agent.writer.sets import NotSwappableError, RetiredSets, replace_set
 
 __all__ = ["TEMP_PREFIX", "OutputDirError", "SecretWriter", "WriteError"]
 
+log = logging.getLogger(__name__)
+
 _VALID_CACHE = 4096  # relpaths known to be valid (a set, cleared when full)
+# An old set of fields stays (under a temporary name) this long after the new one is switched
+# in, so a lookup that had just entered it still finds its files; removed at a later operation.
+RETIRED_SET_SECONDS = 2.0
 
 
 class SecretWriter:
     """Writes files below ``output_dir`` following the rules in the module docstring."""
 
     def __init__(
-        self, output_dir: Path, *, dir_mode: int = 0o700, allow_non_tmpfs: bool = False
+        self,
+        output_dir: Path,
+        *,
+        dir_mode: int = 0o700,
+        allow_non_tmpfs: bool = False,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self.output_dir = Path(output_dir).absolute()  # never resolve(): no symlink following
         self.dir_mode = dir_mode
         self.allow_non_tmpfs = allow_non_tmpfs
+        self._timer = timer
+        self._retired = RetiredSets(RETIRED_SET_SECONDS)
         self._lock = threading.Lock()
         self._euid = os.geteuid()
         self._egid = os.getegid()
@@ -62,8 +78,10 @@ class SecretWriter:
         self._valid: set[str] = set()
 
     def close(self) -> None:
-        """Close the kept directory descriptors (they are reopened by the next operation)."""
+        """Remove the old field sets still kept and close the kept directory descriptors (they
+        are reopened by the next operation)."""
         with self._lock:
+            self._remove_retired(everything=True)
             self._root.close()
 
     def __del__(self) -> None:
@@ -77,6 +95,7 @@ class SecretWriter:
         ``allow_non_tmpfs``, be on tmpfs/ramfs: nothing is created otherwise), validate it, and
         remove stale ``.tmp-*`` files anywhere below it. Raises ``OutputDirError``."""
         with self._lock:
+            self._retired.due(0.0, everything=True)  # removed below with every other temp
             self._root.prepare()
 
     def _root_for(self, target: str) -> tuple[int, os.stat_result]:
@@ -109,6 +128,7 @@ class SecretWriter:
             raise ValueError("mode must be between 0 and 0o777")
         *dirs, name = relpath.split("/")
         with self._lock:
+            self._remove_retired()
             try:
                 dfd, dir_stat = self._open_dir(relpath, dirs, gid)
                 return self._replace(dfd, dir_stat, name, relpath, content, mode, uid, gid)
@@ -122,12 +142,19 @@ class SecretWriter:
         mode: int,
         uid: int | None = None,
         gid: int | None = None,
+        old: Collection[str] | None = None,
     ) -> list[str]:
         """Write the files of one secret, all in one directory, all or nothing: on a
-        ``WriteError`` (a full tmpfs included) every file is as it was
-        (:func:`secrets_agent.writer.replace.replace_files`). Returns the relpaths that
-        changed. Raises ``ValueError`` for an invalid relpath or mode, or files in more than
-        one directory."""
+        ``WriteError`` (a full tmpfs included) every file is as it was.
+
+        Several files in a subdirectory (``<target>/<field>``) are that secret's set: the
+        directory is rebuilt aside and swapped in whole (:mod:`secrets_agent.writer.sets`), so
+        readers see the old set or the new one, never a mix; files of ``old`` (the relpaths
+        written for this secret before) that are not in ``files`` go with the old set. When
+        the directory holds anything else the files are replaced one by one
+        (:func:`secrets_agent.writer.replace.replace_files`), as are several files directly in
+        ``output_dir``. Returns the relpaths written or removed. Raises ``ValueError`` for an
+        invalid relpath or mode, or files in more than one directory."""
         if len(files) == 1:
             ((relpath, content),) = files.items()
             return [relpath] if self.write(relpath, content, mode=mode, uid=uid, gid=gid) else []
@@ -145,6 +172,13 @@ class SecretWriter:
         dirs: Sequence[str] = parent.split("/") if parent else ()
         where = parent + "/" if parent else ""
         names = {relpath[len(where) :]: content for relpath, content in files.items()}
+        if dirs:
+            old_names = (
+                None if old is None else [f[len(where) :] for f in old if f.startswith(where)]
+            )
+            changed_set = self._swap_set(parent, dirs, names, old_names, mode, uid, gid)
+            if changed_set is not None:
+                return [where + name for name in changed_set]
         with self._lock:
             try:
                 dfd, dir_stat = self._open_dir(parent or ".", dirs, gid)
@@ -163,6 +197,49 @@ class SecretWriter:
             finally:
                 self._root.dirs.trim()
         return [where + name for name in changed]
+
+    def _swap_set(
+        self,
+        parent: str,
+        dirs: Sequence[str],
+        names: Mapping[str, bytes],
+        old: Collection[str] | None,
+        mode: int,
+        uid: int | None,
+        gid: int | None,
+    ) -> list[str] | None:
+        """``sets.replace_set`` for the directory ``parent``; ``None`` when it is not
+        swappable (the caller replaces the files one by one)."""
+        *above, name = dirs
+
+        def retire(old_set: str, entries: list[str]) -> None:
+            self._retired.add(self._timer(), tuple(above), old_set, entries)
+
+        with self._lock:
+            self._remove_retired()
+            try:
+                dfd, _ = self._open_dir(parent, above, gid)
+                return replace_set(
+                    dfd,
+                    name,
+                    names,
+                    old=old,
+                    target=parent,
+                    mode=mode,
+                    dir_mode=self.dir_mode,
+                    uid=uid,
+                    gid=gid,
+                    euid=self._euid,
+                    egid=self._egid,
+                    sync=not self._root.memory_fs,
+                    retire=retire,
+                )
+            except NotSwappableError as exc:
+                log.info("%s: replacing the files one by one: %s", parent, exc)
+                return None
+            finally:
+                self._root.dirs.forget(tuple(dirs))  # the swapped-out directory's descriptor
+                self._root.dirs.trim()
 
     def _check_relpath(self, relpath: str) -> None:
         problem = relpath_problem(relpath)
@@ -193,6 +270,7 @@ class SecretWriter:
         if not bare or name.startswith(TEMP_PREFIX) or segment_problem(bare) is not None:
             raise ValueError("a dot file name is '.' followed by one valid path segment")
         with self._lock:
+            self._remove_retired()
             root, root_stat = self._root_for(name)
             self._replace(root, root_stat, name, name, content, mode, None, None)
 
@@ -251,6 +329,7 @@ class SecretWriter:
         old_names = [f[len(prefix) :] for f in old if f.startswith(prefix)]
         *dirs, name = target.split("/")
         with self._lock:
+            self._remove_retired()
             try:
                 root, root_stat = self._root_for(target)
                 dfd, _ = self._root.dirs.open(
@@ -276,6 +355,21 @@ class SecretWriter:
             finally:
                 self._root.dirs.clear()  # the target's directory descriptor (if kept) is stale now
 
+    def _remove_retired(self, *, everything: bool = False) -> None:
+        """Remove the old field sets kept long enough (all with ``everything``). Call with the
+        lock held; a failure is logged (``prepare()`` at the next start removes leftovers)."""
+        if not len(self._retired):
+            return
+        for parent, name, entries_ in self._retired.due(self._timer(), everything=everything):
+            try:
+                root, root_stat = self._root.descriptor()
+                dfd, _ = self._root.dirs.open(
+                    root, root_stat, parent, euid=self._euid, create_mode=None, gid=None
+                )
+                entries.remove_entry(dfd, name, entries_)
+            except (OSError, OutputDirError, UnsafePathError) as exc:
+                log.warning("could not remove a replaced set of fields (%s): %s", name, exc)
+
     # -- removing --------------------------------------------------------------------------
 
     def remove(self, relpath: str) -> bool:
@@ -289,6 +383,7 @@ class SecretWriter:
         if problem is not None:
             raise ValueError(f"invalid target path: {problem}")
         with self._lock:
+            self._remove_retired()
             root, _ = self._root_for(relpath)
             self._root.dirs.clear()  # directories may be removed below: drop their descriptors
             return entries.remove_file(root, relpath, euid=self._euid)

@@ -552,3 +552,154 @@ def test_a_credential_passes_only_when_named_exactly(setup: Setup, tmp_path: Pat
     assert result.stdout.strip() == "['AWS_REGION']"
     bad = run_exec(exec_argv(setup.config, "true", extra=("--pass-env", "NOT-A-NAME")))
     assert bad.returncode == 2 and "--pass-env" in bad.stderr
+
+
+# A child that logs, at every start, a digest of the value it got in DB_PASSWORD, read from its
+# own /proc/self/environ, and whether any agent credential reached it.
+ENV_CHILD = """
+import hashlib, os, signal, sys, time
+log = open({log!r}, "a", buffering=1)
+environ = dict(
+    entry.split(b"=", 1) for entry in open("/proc/self/environ", "rb").read().split(b"\\0") if entry
+)
+value = environ.get(b"DB_PASSWORD", b"")
+leaked = sorted(k.decode() for k in environ if k.startswith((b"VAULT_", b"AWS_", b"BAO_")))
+def stop(sig, frame):
+    log.write("stop %d\\n" % os.getpid())
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop if {obey_term} else signal.SIG_IGN)
+signal.signal(signal.SIGHUP, lambda s, f: log.write("HUP\\n"))
+log.write("start %d %s %s\\n" % (os.getpid(), hashlib.sha256(value).hexdigest(), leaked))
+while True:
+    time.sleep(0.05)
+"""
+
+
+def _sha(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _starts(log: Path) -> list[list[str]]:
+    if not log.exists():
+        return []
+    return [
+        line.split(" ", 3)[1:] for line in log.read_text().splitlines() if line.startswith("start")
+    ]
+
+
+def _env_config(setup: Setup, path: Path, exec_table: str = "") -> Path:
+    setup.vault.put_secret("other", {"k": "v1"})
+    write_config(
+        path,
+        address=setup.vault.url,
+        token_file=setup.work / "token",
+        output_dir=setup.output_dir,
+        secrets=["app", "other"],
+        refresh="1s",
+    )
+    path.write_text(path.read_text() + exec_table)
+    return path
+
+
+def test_a_rotation_restarts_the_command_with_the_new_value(setup: Setup, tmp_path: Path) -> None:
+    config = _env_config(setup, tmp_path / "env.toml")
+    log = setup.work / "starts.log"
+    child = setup.script("env_child.py", ENV_CHILD.format(log=str(log), obey_term=True))
+    argv = exec_argv(
+        config,
+        sys.executable,
+        str(child),
+        extra=("--env", "DB_PASSWORD=app/password", "--restart-on-change"),
+    )
+    env = {**os.environ, "VAULT_TOKEN": setup.vault.root_token, "AWS_SECRET_ACCESS_KEY": "x"}
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=env,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: len(_starts(log)) == 1)
+        (first_pid, first_sha, leaked) = _starts(log)[0]
+        assert first_sha == _sha(setup.canary) and leaked == "[]"
+        setup.vault.put_secret("other", {"k": "v2"})  # not in its environment: no restart
+        wait_for(lambda: (setup.output_dir / "other" / "k").read_text() == "v2")
+        time.sleep(1.5)
+        assert len(_starts(log)) == 1
+        rotated = setup.canary + "-rotated"
+        setup.vault.put_secret("app", {"username": "svc", "password": rotated})
+        wait_for(lambda: len(_starts(log)) == 2, timeout=30)
+        time.sleep(1.5)  # one restart for one rotation
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0, err
+    starts = _starts(log)
+    assert len(starts) == 2
+    (second_pid, second_sha, leaked) = starts[1]
+    assert second_pid != first_pid and second_sha == _sha(rotated) and leaked == "[]"
+    lines = log.read_text().splitlines()
+    assert lines.index(f"stop {first_pid}") < lines.index(
+        next(x for x in lines if x.startswith(f"start {second_pid}"))
+    )
+    assert "restarting the command" in err and "DB_PASSWORD" in err
+    assert_no_leak(setup.canary, out, err)
+    assert rotated not in out + err and setup.vault.root_token not in out + err
+
+
+def test_exec_table_env_and_a_command_that_ignores_the_stop_signal(
+    setup: Setup, tmp_path: Path
+) -> None:
+    config = _env_config(
+        setup,
+        tmp_path / "table.toml",
+        '\n[exec]\nenv = { DB_PASSWORD = "app/password" }\nrestart_on_change = true\n'
+        'stop_timeout = "1s"\n',
+    )
+    log = setup.work / "starts.log"
+    child = setup.script("stubborn.py", ENV_CHILD.format(log=str(log), obey_term=False))
+    proc = start_exec(
+        exec_argv(config, sys.executable, str(child), extra=("--signal-on-change", "HUP"))
+    )
+    try:
+        wait_for(lambda: len(_starts(log)) == 1)
+        setup.vault.put_secret("other", {"k": "v2"})  # not in its environment: signalled only
+        wait_for(lambda: "HUP" in log.read_text())
+        assert len(_starts(log)) == 1
+        setup.vault.put_secret("app", {"username": "svc", "password": "second"})
+        wait_for(lambda: len(_starts(log)) == 2, timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    starts = _starts(log)
+    os.kill(int(starts[1][0]), signal.SIGKILL)  # the new command, left behind by the kill
+    assert starts[1][1] == _sha("second")
+    assert "stop" not in log.read_text()  # it ignored SIGTERM: killed after stop_timeout
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(starts[0][0]), 0)  # killed and reaped
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("DB_PASSWORD", "must be NAME=secret/field"),
+        ("1X=app/password", "is not a variable name"),
+        ("NOTIFY_SOCKET=app/password", "agent's own process"),
+        ("DB=nosuch/password", "names no file"),
+    ],
+)
+def test_a_bad_env_option_is_a_usage_error(setup: Setup, option: str, message: str) -> None:
+    result = run_exec(exec_argv(setup.config, "true", extra=("--env", option)))
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert setup.vault.request_count == 0
+
+
+def test_an_unreadable_env_secret_does_not_start_the_command(setup: Setup, tmp_path: Path) -> None:
+    config = tmp_path / "raw.toml"
+    config.write_text(setup.config.read_text() + '\n[exec]\nenv = { NAME = "app/missing" }\n')
+    marker = tmp_path / "started"
+    result = run_exec(exec_argv(config, sys.executable, "-c", f"open({str(marker)!r}, 'w')"))
+    assert result.returncode == 1 and "NAME" in result.stderr and "app/missing" in result.stderr
+    assert not marker.exists()

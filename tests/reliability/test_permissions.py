@@ -31,20 +31,24 @@ def test_other_user_reads_nothing(tmpfs_dir: Path, monkeypatch: pytest.MonkeyPat
     for d in (tmpfs_dir, out, out / "app"):
         os.chmod(d, 0o711)  # noqa: S103 - traversal only: the file modes must do the work
 
-    real_rename = os.rename
+    from secrets_agent.writer import sets
+
+    real_exchange = sets.exchange
     reached, release = threading.Event(), threading.Event()
 
     def paused(*args: object, **kwargs: object) -> None:
         reached.set()
         release.wait(10)
-        real_rename(*args, **kwargs)  # type: ignore[arg-type]
+        real_exchange(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(os, "rename", paused)
+    monkeypatch.setattr(sets, "exchange", paused)
     source.set("app", "2", {"password": "p2", "user": "u2"})
     worker = threading.Thread(target=agent.sync_once, daemon=True)
     worker.start()
     assert reached.wait(10)
-    temps = [p for p in (out / "app").iterdir() if p.name.startswith(".tmp-")]
+    # the new set, staged twice (the new directory and the copy the switch passes through)
+    staged = [d for d in out.iterdir() if d.name.startswith(".tmp-") and not d.is_symlink()]
+    temps = [p for d in staged for p in d.iterdir()]
     targets = [*temps, out / "app" / "password", out / "app" / "user", out / ".status.json"]
     denied = 0
     for path in targets:
@@ -53,9 +57,9 @@ def test_other_user_reads_nothing(tmpfs_dir: Path, monkeypatch: pytest.MonkeyPat
         denied += 1
     release.set()
     worker.join(10)
-    monkeypatch.setattr(os, "rename", real_rename)
+    monkeypatch.setattr(sets, "exchange", real_exchange)
     agent.stop()
-    assert len(temps) == 2  # both fields are staged before the first rename
+    assert len(temps) == 4  # both fields, twice, are staged before the switch
     record(
         "permissions: uid 65534 reads", tried=denied, lost=0, unit="files", temp_files=len(temps)
     )

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from secrets_agent.cli.exec_env import child_environment, is_credential, parse_pass_env
+from secrets_agent.cli.exec_env import (
+    SecretEnvError,
+    child_environment,
+    is_credential,
+    parse_env_options,
+    parse_pass_env,
+    secret_values,
+)
 
 AGENT_ENV = {
     "PATH": "/usr/bin",
@@ -70,3 +79,37 @@ def test_pass_env_names_from_options_and_variable() -> None:
     for bad in ("A-B", "*", "A*B", "1A", ""):
         with pytest.raises(ValueError, match="not a variable name"):
             parse_pass_env([bad], None)
+
+
+def test_env_options_are_name_equals_key() -> None:
+    assert parse_env_options(["DB=postgres/password", "K=a=b"]) == (
+        ("DB", "postgres/password"),
+        ("K", "a=b"),
+    )
+    for bad, why in [
+        ("DB", "must be NAME=secret/field"),
+        ("=x", "not a variable name"),
+        ("A-B=x", "not a variable name"),
+        ("WATCHDOG_USEC=x", "agent's own process"),
+    ]:
+        with pytest.raises(ValueError, match=why):
+            parse_env_options([bad])
+
+
+def test_secret_values_are_read_from_the_agent_files(tmpfs_dir: Path, canary: str) -> None:
+    (tmpfs_dir / "db").mkdir()
+    (tmpfs_dir / "db" / "password").write_text(canary)
+    (tmpfs_dir / "db" / "nul").write_bytes(b"a\0b")
+    (tmpfs_dir / "db" / "link").symlink_to("/etc/hostname")
+    assert secret_values(str(tmpfs_dir), [("DB_PASSWORD", "db/password")]) == {
+        "DB_PASSWORD": canary
+    }
+    for key, why in [
+        ("db/missing", "not found"),
+        ("db/nul", "NUL byte"),
+        ("db/link", "outside"),  # a symlink out of the directory is refused, never followed
+    ]:
+        with pytest.raises(SecretEnvError, match=why) as info:
+            secret_values(str(tmpfs_dir), [("NAME", key)])
+        assert "NAME" in str(info.value) and key in str(info.value)
+        assert "a\0b" not in str(info.value)

@@ -92,6 +92,7 @@ def test_a_field_set_is_replaced_all_or_nothing_when_inodes_run_out(tmpfs_dir: P
         for path in filler[:20]:
             path.unlink()
         assert sorted(writer.write_files(new, mode=0o400)) == sorted(new)
+        writer.close()  # removes the old set, kept a moment for readers in flight
         assert {k: v for k, (_ino, v) in snapshot(mnt / "out").items()} == new
 
 
