@@ -74,7 +74,7 @@ def check(args: argparse.Namespace) -> int:
     if config is None:
         return EXIT_USAGE
     print(f"config ok: {len(config.secrets)} secret(s), backend {config.backend.type}")
-    from secrets_agent.daemon.syncing import fetch_specs
+    from secrets_agent.daemon.fetch import fetch_specs
     from secrets_agent.render.formats import render
     from secrets_agent.sources.base import create_source
 

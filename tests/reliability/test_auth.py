@@ -79,7 +79,7 @@ def test_approle_relogins(vault: Any, tmpfs_dir: Path) -> None:
         assert agent.sync_once().ok, _errors(out)
         events += 1
         # 2. The token is revoked behind the agent's back: "invalid token" -> login again.
-        source: Any = agent._source  # the agent's own source
+        source: Any = agent._sources.get()  # the agent's own source
         vault.revoke_token(source.auth.token)
         assert agent.sync_once().ok, _errors(out)
         events += 1

@@ -138,6 +138,10 @@ class AwsSource:
             results.update(self._fetch_batch(unique[start : start + BATCH_LIMIT], stage))
         return results
 
+    def maintain(self) -> float | None:
+        """Nothing to maintain: boto3 refreshes its own credentials."""
+        return None
+
     def close(self) -> None:
         """Close the client's connection pool."""
         close = getattr(self._client, "close", None)
