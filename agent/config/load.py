@@ -138,7 +138,7 @@ def _parse_agent(data: Mapping[str, object], problems: Problems) -> AgentSetting
         concurrency=t.integer("concurrency", 8, 1, 64),
         on_change_timeout=t.duration("on_change_timeout", 30.0) or 30.0,
         allow_world_readable=world_ok,
-        outage_probe_max=t.duration("outage_probe_max", 5.0) or 5.0,
+        outage_probe_max=t.duration("outage_probe_max", None),
     )
     t.finish()
     return settings if output_dir is not None else None

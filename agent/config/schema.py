@@ -81,7 +81,7 @@ class AgentSettings:
     concurrency: int = 8
     on_change_timeout: float = 30.0
     allow_world_readable: bool = False
-    outage_probe_max: float = 5.0
+    outage_probe_max: float | None = None  # None: adaptive (daemon.outage.probe_ceiling)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,11 @@ the agent closes a gate instead:
 
 * while the gate is closed, secrets that come due do not call the backend (they keep their files
   and report the outage); ONE probe per agent runs, backing off exponentially with full jitter
-  from 1 s up to the probe's own ceiling (:func:`probe_ceiling`: ``[agent] outage_probe_max``,
-  5 s by default, so a recovery is noticed within seconds whatever the refresh interval), with
-  ``Retry-After`` as a floor (:func:`secrets_agent.daemon.backoff.failure_delay`);
+  from 1 s up to the probe's own ceiling, in seconds, not the refresh interval: ``[agent]
+  outage_probe_max`` when set, else :func:`probe_ceiling` (5 s, raised for an agent with few
+  secrets so that its probes never outnumber its steady refreshes), so a recovery is noticed
+  within seconds whatever the refresh interval; ``Retry-After`` is a floor
+  (:func:`secrets_agent.daemon.backoff.failure_delay`);
 * when the probe (or any fetch) gets an answer the gate opens: held secrets that have no good
   file yet are fetched at once; overdue secrets that have one get their pre-outage status back
   (they are serving their last good value and the backend answers) and are fetched spread
@@ -67,7 +69,7 @@ def steady_gap(intervals: Iterable[float]) -> float:
 
 
 def probe_ceiling(probe_max: float, intervals: Iterable[float]) -> float:
-    """The outage probe's backoff ceiling for an agent refreshing at ``intervals``.
+    """The outage probe's default backoff ceiling for an agent refreshing at ``intervals``.
 
     ``probe_max`` (seconds), raised for an agent with few secrets so that while the backend is
     down it never asks more often than its steady refreshes would (``PROBE_GAPS`` mean gaps

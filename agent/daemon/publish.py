@@ -60,7 +60,7 @@ class Publisher:
         self._reload_error: list[str] = []
         self._announce = False
         self._ready_sent = False
-        self._next_at = 0.0  # monotonic time before which a non-forced flush waits
+        self._next_at = 0.0  # clock time before which a non-forced flush waits
 
     def set_outputs(
         self, writer: SecretWriter | None, metrics_file: Path | None, backend: str
@@ -85,14 +85,14 @@ class Publisher:
 
     def flush(self, *, force: bool = False) -> None:
         """Publish if something changed (always with ``force``), at most about once a second."""
-        idle = not self._table.has_changes() or time.monotonic() < self._next_at
+        idle = not self._table.has_changes() or self._clock() < self._next_at
         if not force and idle and not self.ready_due():
             return
         with self._lock:
             started = time.monotonic()
             self._publish()
-            cost = time.monotonic() - started
-            self._next_at = started + max(PUBLISH_INTERVAL, cost / MAX_DUTY)
+            cost = time.monotonic() - started  # CPU-bound: real time, whatever the clock
+            self._next_at = self._clock() + max(PUBLISH_INTERVAL, cost / MAX_DUTY) - 0.01
 
     def _publish(self) -> None:
         now = self._clock()

@@ -62,7 +62,7 @@ class Done:
 class SecretTable:
     """Specs, states, the refresh heap and the outage gate. See the module docstring."""
 
-    def __init__(self, specs: Iterable[SecretSpec], *, probe_max: float) -> None:
+    def __init__(self, specs: Iterable[SecretSpec], *, probe_max: float | None = None) -> None:
         self._lock = threading.Lock()
         self._specs: dict[str, SecretSpec] = {}
         self._states: dict[str, SecretState] = {}
@@ -75,18 +75,22 @@ class SecretTable:
         self._refreshed: set[str] = set()  # fetched successfully by this process
         self._dirty: set[str] = set()
         self._order_changed = True
-        self._gate = outage.OutageGate(cap=probe_max)
+        self._gate = outage.OutageGate(cap=outage.DEFAULT_PROBE_MAX)
         self.configure(specs, probe_max=probe_max)
 
     # -- configuration -------------------------------------------------------------------
 
     def configure(
-        self, specs: Iterable[SecretSpec], *, probe_max: float, reset: Collection[str] = ()
+        self,
+        specs: Iterable[SecretSpec],
+        *,
+        probe_max: float | None = None,
+        reset: Collection[str] = (),
     ) -> list[SecretState]:
         """Switch to ``specs`` (config order). A secret whose spec changed starts afresh (a new
         state when its path changed, or when it is in ``reset``: its files are gone) and is due
         now; returns the states of removed secrets. ``probe_max``: ``[agent] outage_probe_max``
-        (``outage.probe_ceiling`` adapts it to the secrets' intervals)."""
+        (None: ``outage.probe_ceiling`` chooses it from the secrets' intervals)."""
         with self._lock:
             new = {s.target: s for s in specs}
             removed = [st for t, st in self._states.items() if t not in new]
@@ -111,8 +115,11 @@ class SecretTable:
                 self._dirty.discard(st.target)
             self._specs = new
             intervals = [s.refresh_interval for s in new.values()]
-            self._gate.cap = outage.probe_ceiling(probe_max, intervals)
-            self._gate.steady_gap = outage.steady_gap(intervals)
+            if probe_max is None:
+                self._gate.cap = outage.probe_ceiling(outage.DEFAULT_PROBE_MAX, intervals)
+                self._gate.steady_gap = outage.steady_gap(intervals)
+            else:  # as configured
+                self._gate.cap, self._gate.steady_gap = probe_max, 0.0
             if not new:
                 outage.backend_answered(self._gate, 0.0)  # nothing to probe with
             self._order_changed = True

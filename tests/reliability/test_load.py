@@ -78,7 +78,7 @@ def simulate(
     for a in range(AGENTS):
         rng = random.Random(master.random())
         specs = [spec(f"a{a}/s{s}", interval=INTERVAL) for s in range(SECRETS_PER_AGENT)]
-        agents.append((SecretTable(specs, probe_max=pacing.DEFAULT_PROBE_MAX), rng))
+        agents.append((SecretTable(specs), rng))  # the default probe ceiling
         start = master.uniform(0, start_spread) if start_spread else 0.0
         heapq.heappush(events, (start, a))
     started: set[int] = set()

@@ -411,3 +411,34 @@ def test_per_secret_errors_do_not_close_the_gate(out: Path) -> None:
         assert "s0" in asked
     finally:
         agent.stop()
+
+
+def test_a_source_that_cannot_be_built_fails_every_secret_with_a_setup_error(
+    out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from secrets_agent.config.load import AwsBackendConfig
+    from secrets_agent.sources.base import SourceSetupError, create_source
+
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CONFIG_FILE", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(out.parent / "no-such-config"))
+    backend = AwsBackendConfig(region=None)
+    with pytest.raises(SourceSetupError, match="cannot set up the aws client"):
+        create_source(backend)
+    config = Config(agent=AgentSettings(output_dir=out), backend=backend, secrets=(_spec("a"),))
+    agent = Agent(config, notifier=Notifier(None))
+    report = agent.sync_once()
+    assert not report.ok and "cannot set up the aws client" in report.failed["a"]
+    state = agent.states()[0]
+    assert state.consecutive_failures == 1 and state.next_refresh_at is not None
+    agent.stop()
+
+
+def test_outage_probe_max_sets_the_probe_ceiling(out: Path) -> None:
+    from secrets_agent.daemon.table import SecretTable
+
+    specs = [_spec("a", 300.0)]
+    assert SecretTable(specs).gate().cap == 300.0  # one secret: no faster than it refreshes
+    assert SecretTable(specs, probe_max=2.0).gate().cap == 2.0  # as configured
+    many = [_spec(f"s{i}", 300.0) for i in range(1000)]
+    assert SecretTable(many).gate().cap == 5.0
