@@ -24,8 +24,11 @@ def _done(
     for sp in specs:
         state = table.state(sp.target)
         assert state is not None
-        if not result.ok:
+        if result.ok:  # what refresh() does to the state
+            state.consecutive_failures, state.last_error, state.fetched_at = 0, None, NOW
+        else:
             state.consecutive_failures += 1
+            state.last_error = result.error
         done.append(Done(sp, state, result, error))
     return done
 
