@@ -371,7 +371,11 @@ class SecretTable:
         state.errors_total += 1
         probe_at = gate.next_probe_at if gate.next_probe_at is not None else now
         self._store(target, state, policy.Held(probe_at), now, rng)
-        log.debug("%s held: the backend is down, waiting for the probe", target)
+        log.debug(
+            "refresh of %s failed: the backend is down, waiting for the probe: %s",
+            target,
+            gate.error,
+        )
 
     def _catch_up(
         self, recovery: outage.Recovery, fetched: set[str], now: float, rng: random.Random
