@@ -21,8 +21,6 @@ States are stored as copies and never changed in place (``daemon.state``), so ``
 from __future__ import annotations
 
 import copy
-import heapq
-import itertools
 import logging
 import random
 import threading
@@ -31,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from secrets_agent.daemon import outage, policy
+from secrets_agent.daemon.refresh_heap import RefreshHeap
 from secrets_agent.daemon.state import SecretState
 from secrets_agent.sources.result import BackendUnavailableError, SourceError
 
@@ -66,9 +65,7 @@ class SecretTable:
         self._lock = threading.Lock()
         self._specs: dict[str, SecretSpec] = {}
         self._states: dict[str, SecretState] = {}
-        self._heap: list[tuple[float, int, str]] = []
-        self._queued: dict[str, int] = {}  # target -> sequence number of its live heap entry
-        self._seq = itertools.count()
+        self._heap = RefreshHeap()
         self._in_flight: set[str] = set()
         self._probe_in_flight = False
         self._synced: set[str] = set()  # written (or found in place) at least once
@@ -109,7 +106,7 @@ class SecretTable:
                 self._dirty.add(target)
             for st in removed:
                 del self._states[st.target]
-                self._queued.pop(st.target, None)
+                self._heap.drop(st.target)
                 self._gate.held.pop(st.target, None)
                 self._synced.discard(st.target)
                 self._dirty.discard(st.target)
@@ -196,8 +193,8 @@ class SecretTable:
     def wake_at(self) -> float | None:
         """When the next secret (or the outage probe) is due; None when nothing is queued."""
         with self._lock:
-            self._drop_stale()
-            times = [self._heap[0][0]] if self._heap else []
+            first = self._heap.next_time()
+            times = [] if first is None else [first]
             gate = self._gate
             if not gate.is_open and not self._probe_in_flight and gate.next_probe_at is not None:
                 times.append(gate.next_probe_at)
@@ -209,7 +206,7 @@ class SecretTable:
         with self._lock:
             probe_due = self._probe_in_flight or self._gate.next_probe_at is not None
             held = set(self._gate.held) if not self._gate.is_open and probe_due else set()
-            return set(self._specs) - set(self._queued) - self._in_flight - held
+            return set(self._specs) - self._heap.targets() - self._in_flight - held
 
     # -- scheduling ----------------------------------------------------------------------
 
@@ -218,7 +215,6 @@ class SecretTable:
         was in flight; held secrets stay with the gate."""
         with self._lock:
             self._heap.clear()
-            self._queued.clear()
             self._in_flight.clear()
             self._probe_in_flight = False
             closed = not self._gate.is_open
@@ -226,7 +222,7 @@ class SecretTable:
                 if closed and target in self._gate.held:
                     continue
                 at = state.next_refresh_at
-                self._push(target, now if at is None else at)
+                self._heap.push(target, now if at is None else at)
 
     def take_due(self, now: float, rng: random.Random, *, fill_to: int = 1) -> list[SecretSpec]:
         """Hand out the secrets due at ``now`` (they are in flight until ``complete``).
@@ -236,7 +232,7 @@ class SecretTable:
         out: due secrets are held (files kept, the outage as their error) until it opens.
         """
         with self._lock:
-            due = self._pop_until(now)
+            due = self._heap.pop_until(now)
             if not self._gate.is_open:
                 for target in due:
                     self._hold(target, now, rng)
@@ -244,7 +240,7 @@ class SecretTable:
             if due and fill_to > 1:
                 early = GROUP_WINDOW * min(self._specs[t].refresh_interval for t in due)
                 while len(due) % fill_to:
-                    more = self._pop_until(now + early, count=1)
+                    more = self._heap.pop_until(now + early, count=1)
                     if not more:
                         break
                     due.extend(more)
@@ -355,9 +351,9 @@ class SecretTable:
         self._states[target] = state
         self._dirty.add(target)
         if isinstance(event, policy.Held):
-            self._queued.pop(target, None)
+            self._heap.drop(target)
         else:
-            self._push(target, schedule.next_refresh_at)
+            self._heap.push(target, schedule.next_refresh_at)
 
     def _hold(self, target: str, now: float, rng: random.Random) -> None:
         gate = self._gate
@@ -395,25 +391,3 @@ class SecretTable:
         log.info(
             "backend answers again after %.0fs; catching up %d secret(s)", recovery.outage, planned
         )
-
-    def _push(self, target: str, at: float) -> None:
-        seq = next(self._seq)
-        self._queued[target] = seq
-        heapq.heappush(self._heap, (at, seq, target))
-
-    def _drop_stale(self) -> None:
-        heap = self._heap
-        while heap and self._queued.get(heap[0][2]) != heap[0][1]:
-            heapq.heappop(heap)
-
-    def _pop_until(self, limit: float, *, count: int | None = None) -> list[str]:
-        due: list[str] = []
-        heap = self._heap
-        while heap and (count is None or len(due) < count):
-            self._drop_stale()
-            if not heap or heap[0][0] > limit:
-                break
-            _, _, target = heapq.heappop(heap)
-            del self._queued[target]
-            due.append(target)
-        return due
