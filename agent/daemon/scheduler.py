@@ -101,7 +101,7 @@ class JobScheduler:
         self._workers = ThreadPoolExecutor(
             max_workers=max(1, workers), thread_name_prefix="refresh"
         )
-        self._one_shot: dict[str, Callable[[], object]] = {}
+        self._one_shot: dict[str, tuple[Callable[[], object], float]] = {}
         self._lock = threading.Lock()
         self._started = False
 
@@ -119,7 +119,7 @@ class JobScheduler:
     def schedule(self, job_id: str, func: Callable[[], object], run_at: float) -> None:
         when = dt.datetime.fromtimestamp(run_at, tz=dt.UTC)
         with self._lock:
-            self._one_shot[job_id] = func
+            self._one_shot[job_id] = (func, run_at)
         self._scheduler.add_job(
             func,
             trigger=self._date(run_date=when, timezone=dt.UTC),
@@ -155,14 +155,14 @@ class JobScheduler:
         self._scheduler.remove_all_jobs()
 
     def pending(self) -> dict[str, float]:
-        """Job id -> next run time (Unix time) of every pending job."""
-        result: dict[str, float] = {}
-        for job in self._scheduler.get_jobs():
-            # Jobs added before start() have no next_run_time yet; their trigger knows it.
-            when = getattr(job, "next_run_time", None) or getattr(job.trigger, "run_date", None)
-            if when is not None:
-                result[job.id] = when.timestamp()
-        return result
+        """Job id -> run time (Unix time) of every pending one-shot job."""
+        with self._lock:
+            one_shot = {job_id: at for job_id, (_, at) in self._one_shot.items()}
+        return {
+            job_id: at
+            for job_id, at in one_shot.items()
+            if self._scheduler.get_job(job_id) is not None
+        }
 
     def shutdown(self, *, wait: bool = True) -> None:
         if self._started and self._scheduler.running:
@@ -173,8 +173,9 @@ class JobScheduler:
         """APScheduler skipped a run: put a one-shot job back (an interval job runs again on
         its own at its next time)."""
         with self._lock:
-            func = self._one_shot.get(event.job_id)
-        if func is None or self._scheduler.get_job(event.job_id) is not None:
+            entry = self._one_shot.get(event.job_id)
+        if entry is None or self._scheduler.get_job(event.job_id) is not None:
             return
+        func = entry[0]
         log.warning("job %s was skipped by the scheduler; running it again shortly", event.job_id)
         self.schedule(event.job_id, func, time.time() + SKIPPED_RETRY)
