@@ -65,7 +65,8 @@ def refresh(
     """Apply one fetched ``outcome`` for ``spec``; mutate ``state``; return what happened.
 
     Never raises for a backend, render or write problem: those become a failed result with an
-    error text (no values), a counted failure in ``state``, and untouched files.
+    error text (no values), a counted failure in ``state``, and untouched files (the table logs
+    the failure with its next try).
     """
     state.last_attempt_at = now
     if fetch_seconds is not None:
@@ -157,9 +158,6 @@ def _failed(
     state.last_error = error
     state.consecutive_failures += 1
     state.errors_total += 1
-    log.warning(
-        "refresh of %s failed (%d in a row): %s", spec.target, state.consecutive_failures, error
-    )
     return RefreshResult(
         ok=False, changed=False, error=error, missing=missing, retry_after=retry_after
     )

@@ -319,6 +319,14 @@ class SecretTable:
                 else:
                     event = policy.Failed(d.result.retry_after)
                 self._store(target, d.state, event, now, rng)
+                if not d.result.ok:
+                    log.warning(
+                        "refresh of %s failed (%d in a row), next try in %.1fs: %s",
+                        target,
+                        d.state.consecutive_failures,
+                        max(0.0, (d.state.next_refresh_at or now) - now),
+                        d.result.error,
+                    )
             if recovery is not None:
                 self._catch_up(recovery, {d.spec.target for d in done}, now, rng)
 
