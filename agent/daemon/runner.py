@@ -207,8 +207,9 @@ class Runner:
                 log.warning("source maintenance failed: %s", type(exc).__name__)
             finally:
                 wait = IDLE_MAINTENANCE if delay is None else max(MIN_MAINTENANCE, delay)
-                self._maintain_at = self._clock() + wait
-                self._maintaining = False
+                with self._wake_lock:
+                    self._maintain_at = self._clock() + wait
+                    self._maintaining = False
                 self._done()
             self._arm()
 
