@@ -61,6 +61,11 @@ def state_entry(state: SecretState) -> dict[str, object]:
     return entry
 
 
+def entry_json(state: SecretState) -> str:
+    """One secret's entry as a line of JSON (the daemon caches these per secret)."""
+    return json.dumps(state_entry(state), default=str, ensure_ascii=False)
+
+
 def status_document(
     states: Iterable[SecretState], agent_info: Mapping[str, object], *, now: float | None = None
 ) -> dict[str, object]:
@@ -73,6 +78,18 @@ def status_document(
     }
 
 
+def status_text(
+    entries: Iterable[str], agent_info: Mapping[str, object], *, now: float | None = None
+) -> str:
+    """The status file's text from entries made by ``entry_json`` (one line per secret)."""
+    head = status_document((), agent_info, now=now)
+    del head["secrets"]
+    text = json.dumps(head, indent=2, default=str, ensure_ascii=False)
+    body = ",\n    ".join(entries)
+    secrets = f'"secrets": [\n    {body}\n  ]' if body else '"secrets": []'
+    return f"{text[:-2]},\n  {secrets}\n}}\n"
+
+
 def write_status(
     writer: SecretWriter,
     states: Iterable[SecretState],
@@ -81,9 +98,12 @@ def write_status(
     now: float | None = None,
 ) -> None:
     """Atomically (re)write ``.status.json`` in the writer's ``output_dir`` (mode 0640)."""
-    document = status_document(states, agent_info, now=now)
-    text = json.dumps(document, indent=2, sort_keys=False, default=str, ensure_ascii=False)
-    writer.write_dotfile(STATUS_FILE, (text + "\n").encode("utf-8"), mode=STATUS_MODE)
+    write_status_text(writer, status_text((entry_json(s) for s in states), agent_info, now=now))
+
+
+def write_status_text(writer: SecretWriter, text: str) -> None:
+    """Atomically replace ``.status.json`` with ``text`` (made by ``status_text``)."""
+    writer.write_dotfile(STATUS_FILE, text.encode("utf-8"), mode=STATUS_MODE)
 
 
 def read_status(output_dir: Path) -> dict[str, object]:

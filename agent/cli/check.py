@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     if config is None:
         return exitcodes.USAGE
     print(f"config ok: {len(config.secrets)} secret(s), backend {config.backend.type}")
-    from secrets_agent.daemon.syncing import fetch_specs
+    from secrets_agent.daemon.fetch import fetch_specs
     from secrets_agent.render.formats import render
     from secrets_agent.sources.base import create_source
 

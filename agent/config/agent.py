@@ -63,6 +63,7 @@ def parse_agent(data: Mapping[str, object], problems: Problems) -> AgentSettings
         max_fields=t.integer("max_fields", DEFAULT_MAX_FIELDS, 1, MAX_FIELDS_LIMIT),
         max_bytes=t.integer("max_bytes", DEFAULT_MAX_BYTES, 1, MAX_BYTES_LIMIT),
         refuse_unsafe_files=t.boolean("refuse_unsafe_files", False),
+        outage_probe_max=t.duration("outage_probe_max", None),
     )
     t.finish()
     return settings if output_dir is not None else None

@@ -90,6 +90,7 @@ class AgentSettings:
     max_fields: int = DEFAULT_MAX_FIELDS
     max_bytes: int = DEFAULT_MAX_BYTES
     refuse_unsafe_files: bool = False  # see secrets_agent.cli.preflight
+    outage_probe_max: float | None = None  # None: adaptive (daemon.outage.probe_ceiling)
 
 
 @dataclass(frozen=True)

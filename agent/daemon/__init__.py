@@ -1,4 +1,13 @@
 """The running agent: first sync, scheduled refreshes, outage handling, reload, publishing.
 
+``agent`` (the ``Agent`` facade) wires the collaborators: ``table`` (specs, states, the
+``refresh_heap`` and the outage gate behind one lock), ``policy`` (the one rule for every next
+refresh time, built on ``backoff`` and ``outage``), ``batch`` (one fetch call: ``fetch``,
+``refresh`` each secret, record, tell ``changes`` listeners and run ``onchange`` commands),
+``runner`` (the job runner over a ``scheduler``: APScheduler in production, ``manual`` on a fake
+clock in tests), ``publish`` (status file, metrics, ``STATUS=``/``READY=1``, coalesced),
+``reload`` (the plan of a config change), ``resume`` (the previous run's status),
+``source_holder`` and ``runloop`` (the ``run`` command's main loop).
+
 May import ``config``, ``sources``, ``render``, ``writer`` and the top-level helper modules.
 """

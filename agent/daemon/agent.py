@@ -1,11 +1,14 @@
-"""The agent: first sync, scheduled refreshes, reload, graceful stop, systemd notifications.
+"""The agent: first sync, background refreshes, reload, graceful stop, systemd notifications.
 
-Construct it from a parsed ``Config``; inject a ``source`` (anything with ``fetch_many`` and
-``close``) to test or benchmark without a backend::
+A facade that wires its collaborators and nothing more: the state table (``daemon.table``), the
+fetch-write-record step (``daemon.batch``), the job runner and its scheduler (``daemon.runner``,
+``daemon.scheduler``), the publisher (``daemon.publish``) and the source (``daemon.source_holder``).
+Construct it from a parsed ``Config``; inject a ``source`` to test or benchmark without a backend,
+and a ``scheduler`` (``daemon.manual.ManualScheduler``) to drive it on a fake clock::
 
     agent = Agent(config)            # or Agent(config, source=my_source)
     report = agent.sync_once()       # fetch + render + write every secret once
-    agent.start()                    # background refreshes (APScheduler)
+    agent.start()                    # background refreshes
     ...
     agent.stop()
 
@@ -14,57 +17,44 @@ Construct it from a parsed ``Config``; inject a ``source`` (anything with ``fetc
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import random
 import threading
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from secrets_agent.daemon import outage as pacing
+from secrets_agent.daemon.batch import BatchRefresher, SyncReport
 from secrets_agent.daemon.changes import ChangeListener, ChangeListeners
-from secrets_agent.daemon.jobs import JobsMixin
-from secrets_agent.daemon.onchange import run_on_change
-from secrets_agent.daemon.publish import PublishMixin
-from secrets_agent.daemon.refresh import refresh
-from secrets_agent.daemon.reload import ReloadMixin
-from secrets_agent.daemon.scheduler import JobScheduler
+from secrets_agent.daemon.publish import Publisher
+from secrets_agent.daemon.reload import plan_reload
+from secrets_agent.daemon.runner import Runner
+from secrets_agent.daemon.scheduler import JobScheduler, Scheduler
+from secrets_agent.daemon.source_holder import SourceHolder
 from secrets_agent.daemon.state import SecretState
-from secrets_agent.daemon.syncing import (
-    Outcome,
-    SyncReport,
-    fetch_specs,
-)
+from secrets_agent.daemon.table import SecretTable
 from secrets_agent.notify import Notifier
-from secrets_agent.sources.base import SecretSource, create_source
-from secrets_agent.sources.result import AuthenticationError, SecretData, SourceError
 from secrets_agent.writer.writer import SecretWriter
 
 if TYPE_CHECKING:
-    from secrets_agent.config.load import Config, SecretSpec
+    from secrets_agent.config.load import Config
+    from secrets_agent.sources.base import SecretSource
 
 __all__ = ["Agent", "SyncReport"]
 
 log = logging.getLogger(__name__)
 
-
-class _FailingSource:
-    """Stands in when the real source cannot even be built (e.g. no AWS region)."""
-
-    name = "unavailable"
-
-    def __init__(self, error: str) -> None:
-        self._error = error
-
-    def fetch_many(self, paths: Any, **_: Any) -> dict[str, SecretData | SourceError]:
-        return {p: AuthenticationError(self._error, path=p) for p in paths}
-
-    def close(self) -> None:
-        pass
+RELOAD_QUIESCE = 30.0
 
 
-class Agent(PublishMixin, ReloadMixin, JobsMixin):
+def _make_writer(config: Config) -> SecretWriter:
+    a = config.agent
+    return SecretWriter(a.output_dir, dir_mode=a.dir_mode, allow_non_tmpfs=a.allow_non_tmpfs)
+
+
+class Agent:
     """Keeps the configured secrets written and fresh. See the module docstring."""
 
     def __init__(
@@ -75,34 +65,40 @@ class Agent(PublishMixin, ReloadMixin, JobsMixin):
         notifier: Notifier | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        scheduler: Scheduler | None = None,
     ) -> None:
         self._config = config
-        self._source = source
-        self._owns_source = source is None
         self.notifier = notifier if notifier is not None else Notifier.from_environ()
         self._clock = clock
         self._rng = rng if rng is not None else random.SystemRandom()
-        self._writer = self._make_writer(config)
-        self._specs: dict[str, SecretSpec] = {s.target: s for s in config.secrets}
-        self._states = {t: SecretState(path=s.path, target=t) for t, s in self._specs.items()}
-        self._synced: set[str] = set()  # targets written (or confirmed) at least once
-        self._refreshed: set[str] = set()  # targets fetched successfully by this process
-        self._gate = pacing.OutageGate(cap=self._probe_cap(config))
-        self._resume: dict[str, float] = {}  # target -> its slot after an outage catch-up
-        self._lock = threading.RLock()  # states, writer, status files
-        self._reload_lock = threading.Lock()
-        self._active = 0
-        self._idle = threading.Condition()
-        self._generation = 0
-        self._groups: dict[str, list[str]] = {}
-        self._scheduler: JobScheduler | None = None
+        self._sources = SourceHolder(
+            config.backend, concurrency=config.agent.concurrency, source=source
+        )
+        self._writer = _make_writer(config)
         self._prepared = False
-        self._stopping = False
-        self._started_at = clock()
-        self._announce_ready = False
-        self._ready_sent = False
-        self._reload_error: list[str] = []  # problems of the last rejected config, if any
+        self._table = SecretTable(config.secrets, probe_max=config.agent.outage_probe_max)
         self._changes = ChangeListeners()
+        self._refresher = BatchRefresher(
+            self._table,
+            source=self._sources.get,
+            writer=lambda: self._writer,
+            listeners=self._changes,
+            on_change_timeout=lambda: self._config.agent.on_change_timeout,
+            clock=clock,
+            rng=self._rng,
+        )
+        self._publisher = Publisher(
+            self._table,
+            self.notifier,
+            clock=clock,
+            backend=config.backend.type,
+            started_at=clock(),
+        )
+        self._given_scheduler = scheduler
+        self._runner: Runner | None = None
+        self._lock = threading.RLock()  # start, stop, prepare
+        self._reload_lock = threading.Lock()
+        self._stopping = False
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
 
@@ -118,26 +114,22 @@ class Agent(PublishMixin, ReloadMixin, JobsMixin):
         return self._writer.output_dir
 
     def states(self) -> list[SecretState]:
-        """Snapshot copies of every secret's state, in config order."""
-        import copy
-
-        with self._lock:
-            return [copy.copy(self._states[t]) for t in self._specs]
+        """Copies of every secret's state, in config order."""
+        return [copy.copy(s) for s in self._table.states()]
 
     def all_synced(self) -> bool:
         """True once every configured secret has been written successfully at least once."""
-        with self._lock:
-            return set(self._specs) <= self._synced
+        return self._table.ready()
 
     def scheduler_alive(self) -> bool:
         """True while background refreshes are running."""
-        scheduler = self._scheduler
-        return scheduler is not None and scheduler.running
+        runner = self._runner
+        return runner is not None and runner.scheduler.running
 
     def announce_ready(self) -> None:
         """Send ``READY=1`` as soon as every secret is in place (now, or after a later run)."""
-        self._announce_ready = True
-        self._publish()
+        self._publisher.announce_ready()
+        self._publisher.flush(force=True)
 
     def add_change_listener(self, listener: ChangeListener) -> None:
         """Call ``listener(target)`` after a refresh that changed a secret's files, once all of
@@ -154,39 +146,65 @@ class Agent(PublishMixin, ReloadMixin, JobsMixin):
         Raises ``OutputDirError`` when ``output_dir`` is unusable (nothing is written then).
         """
         self._prepare()
-        specs = list(self._specs.values())
-        outcomes = fetch_specs(self._get_source(), specs)
-        report = self._apply(specs, outcomes)
-        if specs:
-            self._observe(specs, outcomes, probe=True)
-        self._publish()
+        report = self._refresher.run(self._table.specs(), probe=True)
+        self._publisher.flush(force=True)
         return report
 
     def start(self) -> None:
         """Start background refreshes (each secret at its next refresh time, or now)."""
         self._prepare()
         with self._lock:
-            if self._scheduler is not None:
+            if self._runner is not None:
                 return
             self._stopping = False
-            self._scheduler = JobScheduler(max_workers=self._config.agent.concurrency)
-            self._schedule_all()
-            self._scheduler.start()
-        log.info("refreshing %d secret(s) in the background", len(self._specs))
+            scheduler = self._given_scheduler or JobScheduler(
+                workers=self._config.agent.concurrency
+            )
+            self._runner = Runner(
+                self._table,
+                self._refresher,
+                self._publisher,
+                scheduler,
+                batch_size=lambda: self._sources.get().batch_size,
+                workers=self._config.agent.concurrency,
+                maintain=lambda: self._sources.get().maintain(),
+                clock=self._clock,
+                rng=self._rng,
+            )
+            self._runner.start()
+        log.info("refreshing %d secret(s) in the background", len(self._table.specs()))
 
     def stop(self, timeout: float = 10) -> None:
         """Stop refreshing; let in-flight writes finish (up to ``timeout`` s); close the source."""
-        self._stopping = True
-        self._quiesce(timeout)
         with self._lock:
-            scheduler, self._scheduler = self._scheduler, None
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
-        self._publish()
+            self._stopping = True
+            runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.stop(timeout)
+        self._publisher.flush(force=True)
         self._writer.close()  # kept directory descriptors; reopened if used again
-        if self._owns_source and self._source is not None:
-            self._source.close()
-            self._source = None
+        self._sources.close()
+
+    def reload(self, config: Config) -> None:
+        """Switch to ``config``: prune files of secrets that left it, fetch new or changed
+        secrets now, keep the state and schedule of the others."""
+
+        with self._reload_lock:
+            runner = self._runner
+            if runner is not None:
+                runner.pause(RELOAD_QUIESCE)
+            try:
+                self._switch(config)
+            finally:
+                if runner is not None and not self._stopping:
+                    runner.resume()
+
+    def reload_failed(self, problems: Sequence[str]) -> None:
+        """Record that a new config was rejected (the current one stays in force): its
+        problems go to status, metrics and ``STATUS=`` until the next successful reload.
+        ``problems`` are ``ConfigError`` problems, which never hold values."""
+        self._publisher.set_reload_error(list(problems) or ["rejected"])
+        self._publisher.flush(force=True)
 
     def run_forever(self) -> int:
         """The ``run`` command: sync, READY=1, refresh until SIGTERM/SIGINT; exit code."""
@@ -196,90 +214,62 @@ class Agent(PublishMixin, ReloadMixin, JobsMixin):
 
     # -- internals -------------------------------------------------------------------------
 
-    @staticmethod
-    def _probe_cap(config: Config) -> float:
-        """The outage probe's backoff ceiling: the shortest refresh interval."""
-        return min(
-            (s.refresh_interval for s in config.secrets), default=config.agent.refresh_interval
-        )
+    def _switch(self, config: Config) -> None:
+        """Carry out the reload plan (the runner is paused)."""
+        from secrets_agent.writer.writer import OutputDirError
 
-    @staticmethod
-    def _make_writer(config: Config) -> SecretWriter:
-        a = config.agent
-        return SecretWriter(a.output_dir, dir_mode=a.dir_mode, allow_non_tmpfs=a.allow_non_tmpfs)
+        states = {s.target: s for s in self._table.states()}
+        plan = plan_reload(self._config, config, states)
+        pruned = [t for t in plan.removed if self._prune(states[t])]
+        with self._lock:
+            if plan.new_writer:
+                self._writer.close()
+                self._writer = _make_writer(config)
+                self._prepared = False
+                self._publisher.set_outputs(None, None, config.backend.type)
+            if plan.new_source:
+                self._sources.replace(config.backend)
+            self._table.configure(
+                config.secrets, probe_max=config.agent.outage_probe_max, reset=plan.removed
+            )
+            self._config = config
+        self._publisher.set_reload_error([])
+        log.info(
+            "config reloaded: %d secret(s), %d removed", len(config.secrets), len(plan.removed)
+        )
+        self._changes.notify(pruned)
+        try:
+            self._prepare()
+        except OutputDirError as exc:
+            log.error("output directory unusable after reload: %s", exc)
+        else:
+            try:
+                self._refresher.run(plan.fetch_now, probe=True)
+            except Exception as exc:  # the schedule must survive a bug: retry them soon
+                log.error("fetch after reload failed: %s: %s", type(exc).__name__, exc)
+                self._table.abandon(plan.fetch_now, probe=False, now=self._clock(), rng=self._rng)
+        self._publisher.flush(force=True)
 
     def _prepare(self) -> None:
         with self._lock:
-            if not self._prepared:
-                self._writer.prepare()
-                self._prepared = True
-                from secrets_agent.daemon.resume import adopt_previous_status
+            if self._prepared:
+                return
+            self._writer.prepare()
+            self._prepared = True
+            from secrets_agent.daemon.resume import adopt_previous_status
 
-                adopt_previous_status(self._writer, self._states, self._synced, self._specs)
+            adopt_previous_status(self._writer, self._table)
+            a = self._config.agent
+            self._publisher.set_outputs(self._writer, a.metrics_file, self._config.backend.type)
 
-    def _get_source(self) -> SecretSource:
-        with self._lock:
-            if self._source is None:
-                try:
-                    self._source = create_source(
-                        self._config.backend, concurrency=self._config.agent.concurrency
-                    )
-                except Exception as exc:
-                    log.error("cannot set up the %s client: %s", self._config.backend.type, exc)
-                    return _FailingSource(f"cannot set up the backend client ({exc})")
-            return self._source
-
-    def _apply(self, specs: list[SecretSpec], outcomes: dict[str, Outcome]) -> SyncReport:
-        report = SyncReport(ok=True)
-        commands: list[tuple[SecretSpec, SecretData]] = []
-        changed: list[str] = []
-        with self._lock:
-            for spec in specs:
-                if spec.target not in self._specs:
-                    continue  # removed by a reload meanwhile
-                outcome, seconds = outcomes[spec.target]
-                state = self._states[spec.target]
-                result = refresh(
-                    spec,
-                    outcome,
-                    self._writer,
-                    state,
-                    now=self._clock(),
-                    rng=self._rng,
-                    fetch_seconds=seconds,
-                    first=spec.target not in self._refreshed,
-                )
-                slot = self._resume.pop(spec.target, None)
-                if not result.ok:
-                    report.ok = False
-                    report.failed[spec.target] = result.error or "failed"
-                    continue
-                if slot is not None:
-                    state.next_refresh_at = slot  # back to its pre-outage place in the cycle
-                self._refreshed.add(spec.target)
-                self._synced.add(spec.target)
-                if result.changed:
-                    report.written += 1
-                    changed.append(spec.target)
-                    if spec.on_change and isinstance(outcome, SecretData):
-                        commands.append((spec, outcome))
-                else:
-                    report.unchanged += 1
-        self._changes.notify(changed)  # every file of each changed secret is written now
-        for spec, data in commands:
-            self._run_on_change(spec, data)
-        return report
-
-    def _run_on_change(self, spec: SecretSpec, data: SecretData) -> None:
-        assert spec.on_change is not None
-        values: list[str | bytes] = [data.raw, *(data.fields or {}).values()]
-        run_on_change(
-            spec.on_change,
-            timeout=self._config.agent.on_change_timeout,
-            label=spec.target,
-            secret_values=values,
-            extra_env={
-                "SECRETS_AGENT_TARGET": spec.target,
-                "SECRETS_AGENT_OUTPUT_DIR": str(self._writer.output_dir),
-            },
-        )
+    def _prune(self, state: SecretState) -> bool:
+        """Remove ``state``'s files (a secret that left the config); True if any was removed."""
+        removed = False
+        for relpath in state.files:
+            try:
+                if self._writer.remove(relpath):
+                    removed = True
+                    log.info("removed %s (secret %s left the config)", relpath, state.target)
+            except Exception as exc:
+                log.warning("could not remove %s: %s", relpath, exc)
+        return removed

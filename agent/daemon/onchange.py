@@ -16,9 +16,10 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from secrets_agent.hardening import CHILD_ENVIRONMENT, CHILD_ENVIRONMENT_PREFIXES
+
 log = logging.getLogger(__name__)
 
-_ALLOWED_ENV = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "USER", "LOGNAME", "TERM")
 _DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _MIN_MASKED_LEN = 4  # shorter values could not be masked without hiding all of the output
 _MAX_LOGGED_CHARS = 2000
@@ -42,7 +43,11 @@ def scrubbed_environment(
     environ: Mapping[str, str], extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     """Return the allow-listed variables of ``environ`` (plus ``LC_*``) and ``extra``."""
-    env = {k: v for k, v in environ.items() if k in _ALLOWED_ENV or k.startswith("LC_")}
+    env = {
+        k: v
+        for k, v in environ.items()
+        if k in CHILD_ENVIRONMENT or k.startswith(CHILD_ENVIRONMENT_PREFIXES)
+    }
     env.setdefault("PATH", _DEFAULT_PATH)
     if extra:
         env.update(extra)

@@ -7,63 +7,109 @@ the agent closes a gate instead:
 
 * while the gate is closed, secrets that come due do not call the backend (they keep their files
   and report the outage); ONE probe per agent runs, backing off exponentially with full jitter
-  from 1 s up to the agent's shortest refresh interval, with ``Retry-After`` as a floor
+  from 1 s up to the probe's own ceiling, in seconds, not the refresh interval: ``[agent]
+  outage_probe_max`` when set, else :func:`probe_ceiling` (5 s, raised for an agent with few
+  secrets so that its probes never outnumber its steady refreshes), so a recovery is noticed
+  within seconds whatever the refresh interval; ``Retry-After`` is a floor
   (:func:`secrets_agent.daemon.backoff.failure_delay`);
 * when the probe (or any fetch) gets an answer the gate opens: held secrets that have no good
-  file yet are fetched at once; overdue secrets that have one are spread uniformly over a
-  catch-up window ``W = min(interval, max(2 x outage, MIN_CATCH_UP_WINDOW))``, so a fleet's
-  recovery peak stays near ``1 + outage / W`` times its steady rate, with no synchronised burst,
-  and each waits about the outage length on average;
+  file yet are fetched at once; overdue secrets that have one get their pre-outage status back
+  (they are serving their last good value and the backend answers) and are fetched spread
+  uniformly over a catch-up window ``W = min(0.9 x interval, max(2 x outage, 10 s))``,
+  so a fleet's recovery peak stays near ``1 + outage / W`` times its steady rate, with no
+  synchronised burst;
 * a caught-up secret then returns to the place in the refresh cycle it held before the outage
   (:func:`resume_at`), so the catch-up does not leave a lasting bump in the fleet's schedule.
 
 Per-secret errors (access denied, missing, invalid response, render or write failures) never
-touch the gate: they keep the per-secret backoff of :mod:`secrets_agent.daemon.refresh`.
+touch the gate: they keep the per-secret backoff of :mod:`secrets_agent.daemon.policy`.
 
 Everything here is a plain function of its inputs (the time and a random source are passed in);
-:class:`OutageGate` is the agent's bookkeeping, mutated only by these functions.
+:class:`OutageGate` is bookkeeping of the state table (``daemon.table``), mutated only by these
+functions under the table's lock.
 """
 
 from __future__ import annotations
 
+import math
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from secrets_agent.daemon.backoff import failure_delay
+from secrets_agent.daemon.backoff import JITTER_FRACTION, failure_delay
 
 __all__ = [
+    "DEFAULT_PROBE_MAX",
     "MIN_CATCH_UP_WINDOW",
-    "CatchUp",
+    "HeldSecret",
     "OutageGate",
     "Recovery",
     "backend_answered",
     "backend_down",
-    "catch_up",
     "catch_up_window",
+    "held_error",
     "hold",
+    "probe_ceiling",
+    "probe_delay",
     "resume_at",
+    "steady_gap",
 ]
 
 MIN_CATCH_UP_WINDOW = 10.0
+DEFAULT_PROBE_MAX = 5.0
+# The probe's mean wait is about half its ceiling: a ceiling of three mean gaps between the
+# agent's steady refreshes keeps its probes below two thirds of its steady request rate.
+PROBE_GAPS = 3.0
+
+
+def steady_gap(intervals: Iterable[float]) -> float:
+    """The mean gap between an agent's steady refreshes (seconds): 1 / sum(1 / interval)."""
+    rate = sum(1.0 / i for i in intervals if i > 0)
+    return 1.0 / rate if rate else 0.0
+
+
+def probe_ceiling(probe_max: float, intervals: Iterable[float]) -> float:
+    """The outage probe's default backoff ceiling for an agent refreshing at ``intervals``.
+
+    ``probe_max`` (seconds), raised for an agent with few secrets so that while the backend is
+    down it never asks more often than its steady refreshes would (``PROBE_GAPS`` mean gaps
+    between them), and never above its shortest refresh interval. An agent of 5,000 secrets at
+    5 minutes probes every 1-5 s; one of 30 secrets at 5 minutes every 1-30 s.
+    """
+    intervals = [i for i in intervals if i > 0]
+    if not intervals:
+        return probe_max
+    return min(min(intervals), max(probe_max, PROBE_GAPS * steady_gap(intervals)))
+
+
+@dataclass(frozen=True)
+class HeldSecret:
+    """A secret that came due while the gate was closed: when it was due, and the error state
+    it had before the outage (given back when the backend answers again)."""
+
+    due_at: float
+    last_error: str | None
+    consecutive_failures: int
 
 
 @dataclass
 class OutageGate:
     """Agent-wide outage state. Open (``down_since is None``) while the backend answers.
 
-    ``cap`` is the probe's backoff ceiling: the agent's shortest refresh interval. ``held`` maps
-    each secret that came due while the gate was closed to the time it was due.
+    ``cap`` is the probe's backoff ceiling (:func:`probe_ceiling`), ``steady_gap`` the mean gap
+    between the agent's steady refreshes (:func:`steady_gap`). ``held`` maps each secret that
+    came due while the gate was closed to its ``HeldSecret``.
     """
 
     cap: float
+    steady_gap: float = 0.0
     down_since: float | None = None
     error: str | None = None
     failed_probes: int = 0
     next_probe_at: float | None = None
     probe_target: str | None = None
     last_failure_at: float | None = None
-    held: dict[str, float] = field(default_factory=dict)
+    held: dict[str, HeldSecret] = field(default_factory=dict)
 
     @property
     def is_open(self) -> bool:
@@ -74,19 +120,11 @@ class OutageGate:
 @dataclass(frozen=True)
 class Recovery:
     """An outage that just ended: how long the gate was closed, when the backend was last seen
-    down, and the secrets held meanwhile (target -> when it was due)."""
+    down, and the secrets held meanwhile."""
 
     outage: float
     last_failure_at: float
-    held: dict[str, float]
-
-
-@dataclass(frozen=True)
-class CatchUp:
-    """When a held secret is fetched after the outage, and the slot it resumes afterwards."""
-
-    fetch_at: float
-    resume_at: float | None  # None: no slot to return to (fetched at once, or never due)
+    held: dict[str, HeldSecret]
 
 
 def backend_down(
@@ -115,9 +153,7 @@ def backend_down(
     gate.last_failure_at = max(now, gate.last_failure_at or now)
     if probe:
         gate.failed_probes += 1
-        gate.next_probe_at = now + failure_delay(
-            gate.failed_probes, gate.cap, rng, retry_after=retry_after
-        )
+        gate.next_probe_at = now + probe_delay(gate, rng, retry_after=retry_after)
     else:
         floor = now + retry_after if retry_after else now
         gate.next_probe_at = max(gate.next_probe_at or floor, floor)
@@ -125,9 +161,20 @@ def backend_down(
     return gate.next_probe_at
 
 
-def hold(gate: OutageGate, target: str, due_at: float) -> None:
-    """Note that ``target`` came due (at ``due_at``) while the gate was closed."""
-    gate.held.setdefault(target, due_at)
+def probe_delay(gate: OutageGate, rng: random.Random, *, retry_after: float | None = None) -> float:
+    """The wait before the next probe after ``gate.failed_probes`` failed ones: exponential
+    backoff with full jitter up to ``gate.cap`` (``backoff.failure_delay``), the ceiling starting
+    at ``gate.steady_gap`` (the mean gap between the agent's steady refreshes) so that even the
+    first probes of a small agent are not more frequent than its refreshes were."""
+    failures = max(gate.failed_probes, 1)
+    if gate.steady_gap > 2.0:
+        failures = max(failures, math.ceil(math.log2(gate.steady_gap)))
+    return failure_delay(failures, gate.cap, rng, retry_after=retry_after)
+
+
+def hold(gate: OutageGate, target: str, held: HeldSecret) -> None:
+    """Note that ``target`` came due while the gate was closed (its first hold is kept)."""
+    gate.held.setdefault(target, held)
 
 
 def backend_answered(gate: OutageGate, now: float) -> Recovery | None:
@@ -151,9 +198,13 @@ def backend_answered(gate: OutageGate, now: float) -> Recovery | None:
 
 
 def catch_up_window(outage: float, interval: float) -> float:
-    """``W = min(interval, max(2 x outage, MIN_CATCH_UP_WINDOW))``: over how long overdue
-    secrets are spread after an outage of ``outage`` seconds."""
-    return min(interval, max(2.0 * outage, MIN_CATCH_UP_WINDOW))
+    """``W = min(0.9 x interval, max(2 x outage, MIN_CATCH_UP_WINDOW))``: over how long overdue
+    secrets are spread after an outage of ``outage`` seconds.
+
+    At most 0.9 of the interval: a secret caught up at the start of the window is due again
+    0.9-1.1 intervals later, and a longer window would overlap its end with that next round.
+    """
+    return min((1.0 - JITTER_FRACTION) * interval, max(2.0 * outage, MIN_CATCH_UP_WINDOW))
 
 
 def resume_at(due_at: float, fetched_at: float, interval: float) -> float:
@@ -167,35 +218,6 @@ def resume_at(due_at: float, fetched_at: float, interval: float) -> float:
         return due_at
     cycles = -(-(earliest - due_at) // interval)  # ceil
     return due_at + cycles * interval
-
-
-def catch_up(
-    recovery: Recovery,
-    has_file: Mapping[str, bool],
-    intervals: Mapping[str, float],
-    *,
-    now: float,
-    rng: random.Random,
-) -> dict[str, CatchUp]:
-    """Plan the fetch of every secret held during ``recovery`` (the gate opened at ``now``).
-
-    Secrets without a good file are fetched at once. The others are spread uniformly over the
-    catch-up window of their refresh interval. After an outage shorter than the interval, a
-    caught-up secret then returns to its pre-outage slot (``resume_at``); after a longer one
-    every slot was missed, and the catch-up time itself becomes the secret's new place in the
-    cycle.
-    """
-    plan: dict[str, CatchUp] = {}
-    for target, due_at in recovery.held.items():
-        interval = intervals[target]
-        if not has_file.get(target, False):
-            plan[target] = CatchUp(fetch_at=now, resume_at=None)
-            continue
-        window = catch_up_window(recovery.outage, interval)
-        fetch_at = now + rng.uniform(0.0, window)
-        resume = resume_at(due_at, fetch_at, interval) if recovery.outage < interval else None
-        plan[target] = CatchUp(fetch_at=fetch_at, resume_at=resume)
-    return plan
 
 
 def held_error(probe_error: str | None) -> str:

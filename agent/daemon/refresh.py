@@ -1,7 +1,8 @@
-"""One refresh of one secret: render, write, update its state, decide when to run next.
+"""One refresh of one secret: render, write, update its state.
 
-``refresh`` is a plain function of its inputs (the fetched outcome, the writer, the state, the
-time and a random source), so tests call it directly with a fake clock. A failure of any kind
+``refresh`` is a plain function of its inputs (the fetched outcome, the writer, the state and the
+time), so tests call it directly with a fake clock. When the secret runs next is not its
+business: that is ``daemon.policy``, applied by ``daemon.table``. A failure of any kind
 leaves the files on disk exactly as they were; only a successful render replaces them. A secret
 that switches between one file and a directory of fields (an AWS secret that was a plain string
 and is now a JSON object, or the reverse) is swapped whole (``SecretWriter.reshape``).
@@ -10,12 +11,10 @@ and is now a JSON object, or the reverse) is swapped whole (``SecretWriter.resha
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from secrets_agent.daemon.backoff import failure_delay, first_refresh_delay, jittered_interval
 from secrets_agent.daemon.state import SecretState
 from secrets_agent.render.errors import RenderError
 from secrets_agent.sources.result import (
@@ -36,14 +35,15 @@ RenderFunc = Callable[["SecretSpec", SecretData], Mapping[str, bytes]]
 
 @dataclass(frozen=True)
 class RefreshResult:
-    """What one refresh did. ``changed`` means at least one file was written or removed."""
+    """What one refresh did. ``changed`` means at least one file was written or removed;
+    ``retry_after`` is the backend's hint after a throttled fetch."""
 
     ok: bool
     changed: bool
-    next_run_at: float
     error: str | None = None
     missing: bool = False
     written: tuple[str, ...] = ()
+    retry_after: float | None = None
 
 
 def _default_render(spec: SecretSpec, data: SecretData) -> Mapping[str, bytes]:
@@ -59,18 +59,14 @@ def refresh(
     state: SecretState,
     *,
     now: float,
-    rng: random.Random,
     fetch_seconds: float | None = None,
     render: RenderFunc | None = None,
-    first: bool | None = None,
 ) -> RefreshResult:
     """Apply one fetched ``outcome`` for ``spec``; mutate ``state``; return what happened.
 
-    After a success the next refresh is one jittered interval away, or, when ``first`` (the
-    secret's first successful fetch in this process; by default: it was never fetched), a
-    delay drawn over most of the interval (``backoff.first_refresh_delay``).
     Never raises for a backend, render or write problem: those become a failed result with an
-    error text (no values), exponential backoff, and untouched files.
+    error text (no values), a counted failure in ``state``, and untouched files (the table logs
+    the failure with its next try).
     """
     state.last_attempt_at = now
     if fetch_seconds is not None:
@@ -80,16 +76,12 @@ def refresh(
         if missing:
             state.missing = True
         retry_after = outcome.retry_after if isinstance(outcome, BackendUnavailableError) else None
-        return _failed(
-            spec, state, str(outcome), now, rng, retry_after=retry_after, missing=missing
-        )
+        return _failed(spec, state, str(outcome), retry_after=retry_after, missing=missing)
     try:
         files = dict((render or _default_render)(spec, outcome))
     except RenderError as exc:
-        return _failed(spec, state, f"render failed: {exc}", now, rng)
-    if first is None:
-        first = state.fetched_at is None
-    return _write(spec, outcome, files, writer, state, now=now, rng=rng, first=first)
+        return _failed(spec, state, f"render failed: {exc}")
+    return _write(spec, outcome, files, writer, state, now=now)
 
 
 def _write(
@@ -100,8 +92,6 @@ def _write(
     state: SecretState,
     *,
     now: float,
-    rng: random.Random,
-    first: bool,
 ) -> RefreshResult:
     from secrets_agent.writer.writer import WriteError
 
@@ -116,10 +106,12 @@ def _write(
             reshaped = {f for f in state.files if _under(spec.target, f)}
             log.debug("%s changed shape (file <-> directory of fields)", spec.target)
         else:  # all or nothing: a failure leaves every file of the secret as it was
-            written = writer.write_files(files, mode=spec.mode, uid=spec.owner, gid=spec.group)
+            written = writer.write_files(
+                files, mode=spec.mode, uid=spec.owner, gid=spec.group, old=state.files
+            )
     except (WriteError, OSError) as exc:
         state.files = sorted(set(state.files) | set(written))
-        return _failed(spec, state, f"write failed: {exc}", now, rng)
+        return _failed(spec, state, f"write failed: {exc}")
     removed = []
     for stale in sorted(set(state.files) - set(files) - reshaped):
         try:
@@ -139,11 +131,7 @@ def _write(
         log.info("updated %s (version %s, %d file(s))", spec.target, data.version, len(written))
     else:
         log.debug("%s unchanged (version %s)", spec.target, data.version)
-    interval = spec.refresh_interval
-    delay = first_refresh_delay(interval, rng) if first else jittered_interval(interval, rng)
-    next_run = now + delay
-    state.next_refresh_at = next_run
-    return RefreshResult(ok=True, changed=changed, next_run_at=next_run, written=tuple(written))
+    return RefreshResult(ok=True, changed=changed, written=tuple(written))
 
 
 def _under(target: str, relpath: str) -> bool:
@@ -163,8 +151,6 @@ def _failed(
     spec: SecretSpec,
     state: SecretState,
     error: str,
-    now: float,
-    rng: random.Random,
     *,
     retry_after: float | None = None,
     missing: bool = False,
@@ -172,18 +158,6 @@ def _failed(
     state.last_error = error
     state.consecutive_failures += 1
     state.errors_total += 1
-    delay = failure_delay(
-        state.consecutive_failures, spec.refresh_interval, rng, retry_after=retry_after
-    )
-    next_run = now + delay
-    state.next_refresh_at = next_run
-    log.warning(
-        "refresh of %s failed (%d in a row), next try in %.1fs: %s",
-        spec.target,
-        state.consecutive_failures,
-        delay,
-        error,
-    )
     return RefreshResult(
-        ok=False, changed=False, next_run_at=next_run, error=error, missing=missing
+        ok=False, changed=False, error=error, missing=missing, retry_after=retry_after
     )

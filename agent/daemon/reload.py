@@ -1,142 +1,49 @@
-"""Switching the agent to a new config: prune what left it, fetch what is new, reschedule.
+"""What a config reload changes, as a plan computed from (old config, new config, states).
 
-A mixin of ``secrets_agent.daemon.agent.Agent``.
+``plan_reload`` is a pure function; ``Agent.reload`` carries the plan out: it pauses the runner,
+removes the files of ``removed`` secrets (only files the agent wrote, listed in their states),
+opens a new writer when ``[agent]`` changed, drops the source when ``[backend]`` changed, gives
+the table the new specs, fetches ``fetch_now`` at once and resumes the runner. Secrets whose
+spec did not change keep their state and their place in the schedule.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-from secrets_agent.daemon import outage as pacing
-from secrets_agent.daemon.changes import ChangeListeners
-from secrets_agent.daemon.state import SecretState
-from secrets_agent.daemon.syncing import fetch_specs
 
 if TYPE_CHECKING:
     from secrets_agent.config.load import Config, SecretSpec
-    from secrets_agent.daemon.scheduler import JobScheduler
-    from secrets_agent.daemon.syncing import Outcome, SyncReport
-    from secrets_agent.sources.base import SecretSource
-    from secrets_agent.writer.writer import SecretWriter
+    from secrets_agent.daemon.state import SecretState
 
-log = logging.getLogger(__name__)
+__all__ = ["ReloadPlan", "plan_reload"]
 
 
-class ReloadMixin:
-    """``reload`` of the agent (see ``secrets_agent.daemon.agent``)."""
+@dataclass(frozen=True)
+class ReloadPlan:
+    """``removed``: targets whose files go (all of them when ``[agent]`` changed: the files
+    are rewritten under the new settings); ``fetch_now``: new or changed secrets, fetched
+    during the reload; ``new_writer`` / ``new_source``: ``[agent]`` / ``[backend]`` changed."""
 
-    _config: Config
-    _specs: dict[str, SecretSpec]
-    _states: dict[str, SecretState]
-    _synced: set[str]
-    _lock: threading.RLock
-    _reload_lock: threading.Lock
-    _writer: SecretWriter
-    _source: SecretSource | None
-    _owns_source: bool
-    _prepared: bool
-    _stopping: bool
-    _scheduler: JobScheduler | None
-    _gate: pacing.OutageGate
-    _reload_error: list[str]
-    _changes: ChangeListeners
+    removed: tuple[str, ...]
+    fetch_now: tuple[SecretSpec, ...]
+    new_writer: bool
+    new_source: bool
 
-    if TYPE_CHECKING:  # provided by the agent and its other mixins
 
-        def _quiesce(self, timeout: float) -> None:
-            raise NotImplementedError
-
-        def _prepare(self) -> None:
-            raise NotImplementedError
-
-        def _get_source(self) -> SecretSource:
-            raise NotImplementedError
-
-        def _apply(self, specs: list[SecretSpec], outcomes: dict[str, Outcome]) -> SyncReport:
-            raise NotImplementedError
-
-        def _observe(
-            self, specs: list[SecretSpec], outcomes: dict[str, Outcome], *, probe: bool
-        ) -> bool:
-            raise NotImplementedError
-
-        def _publish(self) -> None:
-            raise NotImplementedError
-
-        def _schedule_all(self) -> None:
-            raise NotImplementedError
-
-        @staticmethod
-        def _probe_cap(config: Config) -> float:
-            raise NotImplementedError
-
-        @staticmethod
-        def _make_writer(config: Config) -> SecretWriter:
-            raise NotImplementedError
-
-    def reload(self, config: Config) -> None:
-        """Switch to ``config``: prune files of secrets that left it, fetch new or changed
-        secrets now, keep the state of the others, reschedule."""
-        from secrets_agent.writer.writer import OutputDirError
-
-        with self._reload_lock:
-            running = self._scheduler is not None
-            if running:
-                self._quiesce(timeout=30)
-            old = self._config
-            new_specs = {s.target: s for s in config.secrets}
-            with self._lock:
-                same_dir = config.agent == old.agent
-                removed = [t for t in self._specs if not same_dir or t not in new_specs]
-                pruned = [target for target in removed if self._prune(target)]
-                if not same_dir:
-                    self._writer.close()
-                    self._writer = self._make_writer(config)
-                    self._prepared = False
-                if config.backend != old.backend and self._owns_source and self._source:
-                    self._source.close()
-                    self._source = None
-                for target, spec in new_specs.items():
-                    if self._specs.get(target) != spec:
-                        state = self._states.get(target)
-                        if state is None or state.path != spec.path:
-                            self._states[target] = SecretState(path=spec.path, target=target)
-                        self._states[target].next_refresh_at = None  # fetch now
-                        self._synced.discard(target)
-                self._config, self._specs = config, new_specs
-                self._reload_error = []
-                self._gate.cap = self._probe_cap(config)
-            log.info("config reloaded: %d secret(s), %d removed", len(new_specs), len(removed))
-            self._changes.notify(pruned)
-            try:
-                self._prepare()
-            except OutputDirError as exc:
-                log.error("output directory unusable after reload: %s", exc)
-                return
-            fresh = [
-                s for s in new_specs.values() if self._states[s.target].next_refresh_at is None
-            ]
-            if fresh:
-                outcomes = fetch_specs(self._get_source(), fresh)
-                self._apply(fresh, outcomes)
-                self._observe(fresh, outcomes, probe=True)
-            self._publish()
-            if running and not self._stopping:
-                with self._lock:
-                    self._schedule_all()
-
-    def _prune(self, target: str) -> bool:
-        """Forget ``target`` and remove its files; True if any file was removed."""
-        state = self._states.pop(target, None)
-        self._synced.discard(target)
-        removed = False
-        for relpath in state.files if state else []:
-            try:
-                if self._writer.remove(relpath):
-                    removed = True
-                    log.info("removed %s (secret %s left the config)", relpath, target)
-            except Exception as exc:
-                log.warning("could not remove %s: %s", relpath, exc)
-        return removed
+def plan_reload(old: Config, new: Config, states: Mapping[str, SecretState]) -> ReloadPlan:
+    """The plan for switching from ``old`` to ``new`` given the current ``states``."""
+    same_agent = new.agent == old.agent
+    old_specs = {s.target: s for s in old.secrets}
+    new_targets = {s.target for s in new.secrets}
+    removed = tuple(
+        t for t in states if t in old_specs and (not same_agent or t not in new_targets)
+    )
+    fetch_now = tuple(s for s in new.secrets if not same_agent or old_specs.get(s.target) != s)
+    return ReloadPlan(
+        removed=removed,
+        fetch_now=fetch_now,
+        new_writer=not same_agent,
+        new_source=new.backend != old.backend,
+    )

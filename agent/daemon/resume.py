@@ -15,11 +15,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from secrets_agent.daemon.state import SecretState
 from secrets_agent.writer.paths import relpath_problem
 
 if TYPE_CHECKING:
-    from secrets_agent.config.load import SecretSpec
+    from secrets_agent.daemon.table import SecretTable
     from secrets_agent.writer.writer import SecretWriter
 
 log = logging.getLogger(__name__)
@@ -56,13 +55,8 @@ def _present(root: Path, relpath: str) -> bool:
     return stat.S_ISREG(st.st_mode)
 
 
-def adopt_previous_status(
-    writer: SecretWriter,
-    states: dict[str, SecretState],
-    synced: set[str],
-    specs: Mapping[str, SecretSpec],
-) -> None:
-    """Seed ``states``/``synced`` from the previous run and prune files of dropped secrets."""
+def adopt_previous_status(writer: SecretWriter, table: SecretTable) -> None:
+    """Seed ``table`` from the previous run and prune the files of dropped secrets."""
     try:
         from secrets_agent.status import read_status
 
@@ -75,7 +69,7 @@ def adopt_previous_status(
     for entry in _entries(status):
         target = entry["target"]
         files = _files(entry)
-        spec = specs.get(target)
+        spec = table.spec(target)
         if spec is None:
             for relpath in files:
                 try:
@@ -84,14 +78,15 @@ def adopt_previous_status(
                 except Exception as exc:
                     log.warning("could not remove %s: %s", relpath, exc)
             continue
-        state = states.get(target)
-        if state is None or entry.get("path") != spec.path or not files:
+        if entry.get("path") != spec.path or not files:
             continue
         if not all(_present(Path(writer.output_dir), f) for f in files):
             continue
-        state.files = files
         version = entry.get("version")
-        state.version = version if isinstance(version, str) else None
-        state.fetched_at = _number(entry.get("fetched_at"))
-        state.changed_at = _number(entry.get("changed_at"))
-        synced.add(target)
+        table.adopt(
+            target,
+            files=files,
+            version=version if isinstance(version, str) else None,
+            fetched_at=_number(entry.get("fetched_at")),
+            changed_at=_number(entry.get("changed_at")),
+        )

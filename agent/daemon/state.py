@@ -1,4 +1,8 @@
-"""``SecretState``: the non-secret bookkeeping of one configured secret."""
+"""``SecretState``: the non-secret bookkeeping of one configured secret.
+
+A state stored in the ``SecretTable`` is never changed in place: an update stores a changed copy,
+so a snapshot (for the status file, metrics, ``Agent.states``) can hold references safely.
+"""
 
 from __future__ import annotations
 
@@ -22,3 +26,4 @@ class SecretState:
     fetch_seconds: float | None = None  # latency of the last fetch
     missing: bool = False  # the backend now reports the secret missing; files kept
     files: list[str] = field(default_factory=list)  # paths relative to output_dir
+    resume_at: float | None = None  # the pre-outage slot to return to after a catch-up fetch

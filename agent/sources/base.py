@@ -19,36 +19,91 @@ MAX_SECRET_BYTES = 1024 * 1024
 FetchResult = dict[str, SecretData | SourceError]
 
 
+class SourceSetupError(SourceError):
+    """The source could not be built from its config (a missing region, an SDK that will not
+    load, an unreadable CA file). Not a login failure: nothing was sent to the backend."""
+
+
 @runtime_checkable
 class SecretSource(Protocol):
     """A backend the agent reads secrets from.
 
     ``fetch_many`` never raises for one secret's problem: each path maps to its ``SecretData`` or
-    to the ``SourceError`` that explains why it could not be read. Sources that support version
-    stages (AWS) also accept ``fetch_many(paths, version_stage="AWSPREVIOUS")``; the agent only
-    passes that keyword when a secret asks for a stage.
+    to the ``SourceError`` that explains why it could not be read. ``version_stage`` asks for a
+    version stage (AWS); sources without stages ignore it, and the agent only passes it when a
+    secret names one.
+
+    ``batch_size`` is the most paths one ``fetch_many`` call should carry: the agent groups
+    secrets that fall due together into calls of at most that many paths (AWS reads 20 with one
+    ``BatchGetSecretValue``); with 1 it spreads due secrets over its own worker threads.
+
+    ``maintain`` is the source's housekeeping hook (Vault renews its token there): it returns
+    the seconds until the next call is useful, or None when nothing is due (the agent asks
+    again after a quiet minute). Sources without housekeeping return None.
     """
 
     name: str
+    batch_size: int
 
-    def fetch_many(self, paths: Sequence[str]) -> FetchResult: ...
+    def fetch_many(
+        self, paths: Sequence[str], *, version_stage: str | None = None
+    ) -> FetchResult: ...
+
+    def maintain(self) -> float | None: ...
 
     def close(self) -> None: ...
+
+
+class SourceBase:
+    """Defaults of the optional parts of ``SecretSource`` for sources that need nothing more:
+    one path a call, no housekeeping, nothing to close."""
+
+    name = "source"
+    batch_size = 1
+
+    def maintain(self) -> float | None:
+        """Nothing to maintain."""
+        return None
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class UnavailableSource(SourceBase):
+    """Stands in for a source that could not be built: every path fails with the
+    ``SourceSetupError`` that says why, so each secret reports it and retries with backoff."""
+
+    name = "unavailable"
+
+    def __init__(self, error: str) -> None:
+        self._error = error
+
+    def fetch_many(self, paths: Sequence[str], *, version_stage: str | None = None) -> FetchResult:
+        return {p: SourceSetupError(self._error, path=p) for p in paths}
 
 
 def create_source(
     backend: VaultBackendConfig | AwsBackendConfig, *, concurrency: int = 8
 ) -> SecretSource:
-    """Build the source for a ``[backend]`` config; imports hvac or boto3 only when needed."""
-    if backend.type == "vault":
-        from secrets_agent.sources.vault.source import VaultSource
+    """Build the source for a ``[backend]`` config; imports hvac or boto3 only when needed.
 
-        return VaultSource(backend, concurrency=concurrency)  # type: ignore[arg-type]
-    if backend.type == "aws":
-        from secrets_agent.sources.aws.source import AwsSource
+    Raises ``SourceSetupError`` when the source cannot be built (its message names the backend
+    and the cause, never a credential).
+    """
+    from secrets_agent.config.schema import AwsBackendConfig, VaultBackendConfig
 
-        return AwsSource(backend, concurrency=concurrency)  # type: ignore[arg-type]
-    raise ValueError(f"unknown backend type {backend.type!r} (valid: vault, aws)")
+    try:
+        if isinstance(backend, VaultBackendConfig):
+            from secrets_agent.sources.vault.source import VaultSource
+
+            return VaultSource(backend, concurrency=concurrency)
+        if isinstance(backend, AwsBackendConfig):
+            from secrets_agent.sources.aws.source import AwsSource
+
+            return AwsSource(backend, concurrency=concurrency)
+    except Exception as exc:
+        raise SourceSetupError(f"cannot set up the {backend.type} client: {exc}") from exc
+    raise SourceSetupError(f"unknown backend type {backend.type!r} (valid: vault, aws)")
 
 
 def fetch_concurrently(

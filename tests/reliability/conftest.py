@@ -1,29 +1,18 @@
-"""Reliability suite: loads the shared helpers and prints what every scenario tried and lost."""
+"""Reliability suite: prints what every scenario tried and lost (``reliability_kit.record``)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-_NAME = "reliability_helpers"
-if _NAME not in sys.modules:
-    _spec = importlib.util.spec_from_file_location(_NAME, Path(__file__).with_name("rhelpers.py"))
-    assert _spec is not None and _spec.loader is not None
-    _module = importlib.util.module_from_spec(_spec)
-    sys.modules[_NAME] = _module
-    _spec.loader.exec_module(_module)
-
-helpers: Any = sys.modules[_NAME]
+from reliability_kit import RESULTS
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    results = helpers.RESULTS
+    results = RESULTS
     if not results:
         return
     terminalreporter.section("reliability: tried / lost")

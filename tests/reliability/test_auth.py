@@ -6,7 +6,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reliability_helpers import agent_config, record, snapshot, spec
+from fake_sources import agent_config, spec
+from reliability_kit import record, snapshot
 from secrets_agent.config.load import AuthConfig, VaultBackendConfig
 from secrets_agent.daemon.agent import Agent
 from secrets_agent.notify import Notifier
@@ -79,7 +80,7 @@ def test_approle_relogins(vault: Any, tmpfs_dir: Path) -> None:
         assert agent.sync_once().ok, _errors(out)
         events += 1
         # 2. The token is revoked behind the agent's back: "invalid token" -> login again.
-        source: Any = agent._source  # the agent's own source
+        source: Any = agent._sources.get()  # the agent's own source
         vault.revoke_token(source.auth.token)
         assert agent.sync_once().ok, _errors(out)
         events += 1

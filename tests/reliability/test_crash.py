@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability_helpers import agent_cmd, agent_env, record, temp_files, vault_toml
+from reliability_kit import agent_cmd, agent_env, record, temp_files, vault_toml
 
 
 def _value(i: int, rnd: int) -> str:

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from reliability_helpers import FakeSource, agent_config, record, snapshot, spec, temp_files
+from fake_sources import FakeSource, agent_config, spec
+from reliability_kit import record, snapshot, temp_files
 from secrets_agent.daemon.agent import Agent
 from secrets_agent.notify import Notifier
 from secrets_agent.status import read_status

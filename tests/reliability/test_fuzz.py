@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import random
 import threading
 import tomllib
 from collections.abc import Callable
@@ -19,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_sources import spec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_helpers import record, snapshot, spec
+from reliability_kit import record, snapshot
 from secrets_agent.config.load import AuthConfig, ConfigError, VaultBackendConfig, parse_config
 from secrets_agent.daemon.refresh import refresh
 from secrets_agent.daemon.state import SecretState
@@ -252,7 +252,7 @@ def _responses(examples: int, tmpfs_dir: Path) -> None:
         kinds[type(outcome).__name__] = kinds.get(type(outcome).__name__, 0) + 1
         for sp in specs:
             state = SecretState(path=sp.path, target=sp.target)
-            res = refresh(sp, outcome, writer, state, now=0.0, rng=random.Random(1))
+            res = refresh(sp, outcome, writer, state, now=0.0)
             assert res.ok or res.error
         now = {k: v for k, v in snapshot(tmpfs_dir).items() if not k.startswith("out/")}
         assert now == outside

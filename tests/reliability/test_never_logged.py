@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability_helpers import Daemon, agent_cmd, agent_env, record, vault_toml, wait_for
+from reliability_kit import Daemon, agent_cmd, agent_env, record, vault_toml, wait_for
 from secrets_agent.devserver import VaultDevServer
 
 

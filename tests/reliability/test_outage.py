@@ -16,50 +16,48 @@ from typing import Any
 
 import pytest
 from aws_fault_front import AwsFaultFront
-from reliability_helpers import (
-    Daemon,
-    FakeSource,
-    agent_config,
-    cpu_seconds,
-    record,
-    snapshot,
-    spec,
-    vault_toml,
-    wait_for,
-)
+from fake_sources import FakeSource, agent_config, spec
+from reliability_kit import Daemon, cpu_seconds, record, snapshot, vault_toml, wait_for
 from secrets_agent.config.load import AwsBackendConfig
 from secrets_agent.daemon import outage as pacing
 from secrets_agent.daemon.agent import Agent
 from secrets_agent.daemon.backoff import failure_delay
+from secrets_agent.daemon.publish import PUBLISH_INTERVAL
 from secrets_agent.notify import Notifier
 
 INTERVAL = 1.5  # refresh interval of the daemon: the probe's backoff ceiling
 TIMEOUT = 1.0  # the daemon's backend timeout
 OUTAGE = 2.0
-SLACK = 1.0  # process scheduling, the catch-up fetch itself and the status write
+SLACK = 1.0  # process scheduling and the catch-up fetch itself
 
 
 def recovery_bound(outage: float, retry_after: float | None = None) -> float:
     """The longest the policy lets recovery take once the backend is back (seconds).
 
     A probe may be in flight when the backend returns and fail at its timeout; the next probe
-    comes at most one backoff later (``failure_delay``: never above the interval, ``Retry-After``
-    a floor); once it answers, held secrets are spread over the catch-up window
-    (``pacing.catch_up_window``); then one fetch and the status write (``SLACK``).
+    comes at most one backoff later (``failure_delay`` up to the probe's ceiling,
+    ``pacing.probe_ceiling``; ``Retry-After`` a floor); once it answers, held secrets are spread
+    over the catch-up window (``pacing.catch_up_window``); then one fetch (``SLACK``) and the
+    next coalesced status write (``PUBLISH_INTERVAL``).
     """
 
     class _Top(random.Random):
         def uniform(self, a: float, b: float) -> float:
             return max(a, b)  # the longest draw the backoff can make
 
-    probe = max(failure_delay(n, INTERVAL, _Top(), retry_after=retry_after) for n in (1, 30))
-    return TIMEOUT + probe + pacing.catch_up_window(outage, INTERVAL) + SLACK
+    cap = pacing.probe_ceiling(pacing.DEFAULT_PROBE_MAX, [INTERVAL] * 3)
+    probe = max(failure_delay(n, cap, _Top(), retry_after=retry_after) for n in (1, 30))
+    window = pacing.catch_up_window(outage, INTERVAL)
+    return TIMEOUT + probe + window + PUBLISH_INTERVAL + SLACK
 
 
 def test_recovery_bound_follows_the_policy() -> None:
-    # probe <= interval, catch-up window capped at the interval: 1 + 1.5 + 1.5 + 1 s
-    assert recovery_bound(OUTAGE) == TIMEOUT + 2 * INTERVAL + SLACK
-    assert recovery_bound(OUTAGE, retry_after=3.0) == TIMEOUT + 3.0 + INTERVAL + SLACK
+    # probe <= the interval (a small agent), window <= 0.9 interval: 1 + 1.5 + 1.35 + 1 + 1 s
+    window = 0.9 * INTERVAL
+    assert recovery_bound(OUTAGE) == pytest.approx(TIMEOUT + INTERVAL + window + 2 * SLACK)
+    assert recovery_bound(OUTAGE, retry_after=3.0) == pytest.approx(
+        TIMEOUT + 3.0 + window + 2 * SLACK
+    )
     assert recovery_bound(OUTAGE) < INTERVAL + 10  # still well inside the test's patience
 
 

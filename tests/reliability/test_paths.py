@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from reliability_helpers import record
+from reliability_kit import record
 from secrets_agent.writer.writer import OutputDirError, SecretWriter, WriteError
 
 NOBODY = 65534

@@ -12,7 +12,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from reliability_helpers import FakeSource, agent_config, record, run_as_nobody, spec
+from fake_sources import FakeSource, agent_config, spec
+from reliability_kit import record, run_as_nobody
 from secrets_agent.daemon.agent import Agent
 from secrets_agent.notify import Notifier
 from secrets_agent.writer.writer import SecretWriter

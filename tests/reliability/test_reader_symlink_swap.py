@@ -24,7 +24,7 @@ from libs.secrets import (
     SecretNotFoundError,
     beneath,
 )
-from reliability_helpers import record
+from reliability_kit import record
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as uid 65534")
 

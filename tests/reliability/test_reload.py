@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from reliability_helpers import Daemon, agent_cmd, agent_env, record, vault_toml, wait_for
+from reliability_kit import Daemon, agent_cmd, agent_env, record, vault_toml, wait_for
 
 
 def _start(vault: Any, tmpfs_dir: Path) -> tuple[Daemon, Path, Path]:

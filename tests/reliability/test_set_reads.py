@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability_helpers import record
+from reliability_kit import record
 from secrets_agent.writer import SecretWriter
 
 FIELDS = ("username", "password", "host")

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from reliability_helpers import FakeSource, agent_config, record, spec
+from fake_sources import FakeSource, agent_config, spec
+from reliability_kit import record
 from secrets_agent.daemon.agent import Agent
 from secrets_agent.notify import Notifier
 from secrets_agent.writer.writer import SecretWriter

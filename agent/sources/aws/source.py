@@ -177,6 +177,10 @@ class AwsSource:
                     refused[path] = ConfigurationError(f"AWS secret id {problem}", path=path)
         return refused
 
+    def maintain(self) -> float | None:
+        """Nothing to maintain: boto3 refreshes its own credentials."""
+        return None
+
     def close(self) -> None:
         """Close the client's connection pool."""
         close = getattr(self._client, "close", None)

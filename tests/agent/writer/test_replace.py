@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import random
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,25 +136,24 @@ def test_a_secret_with_thousands_of_fields_cannot_starve_another(tmpfs_dir: Path
     with small_tmpfs(tmpfs_dir / "mnt", "size=16m,nr_inodes=4096") as mnt:
         writer = SecretWriter(mnt / "out")
         writer.prepare()
-        rng = random.Random(1)
         hostile, team = SecretState(path="x", target="x"), SecretState(path="t", target="t")
-        assert refresh(_spec("x"), _fields(3, "1"), writer, hostile, now=0, rng=rng).ok
-        assert refresh(_spec("t"), _fields(8, "1"), writer, team, now=0, rng=rng).ok
+        assert refresh(_spec("x"), _fields(3, "1"), writer, hostile, now=0).ok
+        assert refresh(_spec("t"), _fields(8, "1"), writer, team, now=0).ok
         before = snapshot(mnt / "out")
         free = os.statvfs(mnt).f_ffree
 
-        flood = refresh(_spec("x"), _fields(5000, "2"), writer, hostile, now=60, rng=rng)
+        flood = refresh(_spec("x"), _fields(5000, "2"), writer, hostile, now=60)
         assert not flood.ok and "5000 fields, more than max_fields = 128" in (flood.error or "")
         assert snapshot(mnt / "out") == before and os.statvfs(mnt).f_ffree == free
         assert hostile.files == [f"x/k{i}" for i in range(3)] and hostile.version == "1"
 
         # Even with the limit raised past the mount, the failed attempt takes nothing with it.
         unlimited = _spec("x", max_fields=100_000, max_bytes=1 << 30)
-        flood = refresh(unlimited, _fields(5000, "3"), writer, hostile, now=120, rng=rng)
+        flood = refresh(unlimited, _fields(5000, "3"), writer, hostile, now=120)
         assert not flood.ok and "No space left on device" in (flood.error or "")
         assert snapshot(mnt / "out") == before and os.statvfs(mnt).f_ffree == free
 
-        rotated = refresh(_spec("t"), _fields(8, "2"), writer, team, now=180, rng=rng)
+        rotated = refresh(_spec("t"), _fields(8, "2"), writer, team, now=180)
         assert rotated.ok and rotated.changed
         after = snapshot(mnt / "out")
         assert all(after[f"t/k{i}"][1] == b"2" for i in range(8))

@@ -5,18 +5,16 @@ from __future__ import annotations
 import random
 import socket
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from fake_sources import FakeSource, agent_config
+from fake_sources import spec as make_spec
 from secrets_agent.config.load import (
     AgentSettings,
-    AuthConfig,
     Config,
-    SecretSpec,
-    VaultBackendConfig,
 )
 from secrets_agent.daemon import outage as pacing
 from secrets_agent.daemon.agent import Agent
@@ -24,49 +22,8 @@ from secrets_agent.notify import Notifier
 from secrets_agent.sources.result import (
     BackendUnavailableError,
     SecretData,
-    SecretMissingError,
     SourceError,
 )
-
-
-class FakeSource:
-    """Serves secrets from a dict; records every fetch_many call."""
-
-    name = "fake"
-
-    def __init__(self, batch_size: int = 1) -> None:
-        self.batch_size = batch_size
-        self.secrets: dict[str, SecretData | SourceError] = {}
-        self.calls: list[tuple[str, ...]] = []
-        self.lock = threading.Lock()
-        self.closed = False
-
-    def set(self, path: str, version: str = "1", **fields: str) -> None:
-        self.secrets[path] = SecretData(fields=fields, raw="{}", version=version)
-
-    def fetch_many(self, paths: Sequence[str]) -> dict[str, SecretData | SourceError]:
-        with self.lock:
-            self.calls.append(tuple(paths))
-            return {
-                p: self.secrets.get(p, SecretMissingError("no such secret", path=p)) for p in paths
-            }
-
-    def close(self) -> None:
-        self.closed = True
-
-
-def _config(out: Path, *specs: SecretSpec, **agent: object) -> Config:
-    return Config(
-        agent=AgentSettings(output_dir=out, **agent),  # type: ignore[arg-type]
-        backend=VaultBackendConfig(
-            address="http://127.0.0.1:9", auth=AuthConfig(method="token", token="t")
-        ),
-        secrets=specs,
-    )
-
-
-def _spec(path: str, interval: float = 300.0, **kw: object) -> SecretSpec:
-    return SecretSpec(path=path, target=path, refresh_interval=interval, **kw)  # type: ignore[arg-type]
 
 
 def _wait(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -106,7 +63,9 @@ def test_sync_once_writes_every_secret_and_reports(out: Path) -> None:
     source = FakeSource()
     source.set("a", user="u")
     source.set("b", k="v")
-    agent = Agent(_config(out, _spec("a"), _spec("b"), _spec("gone")), source=source)
+    agent = Agent(
+        agent_config(out, [make_spec("a"), make_spec("b"), make_spec("gone")]), source=source
+    )
     report = agent.sync_once()
     assert not report.ok and report.written == 2 and report.unchanged == 0
     assert list(report.failed) == ["gone"] and "no such secret" in report.failed["gone"]
@@ -126,7 +85,11 @@ def test_ready_only_after_every_secret_is_in_place(
     source = FakeSource()
     source.set("a", k="1")
     source.secrets["b"] = BackendUnavailableError("down")
-    agent = Agent(_config(out, _spec("a", 0.3), _spec("b", 0.3)), source=source, notifier=notifier)
+    agent = Agent(
+        agent_config(out, [make_spec("a", 0.3), make_spec("b", 0.3)]),
+        source=source,
+        notifier=notifier,
+    )
     agent.sync_once()
     agent.announce_ready()
     first = _messages(sock)
@@ -144,7 +107,7 @@ def test_ready_only_after_every_secret_is_in_place(
 def test_background_refresh_sees_rotation_and_survives_outage(out: Path) -> None:
     source = FakeSource()
     source.set("a", version="1", k="one")
-    agent = Agent(_config(out, _spec("a", 0.3)), source=source)
+    agent = Agent(agent_config(out, [make_spec("a", 0.3)]), source=source)
     agent.sync_once()
     agent.start()
     try:
@@ -169,10 +132,10 @@ def test_background_refresh_sees_rotation_and_survives_outage(out: Path) -> None
 
 def test_batched_groups_fetch_together(out: Path) -> None:
     source = FakeSource(batch_size=20)
-    specs = [_spec(f"s{i}", 0.4) for i in range(25)]
+    specs = [make_spec(f"s{i}", 0.4) for i in range(25)]
     for spec in specs:
         source.set(spec.path, k=spec.path)
-    agent = Agent(_config(out, *specs), source=source)
+    agent = Agent(agent_config(out, specs), source=source)
     agent.sync_once()
     assert source.calls == [tuple(s.path for s in specs)]
     agent.start()
@@ -180,21 +143,24 @@ def test_batched_groups_fetch_together(out: Path) -> None:
         assert _wait(lambda: len(source.calls) >= 5)
     finally:
         agent.stop()
-    # Every background call is a batch of a group (20 + 5), never one call per secret.
-    assert all(len(c) in (5, 20, 25) for c in source.calls)
+    # Secrets falling due together (within a quarter interval) share a call of at most 20,
+    # never one call per secret.
+    background = source.calls[1:]
+    assert all(len(c) <= 20 for c in background)
+    assert sum(len(c) for c in background) >= 5 * len(background)
 
 
 def test_reload_prunes_removed_secrets_and_adds_new_ones(out: Path) -> None:
     source = FakeSource()
     for name in ("keep", "drop", "new"):
         source.set(name, k=name)
-    agent = Agent(_config(out, _spec("keep"), _spec("drop")), source=source)
+    agent = Agent(agent_config(out, [make_spec("keep"), make_spec("drop")]), source=source)
     agent.sync_once()
     agent.start()
     assert (out / "drop/k").exists()
     keep_inode = (out / "keep/k").stat().st_ino
     (out / "unmanaged").write_text("not ours")
-    agent.reload(_config(out, _spec("keep"), _spec("new", format="raw", field="k")))
+    agent.reload(agent_config(out, [make_spec("keep"), make_spec("new", format="raw", field="k")]))
     try:
         assert not (out / "drop").exists()
         assert (out / "new").read_bytes() == b"new"
@@ -213,7 +179,7 @@ def test_rejected_reload_is_published_until_a_reload_succeeds(
     notifier, sock = notify_socket
     source = FakeSource()
     source.set("a", k="1")
-    agent = Agent(_config(out, _spec("a")), source=source, notifier=notifier)
+    agent = Agent(agent_config(out, [make_spec("a")]), source=source, notifier=notifier)
     agent.sync_once()
     _messages(sock)
     agent.reload_failed(["agent.output_dir: must be absolute", "backend.type: unknown\ntype"])
@@ -229,7 +195,7 @@ def test_rejected_reload_is_published_until_a_reload_succeeds(
     )
     agent.sync_once()  # later cycles keep reporting it
     assert json.loads((out / ".status.json").read_text())["agent"]["reload_error"]
-    agent.reload(_config(out, _spec("a")))
+    agent.reload(agent_config(out, [make_spec("a")]))
     assert json.loads((out / ".status.json").read_text())["agent"]["reload_error"] is None
     assert "reload failed" not in [m for m in _messages(sock) if m.startswith("STATUS=")][-1]
     agent.stop()
@@ -240,11 +206,11 @@ def test_restart_prunes_files_of_secrets_no_longer_configured(out: Path) -> None
     source = FakeSource()
     source.set("a", k="1")
     source.set("b", k="2")
-    first = Agent(_config(out, _spec("a"), _spec("b")), source=source)
+    first = Agent(agent_config(out, [make_spec("a"), make_spec("b")]), source=source)
     first.sync_once()
     first.stop()
     source.secrets["a"] = BackendUnavailableError("down")
-    second = Agent(_config(out, _spec("a")), source=source)
+    second = Agent(agent_config(out, [make_spec("a")]), source=source)
     second.sync_once()
     assert not (out / "b").exists()
     assert (out / "a/k").read_bytes() == b"1"
@@ -257,8 +223,8 @@ def test_on_change_runs_only_when_content_changed(out: Path, tmp_path: Path) -> 
     code = f"open({str(log_file)!r}, 'a').write('x')"
     source = FakeSource()
     source.set("a", k="1")
-    spec = _spec("a", on_change=(sys.executable, "-c", code))
-    agent = Agent(_config(out, spec), source=source, rng=random.Random(1))
+    spec = make_spec("a", on_change=(sys.executable, "-c", code))
+    agent = Agent(agent_config(out, [spec]), source=source, rng=random.Random(1))
     agent.sync_once()
     agent.sync_once()
     assert log_file.read_text() == "x"
@@ -274,7 +240,7 @@ def test_change_listeners_run_once_every_file_of_the_secret_is_in_place(
     source = FakeSource()
     source.set("a", user="u1", password=canary, token="t1")
     source.set("b", k="1")
-    agent = Agent(_config(out, _spec("a"), _spec("b")), source=source)
+    agent = Agent(agent_config(out, [make_spec("a"), make_spec("b")]), source=source)
     seen: list[tuple[object, ...]] = []
 
     def listener(*args: object) -> None:
@@ -311,24 +277,26 @@ def test_change_listeners_hear_of_files_pruned_by_a_reload(out: Path) -> None:
     source = FakeSource()
     source.set("keep", k="1")
     source.set("drop", k="2")
-    agent = Agent(_config(out, _spec("keep"), _spec("drop")), source=source)
+    agent = Agent(agent_config(out, [make_spec("keep"), make_spec("drop")]), source=source)
     agent.sync_once()
     seen: list[tuple[str, bool]] = []
     agent.add_change_listener(lambda t: seen.append((t, (out / t).exists())))
-    agent.reload(_config(out, _spec("keep")))
+    agent.reload(agent_config(out, [make_spec("keep")]))
     assert seen == [("drop", False)]
     agent.stop()
 
 
 def test_stop_waits_for_an_in_flight_refresh(out: Path) -> None:
     class SlowSource(FakeSource):
-        def fetch_many(self, paths: Sequence[str]) -> dict[str, SecretData | SourceError]:
+        def fetch_many(
+            self, paths: Sequence[str], *, version_stage: str | None = None
+        ) -> dict[str, SecretData | SourceError]:
             time.sleep(0.5)
             return super().fetch_many(paths)
 
     source = SlowSource()
     source.set("a", version="1", k="1")
-    agent = Agent(_config(out, _spec("a", 0.2)), source=source)
+    agent = Agent(agent_config(out, [make_spec("a", 0.2)]), source=source)
     agent.sync_once()
     source.set("a", version="2", k="2")
     agent.start()
@@ -344,7 +312,9 @@ def test_status_and_metrics_files_follow_each_cycle(out: Path, tmp_path: Path) -
     source = FakeSource()
     source.set("a", k="1")
     metrics = tmp_path / "agent.prom"
-    agent = Agent(_config(out, _spec("a"), _spec("b"), metrics_file=metrics), source=source)
+    agent = Agent(
+        agent_config(out, [make_spec("a"), make_spec("b")], metrics_file=metrics), source=source
+    )
     agent.sync_once()
     status = json.loads((out / ".status.json").read_text())
     entries = {e["target"]: e for e in status["secrets"]}
@@ -357,10 +327,10 @@ def test_status_and_metrics_files_follow_each_cycle(out: Path, tmp_path: Path) -
 
 def test_outage_gate_sends_one_probe_then_catches_up(out: Path) -> None:
     source = FakeSource()
-    specs = [_spec(f"s{i}", 1.0) for i in range(6)]
+    specs = [make_spec(f"s{i}", 1.0) for i in range(6)]
     for spec in specs:
         source.set(spec.path, k="v1")
-    agent = Agent(_config(out, *specs), source=source, notifier=Notifier(None))
+    agent = Agent(agent_config(out, specs), source=source, notifier=Notifier(None))
     assert agent.sync_once().ok
     before = {p: (out / p / "k").stat().st_ino for p in (s.path for s in specs)}
     for spec in specs:
@@ -388,10 +358,10 @@ def test_outage_gate_sends_one_probe_then_catches_up(out: Path) -> None:
 
 def test_per_secret_errors_do_not_close_the_gate(out: Path) -> None:
     source = FakeSource()
-    specs = [_spec(f"s{i}", 0.5) for i in range(3)]
+    specs = [make_spec(f"s{i}", 0.5) for i in range(3)]
     for spec in specs:
         source.set(spec.path, k="v")
-    agent = Agent(_config(out, *specs), source=source, notifier=Notifier(None))
+    agent = Agent(agent_config(out, specs), source=source, notifier=Notifier(None))
     assert agent.sync_once().ok
     del source.secrets["s0"]  # missing: a per-secret error
     agent.start()
@@ -403,3 +373,34 @@ def test_per_secret_errors_do_not_close_the_gate(out: Path) -> None:
         assert "s0" in asked
     finally:
         agent.stop()
+
+
+def test_a_source_that_cannot_be_built_fails_every_secret_with_a_setup_error(
+    out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from secrets_agent.config.load import AwsBackendConfig
+    from secrets_agent.sources.base import SourceSetupError, create_source
+
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CONFIG_FILE", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(out.parent / "no-such-config"))
+    backend = AwsBackendConfig(region=None)
+    with pytest.raises(SourceSetupError, match="cannot set up the aws client"):
+        create_source(backend)
+    config = Config(agent=AgentSettings(output_dir=out), backend=backend, secrets=(make_spec("a"),))
+    agent = Agent(config, notifier=Notifier(None))
+    report = agent.sync_once()
+    assert not report.ok and "cannot set up the aws client" in report.failed["a"]
+    state = agent.states()[0]
+    assert state.consecutive_failures == 1 and state.next_refresh_at is not None
+    agent.stop()
+
+
+def test_outage_probe_max_sets_the_probe_ceiling(out: Path) -> None:
+    from secrets_agent.daemon.table import SecretTable
+
+    specs = [make_spec("a", 300.0)]
+    assert SecretTable(specs).gate().cap == 300.0  # one secret: no faster than it refreshes
+    assert SecretTable(specs, probe_max=2.0).gate().cap == 2.0  # as configured
+    many = [make_spec(f"s{i}", 300.0) for i in range(1000)]
+    assert SecretTable(many).gate().cap == 5.0

@@ -1,8 +1,7 @@
-"""refresh(): called directly with a fake clock and a seeded random source, real tmpfs writes."""
+"""refresh(): called directly with a fake clock, real tmpfs writes."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
@@ -41,96 +40,68 @@ def _snapshot(root: Path) -> dict[str, tuple[int, bytes, int]]:
     }
 
 
-def test_success_writes_files_and_schedules_with_jitter(writer: SecretWriter) -> None:
+def test_success_writes_files_and_updates_the_state(writer: SecretWriter) -> None:
     state = SecretState(path="app", target="app")
-    result = refresh(_spec(), _data(), writer, state, now=NOW, rng=random.Random(1))
+    result = refresh(_spec(), _data(), writer, state, now=NOW)
     assert result.ok and result.changed
     root = writer.output_dir
     assert (root / "app/password").read_bytes() == b"p1"
     assert (root / "app/password").stat().st_mode & 0o777 == 0o400
     assert state.files == ["app/password", "app/user"]
     assert state.version == "1" and state.fetched_at == NOW and state.changed_at == NOW
-    # The first success of a never-fetched secret: anywhere in [0.05, 1.0] x interval.
-    assert NOW + 3 <= result.next_run_at <= NOW + 60
-    assert state.next_refresh_at == result.next_run_at
-    # Later successes: one interval +-10%.
-    later = refresh(_spec(), _data(), writer, state, now=NOW + 100, rng=random.Random(1))
-    assert NOW + 154 <= later.next_run_at <= NOW + 166
-
-
-def test_first_refresh_is_spread_over_most_of_the_interval(writer: SecretWriter) -> None:
-    rng = random.Random(4)
-    delays = []
-    for _ in range(300):
-        state = SecretState(path="app", target="app")
-        delays.append(refresh(_spec(), _data(), writer, state, now=NOW, rng=rng).next_run_at - NOW)
-    assert min(delays) >= 3.0 and max(delays) <= 60.0
-    assert min(delays) < 10.0 and max(delays) > 53.0  # the whole range is used
-    # The daemon says explicitly whether this is the process's first success.
-    state = SecretState(path="app", target="app", fetched_at=NOW - 500)
-    first = refresh(_spec(), _data(), writer, state, now=NOW, rng=rng, first=True)
-    assert first.next_run_at - NOW <= 60.0
-    again = refresh(_spec(), _data(), writer, state, now=NOW, rng=rng, first=False)
-    assert again.next_run_at - NOW >= 54.0
+    assert state.next_refresh_at is None  # scheduling is the policy's business
 
 
 def test_unchanged_secret_costs_no_write(writer: SecretWriter) -> None:
     state = SecretState(path="app", target="app")
-    rng = random.Random(2)
-    refresh(_spec(), _data(), writer, state, now=NOW, rng=rng)
+    refresh(_spec(), _data(), writer, state, now=NOW)
     before = _snapshot(writer.output_dir)
-    result = refresh(_spec(), _data(), writer, state, now=NOW + 60, rng=rng)
+    result = refresh(_spec(), _data(), writer, state, now=NOW + 60)
     assert result.ok and not result.changed
     assert _snapshot(writer.output_dir) == before  # same inodes: nothing replaced
     assert state.changed_at == NOW and state.fetched_at == NOW + 60
 
 
-def test_failure_keeps_files_and_backs_off_exponentially(writer: SecretWriter) -> None:
+def test_failure_keeps_files_and_counts_failures(writer: SecretWriter) -> None:
     state = SecretState(path="app", target="app")
-    rng = random.Random(3)
-    refresh(_spec(), _data(), writer, state, now=NOW, rng=rng)
+    refresh(_spec(), _data(), writer, state, now=NOW)
     before = _snapshot(writer.output_dir)
-    delays = []
     for i in range(1, 9):
         now = NOW + i * 100
-        result = refresh(_spec(), BackendUnavailableError("down"), writer, state, now=now, rng=rng)
+        result = refresh(_spec(), BackendUnavailableError("down"), writer, state, now=now)
         assert not result.ok and result.error == "down"
-        delays.append(result.next_run_at - now)
-        assert 1.0 <= delays[-1] <= min(60.0, 2.0**i)
     assert state.consecutive_failures == 8 and state.errors_total == 8
     assert state.last_error == "down" and state.fetched_at == NOW
     assert _snapshot(writer.output_dir) == before
-    ok = refresh(_spec(), _data(), writer, state, now=NOW + 1000, rng=rng)
+    ok = refresh(_spec(), _data(), writer, state, now=NOW + 1000)
     assert ok.ok and state.consecutive_failures == 0 and state.last_error is None
     assert state.errors_total == 8
 
 
-def test_retry_after_is_honoured(writer: SecretWriter) -> None:
+def test_retry_after_is_passed_on(writer: SecretWriter) -> None:
     state = SecretState(path="app", target="app")
     error = BackendUnavailableError("throttled", retry_after=45.0)
-    result = refresh(_spec(), error, writer, state, now=NOW, rng=random.Random(4))
-    assert result.next_run_at >= NOW + 45.0
+    result = refresh(_spec(), error, writer, state, now=NOW)
+    assert result.retry_after == 45.0 and state.consecutive_failures == 1
 
 
 def test_missing_secret_keeps_files_and_is_flagged(writer: SecretWriter) -> None:
     state = SecretState(path="app", target="app")
-    rng = random.Random(5)
-    refresh(_spec(), _data(), writer, state, now=NOW, rng=rng)
+    refresh(_spec(), _data(), writer, state, now=NOW)
     before = _snapshot(writer.output_dir)
-    result = refresh(_spec(), SecretMissingError("gone"), writer, state, now=NOW + 1, rng=rng)
+    result = refresh(_spec(), SecretMissingError("gone"), writer, state, now=NOW + 1)
     assert not result.ok and result.missing and state.missing
     assert _snapshot(writer.output_dir) == before
-    refresh(_spec(), _data(), writer, state, now=NOW + 2, rng=rng)
+    refresh(_spec(), _data(), writer, state, now=NOW + 2)
     assert not state.missing
 
 
 def test_render_error_keeps_the_last_good_file(writer: SecretWriter) -> None:
     spec = _spec(format="raw", field="password")
     state = SecretState(path="app", target="app")
-    rng = random.Random(6)
-    assert refresh(spec, _data(), writer, state, now=NOW, rng=rng).ok
+    assert refresh(spec, _data(), writer, state, now=NOW).ok
     before = _snapshot(writer.output_dir)
-    result = refresh(spec, _data(version="2", user="u"), writer, state, now=NOW + 1, rng=rng)
+    result = refresh(spec, _data(version="2", user="u"), writer, state, now=NOW + 1)
     assert not result.ok and "render failed" in (result.error or "")
     assert _snapshot(writer.output_dir) == before
     assert state.version == "1"
@@ -138,11 +109,8 @@ def test_render_error_keeps_the_last_good_file(writer: SecretWriter) -> None:
 
 def test_rotation_replaces_content_and_removes_dropped_fields(writer: SecretWriter) -> None:
     state = SecretState(path="app", target="app")
-    rng = random.Random(7)
-    refresh(_spec(), _data(), writer, state, now=NOW, rng=rng)
-    result = refresh(
-        _spec(), _data(version="2", password="p2"), writer, state, now=NOW + 60, rng=rng
-    )
+    refresh(_spec(), _data(), writer, state, now=NOW)
+    result = refresh(_spec(), _data(version="2", password="p2"), writer, state, now=NOW + 60)
     assert result.changed and result.written == ("app/password",)
     root = writer.output_dir
     assert (root / "app/password").read_bytes() == b"p2"
@@ -155,7 +123,7 @@ def test_write_failure_is_a_failed_refresh(writer: SecretWriter) -> None:
     (writer.output_dir / "app").mkdir(mode=0o700)
     (writer.output_dir / "app" / "password").mkdir(mode=0o700)
     state = SecretState(path="app", target="app")
-    result = refresh(_spec(), _data(), writer, state, now=NOW, rng=random.Random(8))
+    result = refresh(_spec(), _data(), writer, state, now=NOW)
     assert not result.ok and "write failed" in (result.error or "")
     assert state.consecutive_failures == 1
 
@@ -166,15 +134,14 @@ def _raw(value: str | bytes, version: str) -> SecretData:
 
 def test_secret_switching_between_raw_and_fields_changes_shape(writer: SecretWriter) -> None:
     state = SecretState(path="app", target="app")
-    rng = random.Random(9)
     root = writer.output_dir
-    assert refresh(_spec(), _raw("plain", "1"), writer, state, now=NOW, rng=rng).ok
+    assert refresh(_spec(), _raw("plain", "1"), writer, state, now=NOW).ok
     assert (root / "app").read_bytes() == b"plain" and state.files == ["app"]
-    result = refresh(_spec(), _data(version="2"), writer, state, now=NOW + 60, rng=rng)
+    result = refresh(_spec(), _data(version="2"), writer, state, now=NOW + 60)
     assert result.ok and result.changed, result.error
     assert (root / "app").is_dir() and (root / "app/password").read_bytes() == b"p1"
     assert state.files == ["app/password", "app/user"]
-    result = refresh(_spec(), _raw(b"\x00bin", "3"), writer, state, now=NOW + 120, rng=rng)
+    result = refresh(_spec(), _raw(b"\x00bin", "3"), writer, state, now=NOW + 120)
     assert result.ok and result.changed, result.error
     assert (root / "app").read_bytes() == b"\x00bin" and state.files == ["app"]
     assert sorted(p.name for p in root.iterdir() if not p.name.startswith(".")) == ["app"]
@@ -187,23 +154,22 @@ def test_failed_shape_change_keeps_the_old_value(
     from secrets_agent.writer import entries as reshape
 
     state = SecretState(path="app", target="app")
-    rng = random.Random(10)
-    refresh(_spec(), _raw("plain", "1"), writer, state, now=NOW, rng=rng)
+    refresh(_spec(), _raw("plain", "1"), writer, state, now=NOW)
 
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(reshape, "create_file", full)
-    result = refresh(_spec(), _data(version="2"), writer, state, now=NOW + 60, rng=rng)
+    result = refresh(_spec(), _data(version="2"), writer, state, now=NOW + 60)
     assert not result.ok and "No space left" in (result.error or "")
     assert (writer.output_dir / "app").read_bytes() == b"plain"
     assert state.files == ["app"] and state.version == "1"
     assert not list(writer.output_dir.rglob(".tmp-*"))
     monkeypatch.undo()
     (writer.output_dir / "app").unlink()
-    refresh(_spec(), _data(version="3"), writer, state, now=NOW + 120, rng=rng)
+    refresh(_spec(), _data(version="3"), writer, state, now=NOW + 120)
     (writer.output_dir / "app" / "notes").write_bytes(b"someone else's")
-    result = refresh(_spec(), _raw("plain", "4"), writer, state, now=NOW + 180, rng=rng)
+    result = refresh(_spec(), _raw("plain", "4"), writer, state, now=NOW + 180)
     assert not result.ok and "did not write" in (result.error or "")
     assert (writer.output_dir / "app" / "password").read_bytes() == b"p1"
     assert (writer.output_dir / "app" / "notes").read_bytes() == b"someone else's"
@@ -219,8 +185,7 @@ def test_shape_change_falls_back_to_two_renames(
 
     monkeypatch.setattr(reshape, "exchange", unsupported)
     state = SecretState(path="app", target="app")
-    rng = random.Random(11)
-    refresh(_spec(), _data(), writer, state, now=NOW, rng=rng)
-    assert refresh(_spec(), _raw("plain", "2"), writer, state, now=NOW + 60, rng=rng).ok
+    refresh(_spec(), _data(), writer, state, now=NOW)
+    assert refresh(_spec(), _raw("plain", "2"), writer, state, now=NOW + 60).ok
     assert (writer.output_dir / "app").read_bytes() == b"plain"
     assert not list(writer.output_dir.rglob(".tmp-*"))

@@ -1,4 +1,4 @@
-"""Helpers shared by the reliability suite (loaded by this directory's conftest).
+"""Helpers of the reliability suite: scenario records, process and file helpers.
 
 ``record()`` collects what each scenario tried and what it lost; the conftest prints the table
 at the end of the run (and writes it as JSON when ``RELIABILITY_SUMMARY`` names a file).
@@ -14,18 +14,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-
-from secrets_agent.config.load import (
-    AgentSettings,
-    AuthConfig,
-    Config,
-    SecretSpec,
-    VaultBackendConfig,
-)
-from secrets_agent.sources.result import SecretData, SecretMissingError, SourceError
 
 RESULTS: list[dict[str, Any]] = []
 _RESULTS_LOCK = threading.Lock()
@@ -55,54 +46,6 @@ def wait_for(predicate: Callable[[], object], timeout: float, step: float = 0.02
         if time.monotonic() - start > timeout:
             return None
         time.sleep(step)
-
-
-class FakeSource:
-    """An in-memory source: ``set`` values, ``fail`` with an error, count calls."""
-
-    name = "fake"
-    batch_size = 1
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.data: dict[str, SecretData] = {}
-        self.error: SourceError | None = None
-        self.calls = 0
-
-    def set(self, path: str, version: str, fields: Mapping[str, str]) -> None:
-        with self.lock:
-            raw = json.dumps(dict(fields))
-            self.data[path] = SecretData(fields=dict(fields), raw=raw, version=version)
-
-    def fetch_many(self, paths: Sequence[str], **_: object) -> dict[str, SecretData | SourceError]:
-        with self.lock:
-            self.calls += 1
-            out: dict[str, SecretData | SourceError] = {}
-            for p in paths:
-                if self.error is not None:
-                    out[p] = self.error
-                else:
-                    out[p] = self.data.get(p) or SecretMissingError("no such secret", path=p)
-            return out
-
-    def close(self) -> None:
-        pass
-
-
-def agent_config(
-    out: Path, specs: Iterable[SecretSpec], *, backend: Any = None, **agent: Any
-) -> Config:
-    return Config(
-        agent=AgentSettings(output_dir=out, **agent),
-        backend=backend
-        or VaultBackendConfig(address="http://127.0.0.1:9", auth=AuthConfig(method="token")),
-        secrets=tuple(specs),
-        source=None,
-    )
-
-
-def spec(path: str, interval: float = 300.0, **kw: Any) -> SecretSpec:
-    return SecretSpec(path=path, target=kw.pop("target", path), refresh_interval=interval, **kw)
 
 
 def snapshot(root: Path, *, dotfiles: bool = False) -> dict[str, tuple[int, bytes]]:

@@ -1,0 +1,132 @@
+"""When a secret is refreshed next: the one function that decides ``next_refresh_at``.
+
+``next_refresh`` is a pure function of the secret's state, what just happened to it (an
+``Event``), the time and a random source. Every change of a secret's schedule goes through it
+(``SecretTable`` stores its answer), so the rules live here and nowhere else:
+
+* ``Fetched``: one interval +-10 % later (``backoff.jittered_interval``); after the secret's first
+  success in this process, a delay drawn over most of the interval instead
+  (``backoff.first_refresh_delay``: a fleet started at one instant spreads out at once); after a
+  catch-up fetch, the slot it held before the outage (``outage.resume_at``);
+* ``Recovered``: the fetch that ended an outage (the probe's) returns its secret to its
+  pre-outage slot, like a caught-up one;
+* ``Failed``: exponential backoff with full jitter from 1 s to the interval, never earlier than
+  ``Retry-After`` (``backoff.failure_delay``);
+* ``Held``: the backend is down; the secret waits for the outage probe;
+* ``CatchUp``: the backend is back; at once without a good file, else a uniform draw over the
+  catch-up window (``outage.catch_up_window``), remembering the pre-outage slot to return to
+  (after an outage longer than the interval every slot was missed: the catch-up time becomes
+  the secret's place in the cycle);
+* ``Due``: now (a new or changed secret), or after a short delay (a refresh job that failed
+  for an unexpected reason: the schedule is never lost over a bug or a full disk).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from secrets_agent.daemon.backoff import failure_delay, first_refresh_delay, jittered_interval
+from secrets_agent.daemon.outage import catch_up_window, resume_at
+from secrets_agent.daemon.state import SecretState
+
+__all__ = [
+    "CatchUp",
+    "Due",
+    "Event",
+    "Failed",
+    "Fetched",
+    "Held",
+    "Recovered",
+    "Schedule",
+    "next_refresh",
+]
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A successful fetch; ``first``: the secret's first success in this process."""
+
+    first: bool
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """A successful fetch that ended an outage (the probe's): the secret had been due at
+    ``due_at`` and the backend was down for ``outage`` seconds."""
+
+    outage: float
+    due_at: float
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A failed fetch, render or write (``state.consecutive_failures`` already counts it)."""
+
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class Held:
+    """Not fetched (or failed) while the backend is down: wait for the probe at ``probe_at``."""
+
+    probe_at: float
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """The backend answers again after ``outage`` seconds; the secret was due at ``due_at``."""
+
+    outage: float
+    due_at: float
+    has_file: bool
+
+
+@dataclass(frozen=True)
+class Due:
+    """Refresh ``delay`` seconds from now."""
+
+    delay: float = 0.0
+
+
+Event = Fetched | Recovered | Failed | Held | CatchUp | Due
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The answer: when to refresh next, and the pre-outage slot to return to after that."""
+
+    next_refresh_at: float
+    resume_at: float | None = None
+
+
+def next_refresh(
+    state: SecretState, interval: float, event: Event, now: float, rng: random.Random
+) -> Schedule:
+    """When ``state``'s secret (refreshed every ``interval`` s) runs next after ``event``."""
+    match event:
+        case Fetched(first=first):
+            if state.resume_at is not None and state.resume_at > now:
+                return Schedule(state.resume_at)
+            delay = (
+                first_refresh_delay(interval, rng) if first else jittered_interval(interval, rng)
+            )
+            return Schedule(now + delay)
+        case Recovered(outage=outage, due_at=due_at):
+            if outage < interval:
+                return Schedule(resume_at(due_at, now, interval))
+            return Schedule(now + jittered_interval(interval, rng))
+        case Failed(retry_after=retry_after):
+            failures = max(1, state.consecutive_failures)
+            return Schedule(now + failure_delay(failures, interval, rng, retry_after=retry_after))
+        case Held(probe_at=probe_at):
+            return Schedule(probe_at)
+        case CatchUp(outage=outage, due_at=due_at, has_file=has_file):
+            if not has_file:
+                return Schedule(now)
+            fetch_at = now + rng.uniform(0.0, catch_up_window(outage, interval))
+            if outage < interval:
+                return Schedule(fetch_at, resume_at(due_at, fetch_at, interval))
+            return Schedule(fetch_at)  # every slot missed: the catch-up time is its new place
+        case Due(delay=delay):
+            return Schedule(now + delay)
