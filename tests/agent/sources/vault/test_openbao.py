@@ -11,7 +11,7 @@ import pytest
 from libs.secrets import VaultSecretManager
 from libs.secrets._core.failures import FailureKind
 from libs.secrets.errors import SecretAccessDeniedError, SecretNotFoundError
-from secrets_agent.config.load import AuthConfig, VaultBackendConfig
+from secrets_agent.config.load import AuthConfig, VaultBackendConfig, parse_config
 from secrets_agent.sources import create_source
 from secrets_agent.sources.result import AuthenticationError, SecretData, SourceError
 from secrets_agent.sources.vault.source import VaultSource
@@ -138,5 +138,102 @@ def test_an_expired_token_is_replaced_from_the_token_file(openbao: Any, tmp_path
         assert isinstance(expired, SourceError) and expired.kind is FailureKind.DENIED
         token_file.write_text(openbao.create_token(policy))
         assert isinstance(source.fetch_many(["agent/expiring"])["agent/expiring"], SecretData)
+    finally:
+        source.close()
+
+
+def test_a_wrapped_secret_id_from_the_config_is_unwrapped_once(
+    openbao: Any, tmp_path: Path
+) -> None:
+    """``secret_id_wrapped = true``: the file holds a wrapping token, unwrapped at the first
+    login; a re-login after the token died uses the secret_id kept in memory."""
+    openbao.put_secret("agent/wrapped", {"k": "v"})
+    policy = openbao.policy("agent-wrapped", "secret/data/agent/wrapped")
+    role_id, _ = openbao.enable_approle("approle", "agent-wrapped", policy)
+    wrapping_file = tmp_path / "secret_id"
+    wrapping_file.write_text(openbao.wrapped_secret_id("approle", "agent-wrapped"))
+    config = parse_config(
+        {
+            "agent": {"output_dir": str(tmp_path / "out"), "allow_non_tmpfs": True},
+            "backend": {
+                "type": "vault",
+                "address": openbao.url,
+                "auth": {
+                    "method": "approle",
+                    "role_id": role_id,
+                    "secret_id_file": str(wrapping_file),
+                    "secret_id_wrapped": True,
+                },
+            },
+            "secrets": [{"path": "agent/wrapped"}],
+        },
+        environ={},
+    )
+    assert isinstance(config.backend, VaultBackendConfig)
+    source = _source(openbao, config.backend.auth)
+    try:
+        assert isinstance(source.fetch_many(["agent/wrapped"])["agent/wrapped"], SecretData)
+        first = source.auth.token
+        openbao.revoke_token(first)  # the wrapping token is spent: a re-login must not need it
+        assert isinstance(source.fetch_many(["agent/wrapped"])["agent/wrapped"], SecretData)
+        assert source.auth.token != first
+        # A new wrapping token in the file is unwrapped at the next login (and so spent).
+        second = openbao.wrapped_secret_id("approle", "agent-wrapped")
+        wrapping_file.write_text(second)
+        source.auth.login()
+        assert isinstance(source.fetch_many(["agent/wrapped"])["agent/wrapped"], SecretData)
+        with pytest.raises(Exception, match="wrapping token"):
+            openbao.client().sys.unwrap(second)
+    finally:
+        source.close()
+
+
+def test_a_spent_wrapping_token_fails_with_the_servers_reason(openbao: Any) -> None:
+    role_id, _ = openbao.enable_approle("approle", "agent-spent", "default")
+    wrapping = openbao.wrapped_secret_id("approle", "agent-spent")
+    openbao.client().sys.unwrap(wrapping)  # someone else unwrapped it first
+    auth = AuthConfig(method="approle", role_id=role_id, secret_id=wrapping, secret_id_wrapped=True)
+    source = _source(openbao, auth)
+    try:
+        result = source.fetch_many(["agent/x"])["agent/x"]
+    finally:
+        source.close()
+    assert isinstance(result, AuthenticationError)
+    assert "approle login" in str(result) and "wrapping token" in str(result)
+    assert wrapping not in str(result)
+
+
+def test_a_role_without_bound_secret_id_logs_in_with_role_id_only(
+    openbao: Any, tmp_path: Path
+) -> None:
+    openbao.put_secret("agent/roleonly", {"k": "v"})
+    policy = openbao.policy("agent-roleonly", "secret/data/agent/roleonly")
+    role_id, _ = openbao.enable_approle(
+        "approle", "agent-roleonly", policy, bind_secret_id=False,
+        token_bound_cidrs=["127.0.0.1/32"],  # a role without secret_id needs a constraint
+    )  # fmt: skip
+    role_id_file = tmp_path / "role_id"
+    role_id_file.write_text(role_id)
+    config = parse_config(
+        {
+            "agent": {"output_dir": str(tmp_path / "out"), "allow_non_tmpfs": True},
+            "backend": {
+                "type": "vault",
+                "address": openbao.url,
+                "auth": {
+                    "method": "approle",
+                    "role_id_file": str(role_id_file),
+                    "role_id_only": True,
+                },
+            },
+            "secrets": [{"path": "agent/roleonly"}],
+        },
+        environ={"CREDENTIALS_DIRECTORY": str(tmp_path)},  # no secret_id fallback used
+    )
+    assert isinstance(config.backend, VaultBackendConfig)
+    assert config.backend.auth.secret_id_file is None
+    source = _source(openbao, config.backend.auth)
+    try:
+        assert isinstance(source.fetch_many(["agent/roleonly"])["agent/roleonly"], SecretData)
     finally:
         source.close()
