@@ -3,6 +3,8 @@ classified the same way as by the reader."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,9 @@ import pytest
 from libs.secrets import VaultSecretManager
 from libs.secrets._core.failures import FailureKind
 from libs.secrets.errors import SecretAccessDeniedError, SecretNotFoundError
-from secrets_agent.config.load import AuthConfig, VaultBackendConfig, parse_config
+from secrets_agent.config.load import AuthConfig, SecretSpec, VaultBackendConfig, parse_config
+from secrets_agent.render.errors import RenderError
+from secrets_agent.render.formats import render
 from secrets_agent.sources import create_source
 from secrets_agent.sources.result import AuthenticationError, SecretData, SourceError
 from secrets_agent.sources.vault.source import VaultSource
@@ -237,3 +241,36 @@ def test_a_role_without_bound_secret_id_logs_in_with_role_id_only(
         assert isinstance(source.fetch_many(["agent/roleonly"])["agent/roleonly"], SecretData)
     finally:
         source.close()
+
+
+def test_a_value_over_one_mib_is_read_and_limited_only_by_max_bytes(openbao: Any) -> None:
+    """The server takes a 3 MiB value; the agent reads it, and what it writes is bounded by the
+    documented per-secret ``max_bytes`` (default 1 MiB), which names itself when it refuses."""
+    value = "v" * (3 * 1024 * 1024)
+    openbao.put_secret("agent/large", {"pem": value})
+    source = _source(openbao, AuthConfig(method="token", token=openbao.root_token))
+    try:
+        data = source.fetch_many(["agent/large"])["agent/large"]
+    finally:
+        source.close()
+    assert isinstance(data, SecretData)
+    spec = SecretSpec(path="agent/large", target="large")
+    with pytest.raises(RenderError, match="max_bytes"):
+        render(spec, data)
+    files = render(dataclasses.replace(spec, max_bytes=4 * 1024 * 1024), data)
+    assert files == {"large/pem": value.encode()}
+
+
+def test_format_json_keeps_the_types_openbao_stored(openbao: Any) -> None:
+    stored = {"port": 5432, "tls": True, "replica": None, "ratio": 0.5, "tags": ["a"], "pw": "x"}
+    openbao.put_secret("agent/typed", stored)
+    source = _source(openbao, AuthConfig(method="token", token=openbao.root_token))
+    try:
+        data = source.fetch_many(["agent/typed"])["agent/typed"]
+    finally:
+        source.close()
+    assert isinstance(data, SecretData)
+    spec = SecretSpec(path="agent/typed", target="typed", format="json")
+    assert json.loads(render(spec, data)["typed"]) == stored
+    fields = render(dataclasses.replace(spec, format="fields"), data)
+    assert fields["typed/port"] == b"5432" and fields["typed/replica"] == b"null"

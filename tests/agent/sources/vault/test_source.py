@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from secrets_agent.config.load import AuthConfig, VaultBackendConfig
 from secrets_agent.sources import create_source
+from secrets_agent.sources.base import MAX_SECRET_BYTES
 from secrets_agent.sources.result import (
     AccessDeniedError,
     AuthenticationError,
@@ -190,7 +191,7 @@ def _fake_client(read: Any) -> Any:
         {"data": {"data": {"k": "v"}, "metadata": {"version": "1"}}},
         {"data": "nope"},
         "not json at all",
-        {"data": {"data": {"k": "x" * (1024 * 1024 + 1)}, "metadata": {"version": 1}}},
+        {"data": {"data": {"k": "x" * (MAX_SECRET_BYTES + 1)}, "metadata": {"version": 1}}},
     ],
 )
 def test_malformed_responses_are_invalid_for_that_secret_only(body: Any) -> None:
