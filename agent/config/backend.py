@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from libs.secrets._core.vault_addresses import split_addresses, unique_addresses
 from secrets_agent.config.schema import (
     AUTH_METHODS,
     BACKEND_TYPES,
@@ -29,6 +30,7 @@ _METHOD_KEYS = {
     "kubernetes": {"role", "jwt_file", "mount"},
 }
 _ALL_AUTH_KEYS = set().union(*_METHOD_KEYS.values())
+_SCHEMES = ("http://", "https://")
 
 
 class _Context:
@@ -156,7 +158,7 @@ def _mount(table: Table, name: str = "mount") -> str | None:
 
 def _url(table: Table, name: str, *, required: bool = False) -> str | None:
     text = table.string(name, required=required)
-    if text is not None and not text.startswith(("http://", "https://")):
+    if text is not None and not text.startswith(_SCHEMES):
         table.problem(name, "must be an http:// or https:// URL")
         return None
     return text
@@ -167,23 +169,21 @@ def _addresses(table: Table, environ: Mapping[str, str]) -> tuple[str, ...]:
     ``$VAULT_ADDR``, which may hold several separated by commas. Empty when unusable."""
     raw = table.raw("address")
     if raw is None and environ.get("VAULT_ADDR"):
-        texts = [part.strip() for part in environ["VAULT_ADDR"].split(",") if part.strip()]
-        if all(text.startswith(("http://", "https://")) for text in texts) and texts:
-            return tuple(dict.fromkeys(text.rstrip("/") for text in texts))
+        urls = split_addresses(environ["VAULT_ADDR"])
+        if urls and all(url.startswith(_SCHEMES) for url in urls):
+            return urls
         table.problem("address", "$VAULT_ADDR must hold http:// or https:// URLs")
         return ()
     if not isinstance(raw, list):
         url = _url(table, "address", required=True)
-        return (url.rstrip("/"),) if url is not None else ()
-    urls: list[str] = []
+        return unique_addresses([url]) if url is not None else ()
     for index, item in enumerate(raw):
-        if not isinstance(item, str) or not item.startswith(("http://", "https://")):
+        if not isinstance(item, str) or not item.startswith(_SCHEMES):
             table.problem("address", f"item {index + 1} must be an http:// or https:// URL")
             return ()
-        urls.append(item.rstrip("/"))
-    if not urls:
+    if not raw:
         table.problem("address", "must name at least one URL")
-    return tuple(dict.fromkeys(urls))
+    return unique_addresses(raw)
 
 
 def parse_backend(
