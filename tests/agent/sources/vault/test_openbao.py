@@ -181,10 +181,11 @@ def test_a_wrapped_secret_id_from_the_config_is_unwrapped_once(
         openbao.revoke_token(first)  # the wrapping token is spent: a re-login must not need it
         assert isinstance(source.fetch_many(["agent/wrapped"])["agent/wrapped"], SecretData)
         assert source.auth.token != first
-        # A new wrapping token in the file is unwrapped at the next login (and so spent).
+        # A new wrapping token in the file is a new credential: used at the next refusal at
+        # once (no wait for the refusal-login interval), unwrapped and so spent.
         second = openbao.wrapped_secret_id("approle", "agent-wrapped")
         wrapping_file.write_text(second)
-        source.auth.login()
+        openbao.revoke_token(source.auth.token)
         assert isinstance(source.fetch_many(["agent/wrapped"])["agent/wrapped"], SecretData)
         with pytest.raises(Exception, match="wrapping token"):
             openbao.client().sys.unwrap(second)
