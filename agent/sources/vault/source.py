@@ -118,12 +118,13 @@ class VaultSource:
 
     def maintain(self) -> float | None:
         """Renew or replace the token if due; return seconds until the next call is useful."""
-        for _ in range(len(self.addresses)):
+        for attempt in range(len(self.addresses)):
             address = self.addresses.current
             try:
                 self.auth.ensure()
             except NodeUnavailableError as exc:
-                if not self._move_on(address, exc):
+                last_node = attempt == len(self.addresses) - 1
+                if last_node or not self._move_on(address, exc):
                     log.warning("Vault token maintenance failed: %s", exc)
                     return 5.0
             except SourceError as exc:
@@ -142,13 +143,12 @@ class VaultSource:
 
     def _fetch_one(self, path: str) -> SecretData | SourceError:
         """Read ``path`` at the current node; on to the next while nodes give no answer."""
-        result: SecretData | SourceError = NodeUnavailableError("no Vault address", path=path)
-        for _ in range(len(self.addresses)):
+        for _ in range(len(self.addresses) - 1):
             address = self.addresses.current
             result = self._fetch_at(address, path)
             if not isinstance(result, NodeUnavailableError) or not self._move_on(address, result):
                 return result
-        return result
+        return self._fetch_at(self.addresses.current, path)
 
     def _move_on(self, address: str, error: SourceError) -> bool:
         """After ``address`` gave no answer: point the client at the next node. False when
