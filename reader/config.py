@@ -107,6 +107,17 @@ def _positive_int(value: object) -> int:
     return number
 
 
+def _flag(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
 def _optional_path(value: object) -> Path | None:
     return None if value in (None, "") else Path(str(value))
 
@@ -125,6 +136,7 @@ def _proxies(value: object) -> dict[str, str] | None:
 
 _CONVERTERS: dict[str, Callable[[object], Any]] = {
     "str": str,
+    "bool": _flag,
     "str | None": _optional_str,
     "Path": lambda v: Path(str(v)),
     "Path | None": _optional_path,
@@ -235,6 +247,7 @@ class VaultConfig(_BackendConfig):
     role_id: str | None = field(default=None, repr=False)
     secret_id: str | None = field(default=None, repr=False)
     secret_id_file: Path | None = None
+    secret_id_wrapped: bool = False
     approle_mount: str = "approle"
     k8s_role: str | None = None
     k8s_token_file: Path = DEFAULT_K8S_TOKEN_FILE
@@ -254,6 +267,7 @@ class VaultConfig(_BackendConfig):
         "role_id": ("VAULT_ROLE_ID",),
         "secret_id": ("VAULT_SECRET_ID",),
         "secret_id_file": ("VAULT_SECRET_ID_FILE",),
+        "secret_id_wrapped": ("VAULT_SECRET_ID_WRAPPED",),
         "k8s_role": ("VAULT_K8S_ROLE",),
         "k8s_token_file": ("VAULT_K8S_TOKEN_FILE",),
         "namespace": ("VAULT_NAMESPACE",),

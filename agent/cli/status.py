@@ -19,7 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the status file as a table (or JSON); 1 if there is none yet."""
+    """Print the status file as a table (or JSON). 0 when the agent reported itself healthy
+    (or said nothing about its health); 1 while it reports itself UNHEALTHY, or when there is
+    no status to read, so that ``secrets-agent status`` works as a health check."""
     config = load_reported(args.config)
     if config is None:
         return exitcodes.USAGE
@@ -37,4 +39,6 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2, sort_keys=True))
     else:
         print(format_status(report, now=time.time()))
-    return exitcodes.OK
+    agent = report.get("agent")
+    unhealthy = isinstance(agent, dict) and agent.get("healthy") is False
+    return exitcodes.FAILURE if unhealthy else exitcodes.OK

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from libs.secrets._core.vault_addresses import split_addresses, unique_addresses
 from secrets_agent.config.schema import (
     AUTH_METHODS,
     BACKEND_TYPES,
@@ -17,10 +18,19 @@ from secrets_agent.config.tables import Problems, Table
 
 _METHOD_KEYS = {
     "token": {"token", "token_file"},
-    "approle": {"role_id", "role_id_file", "secret_id", "secret_id_file", "mount"},
+    "approle": {
+        "role_id",
+        "role_id_file",
+        "secret_id",
+        "secret_id_file",
+        "secret_id_wrapped",
+        "role_id_only",
+        "mount",
+    },
     "kubernetes": {"role", "jwt_file", "mount"},
 }
 _ALL_AUTH_KEYS = set().union(*_METHOD_KEYS.values())
+_SCHEMES = ("http://", "https://")
 
 
 class _Context:
@@ -102,13 +112,20 @@ def parse_auth(
                 role_id_file = fallback
             else:
                 table.problem("role_id", "approle auth needs role_id or role_id_file")
-        if secret_id is None and secret_id_file is None:
+        wrapped = table.boolean("secret_id_wrapped", False)
+        role_id_only = table.boolean("role_id_only", False)
+        if role_id_only:
+            for key in ("secret_id", "secret_id_file", "secret_id_wrapped"):
+                if table.has(key):
+                    table.problem(key, "not used with role_id_only = true")
+            secret_id = secret_id_file = None
+        elif secret_id is None and secret_id_file is None:
             secret_id_file = ctx.credential("secret_id")
             if secret_id_file is None:
                 table.problem(
                     "secret_id",
                     "approle auth needs secret_id or secret_id_file"
-                    " (or $CREDENTIALS_DIRECTORY/secret_id)",
+                    " (or $CREDENTIALS_DIRECTORY/secret_id), or role_id_only = true",
                 )
         auth = AuthConfig(
             method,
@@ -116,6 +133,8 @@ def parse_auth(
             role_id_file=role_id_file,
             secret_id=secret_id,
             secret_id_file=secret_id_file,
+            secret_id_wrapped=wrapped and not role_id_only,
+            role_id_only=role_id_only,
             mount=_mount(table),
         )
     else:
@@ -139,10 +158,32 @@ def _mount(table: Table, name: str = "mount") -> str | None:
 
 def _url(table: Table, name: str, *, required: bool = False) -> str | None:
     text = table.string(name, required=required)
-    if text is not None and not text.startswith(("http://", "https://")):
+    if text is not None and not text.startswith(_SCHEMES):
         table.problem(name, "must be an http:// or https:// URL")
         return None
     return text
+
+
+def _addresses(table: Table, environ: Mapping[str, str]) -> tuple[str, ...]:
+    """``address``: one URL or a list of them (the nodes of a cluster, tried in turn); else
+    ``$VAULT_ADDR``, which may hold several separated by commas. Empty when unusable."""
+    raw = table.raw("address")
+    if raw is None and environ.get("VAULT_ADDR"):
+        urls = split_addresses(environ["VAULT_ADDR"])
+        if urls and all(url.startswith(_SCHEMES) for url in urls):
+            return urls
+        table.problem("address", "$VAULT_ADDR must hold http:// or https:// URLs")
+        return ()
+    if not isinstance(raw, list):
+        url = _url(table, "address", required=True)
+        return unique_addresses([url]) if url is not None else ()
+    for index, item in enumerate(raw):
+        if not isinstance(item, str) or not item.startswith(_SCHEMES):
+            table.problem("address", f"item {index + 1} must be an http:// or https:// URL")
+            return ()
+    if not raw:
+        table.problem("address", "must name at least one URL")
+    return unique_addresses(raw)
 
 
 def parse_backend(
@@ -164,10 +205,7 @@ def parse_backend(
             timeout=timeout or 10.0,
         )
     elif kind == "vault":
-        if not table.has("address") and environ.get("VAULT_ADDR"):
-            address: str | None = environ["VAULT_ADDR"]
-        else:
-            address = _url(table, "address", required=True)
+        addresses = _addresses(table, environ)
         auth_data = table.table("auth", required=True)
         auth = (
             parse_auth(auth_data, "backend.auth", problems, ctx) if auth_data is not None else None
@@ -177,9 +215,10 @@ def parse_backend(
         namespace = table.string("namespace")
         ca_cert = ctx.file(table, "ca_cert", credential=False) if table.has("ca_cert") else None
         backend = None
-        if address is not None and auth is not None:
+        if addresses and auth is not None:
             backend = VaultBackendConfig(
-                address=address.rstrip("/"),
+                address=addresses[0],
+                addresses=addresses if len(addresses) > 1 else (),
                 auth=auth,
                 kv_mount=kv_mount,
                 kv_version=kv_version,

@@ -27,6 +27,8 @@ class AuthConfig:
     role_id_file: Path | None = None
     secret_id: str | None = field(default=None, repr=False)
     secret_id_file: Path | None = None
+    secret_id_wrapped: bool = False  # secret_id holds a response-wrapping token
+    role_id_only: bool = False  # a role with bind_secret_id=false: no secret_id is sent
     role: str | None = None
     jwt_file: Path = DEFAULT_JWT_FILE
     mount: str | None = None  # auth mount path; None means the method's default
@@ -34,7 +36,7 @@ class AuthConfig:
 
 @dataclass(frozen=True)
 class VaultBackendConfig:
-    address: str
+    address: str  # the first (or only) address
     auth: AuthConfig
     kv_mount: str = "secret"
     kv_version: int = 2
@@ -42,6 +44,13 @@ class VaultBackendConfig:
     ca_cert: Path | None = None
     timeout: float = 10.0
     type: str = "vault"
+    # Every node's address, in the order given; () means just ``address``.
+    addresses: tuple[str, ...] = ()
+
+    @property
+    def all_addresses(self) -> tuple[str, ...]:
+        """The addresses to fail over between, ``address`` first."""
+        return self.addresses or (self.address,)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@
   segment (same rules as targets), else ``RenderError``. A secret that is not a JSON object (an
   AWS plain string or ``SecretBinary``) is written raw to ``<target>``, one file (DESIGN: "a
   non-JSON AWS secret is raw"); an object without fields is an error.
-* ``json``: the fields as canonical JSON (sorted keys, compact, UTF-8), or the raw payload as-is
-  when the secret is not an object.
+* ``json``: the secret's object as canonical JSON (sorted keys, compact, UTF-8) with its JSON
+  types kept (``42``, ``true``, ``null`` and nested objects stay what the backend stored), or
+  the raw payload as-is when the secret is not an object.
 * ``env``: dotenv lines ``KEY="value"`` in sorted order that systemd's ``EnvironmentFile=`` (and
   a POSIX shell's ``.``) read back exactly: keys upper-cased with every character outside
   ``[A-Za-z0-9]`` replaced by ``_`` (as the reader's env backend does) and a leading ``_`` before
@@ -84,7 +85,8 @@ def _render(spec: SecretSpec, data: SecretData) -> dict[str, bytes]:
     if fmt == "json":
         if data.fields is None:
             return {spec.target: _bytes(data.raw)}
-        text = json.dumps(data.fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        obj = _typed_object(data.fields, data.raw)
+        text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return {spec.target: text.encode("utf-8")}
     if fmt == "env":
         text = env_file(
@@ -108,6 +110,18 @@ def _render(spec: SecretSpec, data: SecretData) -> dict[str, bytes]:
             raise RenderError(f"{spec.target}: {exc}") from None
         return {spec.target: text.encode("utf-8")}
     raise RenderError(f"{spec.target}: unknown format {fmt!r}")
+
+
+def _typed_object(fields: Mapping[str, str], raw: str | bytes) -> Mapping[str, object]:
+    """The secret's object with its JSON types: ``fields`` holds every value as text (what the
+    files of ``fields``/``env``/``template`` want), ``raw`` the object as the backend sent it."""
+    try:
+        obj = json.loads(raw)
+    except (ValueError, RecursionError):
+        return fields
+    if isinstance(obj, dict) and obj.keys() == fields.keys():
+        return obj
+    return fields
 
 
 def _render_fields(spec: SecretSpec, data: SecretData) -> dict[str, bytes]:

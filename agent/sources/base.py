@@ -13,8 +13,11 @@ from secrets_agent.sources.result import InvalidResponseError, SecretData, Sourc
 if TYPE_CHECKING:
     from secrets_agent.config.load import AwsBackendConfig, VaultBackendConfig
 
-# A secret larger than this is not a secret but a mistake (AWS caps SecretString at 64 KiB).
-MAX_SECRET_BYTES = 1024 * 1024
+# The most one backend answer's secret may hold: Vault's and OpenBao's default request limit
+# (listener ``max_request_size``, 32 MiB), so no secret written to a server with its defaults
+# is refused here (AWS caps SecretString at 64 KiB). What the agent writes is limited per
+# secret by ``max_bytes`` (default 1 MiB), a documented and settable limit.
+MAX_SECRET_BYTES = 32 * 1024 * 1024
 
 FetchResult = dict[str, SecretData | SourceError]
 
@@ -158,5 +161,7 @@ def check_size(raw: str | bytes, *, path: str) -> None:
     size = len(raw.encode()) if isinstance(raw, str) else len(raw)
     if size > MAX_SECRET_BYTES:
         raise InvalidResponseError(
-            f"secret {path!r}: payload of {size} bytes exceeds {MAX_SECRET_BYTES}", path=path
+            f"secret {path!r}: the backend's answer holds {size} bytes, more than the"
+            f" {MAX_SECRET_BYTES // 2**20} MiB one secret may have",
+            path=path,
         )

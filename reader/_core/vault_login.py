@@ -30,7 +30,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
 
-from .credentials import read_credential_file
+from .credentials import CredentialFileError, read_credential_file
 
 RENEW_FRACTION = 2 / 3  # renew-self at this fraction of the TTL
 RELOGIN_FRACTION = 0.9  # a token that cannot be renewed is replaced at this fraction
@@ -161,7 +161,8 @@ class AppRoleLogin:
     With ``secret_id_wrapped``, the configured secret_id is a response-wrapping token (the
     recommended way to deliver one): it is unwrapped once through ``sys/wrapping/unwrap``, the
     secret_id it held is kept in memory for later logins and the spent wrapping token is never
-    sent again; a new wrapping token in the file is unwrapped when it appears.
+    sent again; a new wrapping token in the file is unwrapped when it appears. A refused token
+    is replaced at once (``Replacement.CERTAIN``) when ``secret_id_file`` holds something new.
     """
 
     role_id: str | None = field(default=None, repr=False)
@@ -173,6 +174,7 @@ class AppRoleLogin:
     method: str = "approle"
     _wrapping_token: str | None = field(default=None, repr=False, compare=False)
     _unwrapped: str | None = field(default=None, repr=False, compare=False)
+    _file_content: str | None = field(default=None, repr=False, compare=False)
 
     def login(self, client: Any) -> tuple[str, Lease]:
         role_id = self.role_id
@@ -182,7 +184,7 @@ class AppRoleLogin:
             raise ValueError("no AppRole role_id configured")
         secret_id = self.secret_id
         if not secret_id and self.secret_id_file is not None:
-            secret_id = read_credential_file(self.secret_id_file, "secret_id")
+            secret_id = self._file_content = read_credential_file(self.secret_id_file, "secret_id")
         if secret_id and self.secret_id_wrapped:
             secret_id = self._unwrap(client, secret_id)
         response = client.auth.approle.login(
@@ -202,6 +204,13 @@ class AppRoleLogin:
         return self._unwrapped
 
     def replacement(self, token: str) -> Replacement:
+        if self.secret_id is None and self.secret_id_file is not None:
+            try:
+                content = read_credential_file(self.secret_id_file, "secret_id")
+            except CredentialFileError:
+                return Replacement.POSSIBLE  # the login will say what is wrong with the file
+            if content != self._file_content:
+                return Replacement.CERTAIN
         return Replacement.POSSIBLE
 
 

@@ -9,6 +9,10 @@ Kubernetes. The token is renewed at two thirds of its TTL (checked on each cache
 replaced by a new login; on a 401/403 answer to a read (a dead token looks like any refusal on
 OpenBao) the manager logs in again (or re-reads a changed token file) and retries once.
 
+``VAULT_ADDR`` may name several nodes of a cluster, separated by commas: requests go to the
+node that answered last, and a read or login that gets no answer, a 5xx or a standby's answer
+is tried at the next node (``_core.vault_addresses``).
+
 TLS is verified against ``VAULT_CACERT`` when set, else requests' default bundle. A certificate
 that fails verification (unknown CA, wrong host name) raises ``SecretConfigurationError``: it
 is a setup problem, not an outage, so no stale value or agent file is served in its place.
@@ -23,14 +27,17 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._core.values import NestingTooDeepError, field_text
+from .._core.vault_addresses import AddressRing, fails_over, split_addresses
 from .._core.vault_login import TokenKeeper
 from ..config import VaultConfig
 from ..errors import (
     SecretAccessDeniedError,
+    SecretBackendUnavailableError,
     SecretConfigurationError,
     SecretManagerError,
     SecretNotFoundError,
 )
+from ..logger import get_logger
 from ..manager import SecretManager
 from .vault_auth import login_strategy, translated
 from .vault_errors import is_invalid_token, record_answer, translate_vault_error, vault_failure
@@ -76,6 +83,8 @@ class VaultSecretManager(SecretManager):
             environ=env,
             refresh_ahead=refresh_ahead,
         )
+        addresses = split_addresses(self.config.address)
+        self._nodes = AddressRing(addresses) if len(addresses) > 1 else None
         self._strategy = login_strategy(self.config, client)
         self._trust_env = self.config.proxies is None and any(
             env.get(name) or env.get(name.upper()) for name in _PROXY_VARIABLES
@@ -115,7 +124,7 @@ class VaultSecretManager(SecretManager):
         session.verify = verify  # hvac prefers the session's verify over its own argument
         session.hooks["response"].append(record_answer)  # statuses hvac's exceptions lose
         return hvac.Client(
-            url=cfg.address,
+            url=self._nodes.current if self._nodes is not None else cfg.address,
             verify=verify,
             timeout=cfg.timeout,
             proxies=cfg.proxies,
@@ -137,11 +146,31 @@ class VaultSecretManager(SecretManager):
         name = field if secret_path else "value"
         where = f"secret {key!r} (Vault {self.config.kv_mount}/{path} at {self.config.address})"
         try:
-            data = self._read_with_login(path, where)
+            data = self._read_across_nodes(path, where)
         except SecretManagerError as error:
             error.backend, error.key = self.backend, key
             raise
         return self._field(data, name, key, where)
+
+    def _read_across_nodes(self, path: str, where: str) -> Mapping[str, object]:
+        """Read ``path`` at the current node, and at the next ones while nodes give no answer
+        (each node once)."""
+        nodes = self._nodes
+        if nodes is None:
+            return self._read_with_login(path, where)
+        for _ in range(len(nodes) - 1):
+            address = nodes.current
+            try:
+                return self._read_with_login(path, where)
+            except SecretBackendUnavailableError as error:
+                if not _node_failed(error):
+                    raise
+                following = nodes.move_on(address)
+                with self._lock:
+                    if self._client is not None and self._client.url == address:
+                        self._client.url = following
+                get_logger().warning("Vault at %s: %s; trying %s", address, error, following)
+        return self._read_with_login(path, where)
 
     def _read_with_login(self, path: str, where: str) -> Mapping[str, object]:
         """Read ``path``; after a refusal that a new token may cure, once more."""
@@ -195,6 +224,14 @@ class VaultSecretManager(SecretManager):
     def _describe(self) -> str:
         cfg = self.config
         return f"address={cfg.address!r}, kv_mount={cfg.kv_mount!r}, kv_version={cfg.kv_version}"
+
+
+def _node_failed(error: SecretManagerError) -> bool:
+    """Whether the Vault answer (or its absence) behind ``error`` says another node may do
+    better."""
+    cause = error.__cause__
+    failure = vault_failure(cause) if cause is not None else None
+    return failure is not None and fails_over(failure)
 
 
 def _dig(response: object, *names: str) -> object:

@@ -95,6 +95,13 @@ class OpenBaoServer:
         secret = client.auth.approle.generate_secret_id(role, mount_point=mount)
         return str(role_id), str(secret["data"]["secret_id"])
 
+    def wrapped_secret_id(self, mount: str, role: str, wrap_ttl: str = "5m") -> str:
+        """A new secret_id for ``role``, response-wrapped: the wrapping token."""
+        answer = self.client().auth.approle.generate_secret_id(
+            role, mount_point=mount, wrap_ttl=wrap_ttl
+        )
+        return str(answer["wrap_info"]["token"])
+
     def stop(self) -> None:
         self._process.terminate()
         try:

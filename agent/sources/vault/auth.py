@@ -43,6 +43,7 @@ def login_strategy(auth: AuthConfig) -> LoginStrategy:
             role_id_file=auth.role_id_file,
             secret_id=auth.secret_id,
             secret_id_file=auth.secret_id_file,
+            secret_id_wrapped=auth.secret_id_wrapped,
             mount=auth.mount or "approle",
         )
     if auth.method == "kubernetes":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from libs.secrets._core import vault_answers
 from libs.secrets._core.failures import Failure, FailureKind, parse_retry_after
+from libs.secrets._core.vault_addresses import fails_over
 from libs.secrets.backends.vault_errors import (
     cert_verification_reason,
     is_invalid_token,
@@ -26,6 +27,7 @@ from libs.secrets.backends.vault_errors import (
 )
 from secrets_agent.sources.result import (
     AuthenticationError,
+    BackendUnavailableError,
     ConfigurationError,
     InvalidResponseError,
     SecretMissingError,
@@ -34,6 +36,7 @@ from secrets_agent.sources.result import (
 )
 
 __all__ = [
+    "NodeUnavailableError",
     "TLSVerificationError",
     "is_invalid_token",
     "last_retry_after",
@@ -44,6 +47,11 @@ __all__ = [
     "tls_verification_error",
     "vault_detail",
 ]
+
+
+class NodeUnavailableError(BackendUnavailableError):
+    """This Vault node gave no usable answer (no connection, a timeout, a 5xx, a standby's
+    redirect): another node of the cluster may answer (``libs.secrets._core.vault_addresses``)."""
 
 
 class TLSVerificationError(ConfigurationError):
@@ -105,6 +113,8 @@ def source_error(
         message = f"Vault unavailable while {where}{suffix}"
     else:
         message = f"Vault unavailable ({status}) while {where}{suffix}"
+    if fails_over(failure):
+        return NodeUnavailableError(message, path=path, retry_after=failure.retry_after)
     return error_of(failure, message, path=path)
 
 

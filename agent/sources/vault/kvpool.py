@@ -28,7 +28,11 @@ from secrets_agent.sources.result import (
     InvalidResponseError,
     SourceError,
 )
-from secrets_agent.sources.vault.errors import source_error, tls_verification_error
+from secrets_agent.sources.vault.errors import (
+    NodeUnavailableError,
+    source_error,
+    tls_verification_error,
+)
 from secrets_agent.sources.vault.wire import Connection, Response
 
 _UNSAFE_IN_HEADER = frozenset("\r\n\0")
@@ -125,7 +129,7 @@ class KvConnectionPool:
                 response = conn.get(request)
         except TimeoutError:
             _discard(conn)
-            raise BackendUnavailableError(f"Vault timed out while {where}", path=secret) from None
+            raise NodeUnavailableError(f"Vault timed out while {where}", path=secret) from None
         except ssl.SSLCertVerificationError as exc:
             _discard(conn)
             reason = " ".join(str(exc.verify_message or "certificate verify failed").split())
@@ -134,8 +138,9 @@ class KvConnectionPool:
             ) from None
         except (OSError, http.client.HTTPException) as exc:
             _discard(conn)
-            raise BackendUnavailableError(
-                f"cannot connect to Vault while {where} ({type(exc).__name__})", path=secret
+            raise NodeUnavailableError(
+                f"cannot connect to Vault at {self._address} while {where} ({type(exc).__name__})",
+                path=secret,
             ) from None
         except BaseException:
             _discard(conn)

@@ -3,6 +3,11 @@
 hvac logs in and keeps the token alive (``auth``) on one reused requests session; KV reads
 go through ``kvpool``'s lean keep-alive pool, a few times cheaper in CPU per read. When a
 proxy applies to the address, or an hvac client is injected, reads go through hvac instead.
+
+With several addresses (a cluster's nodes), every request goes to the current one; a node
+that gives no usable answer (``NodeUnavailableError``) hands the request to the next, which
+then stays current (``libs.secrets._core.vault_addresses``). A read or a login tries each node
+at most once.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import hvac
 import requests
 import requests.adapters
 import requests.utils
+from libs.secrets._core.vault_addresses import AddressRing
 from secrets_agent.sources.base import FetchResult, data_from_object, fetch_concurrently
 from secrets_agent.sources.result import (
     AccessDeniedError,
@@ -24,6 +30,7 @@ from secrets_agent.sources.result import (
 )
 from secrets_agent.sources.vault.auth import VaultAuth
 from secrets_agent.sources.vault.errors import (
+    NodeUnavailableError,
     is_invalid_token,
     map_vault_error,
     record_response_hook,
@@ -71,14 +78,15 @@ class VaultSource:
         self._config = config
         self._concurrency = max(1, concurrency)
         self._session: requests.Session | None = None
-        self._kv: KvConnectionPool | None = None
+        self._pools: dict[str, KvConnectionPool] = {}
+        self.addresses = AddressRing(config.all_addresses)
         if client is None:
             verify: str | bool = str(config.ca_cert) if config.ca_cert else True
             self._session = build_session(
                 config.address, pool_size=self._concurrency, verify=verify
             )
             client = hvac.Client(
-                url=config.address,
+                url=self.addresses.current,
                 token="",  # never picked up from VAULT_TOKEN or ~/.vault-token
                 verify=verify,
                 timeout=config.timeout,
@@ -86,13 +94,16 @@ class VaultSource:
                 namespace=config.namespace,
             )
             if not self._session.proxies:
-                self._kv = KvConnectionPool(
-                    config.address,
-                    timeout=config.timeout,
-                    size=self._concurrency,
-                    ca_cert=config.ca_cert,
-                    namespace=config.namespace,
-                )
+                self._pools = {
+                    address: KvConnectionPool(
+                        address,
+                        timeout=config.timeout,
+                        size=self._concurrency,
+                        ca_cert=config.ca_cert,
+                        namespace=config.namespace,
+                    )
+                    for address in self.addresses.addresses
+                }
         self._client = client
         self.auth = VaultAuth(client, config.auth)
 
@@ -100,28 +111,62 @@ class VaultSource:
         """Read each KV path; ``version_stage`` has no meaning for Vault and is ignored."""
         return fetch_concurrently(paths, self._fetch_one, concurrency=self._concurrency)
 
+    def pool(self, address: str | None = None) -> KvConnectionPool | None:
+        """The keep-alive pool of ``address`` (default: the current node); None when reads go
+        through hvac."""
+        return self._pools.get(address or self.addresses.current)
+
     def maintain(self) -> float | None:
         """Renew or replace the token if due; return seconds until the next call is useful."""
-        try:
-            self.auth.ensure()
-        except SourceError as exc:
-            log.warning("Vault token maintenance failed: %s", exc)
-            return 5.0
-        return self.auth.seconds_until_due()
+        for attempt in range(len(self.addresses)):
+            address = self.addresses.current
+            try:
+                self.auth.ensure()
+            except NodeUnavailableError as exc:
+                last_node = attempt == len(self.addresses) - 1
+                if last_node or not self._move_on(address, exc):
+                    log.warning("Vault token maintenance failed: %s", exc)
+                    return 5.0
+            except SourceError as exc:
+                log.warning("Vault token maintenance failed: %s", exc)
+                return 5.0
+            else:
+                return self.auth.seconds_until_due()
+        return 5.0
 
     def close(self) -> None:
         """Close the HTTP session and the KV connections."""
-        if self._kv is not None:
-            self._kv.close()
+        for pool in self._pools.values():
+            pool.close()
         if self._session is not None:
             self._session.close()
 
     def _fetch_one(self, path: str) -> SecretData | SourceError:
+        """Read ``path`` at the current node; on to the next while nodes give no answer."""
+        for _ in range(len(self.addresses) - 1):
+            address = self.addresses.current
+            result = self._fetch_at(address, path)
+            if not isinstance(result, NodeUnavailableError) or not self._move_on(address, result):
+                return result
+        return self._fetch_at(self.addresses.current, path)
+
+    def _move_on(self, address: str, error: SourceError) -> bool:
+        """After ``address`` gave no answer: point the client at the next node. False when
+        there is no other node."""
+        if len(self.addresses) < 2:
+            return False
+        following = self.addresses.move_on(address)
+        if following != address and self._client.url == address:
+            self._client.url = following
+            log.warning("Vault at %s: %s; trying %s", address, error, following)
+        return True
+
+    def _fetch_at(self, address: str, path: str) -> SecretData | SourceError:
         try:
             self.auth.ensure()
             token = self.auth.token
             try:
-                return self._read(path, token)
+                return self._read(address, path, token)
             except (
                 hvac.exceptions.Forbidden,
                 hvac.exceptions.Unauthorized,
@@ -131,21 +176,22 @@ class VaultSource:
                 said_invalid = isinstance(exc, InvalidTokenError) or is_invalid_token(exc)
                 if not self.auth.replace_refused(token, said_invalid=said_invalid):
                     raise
-                return self._read(path, self.auth.token)
+                return self._read(address, path, self.auth.token)
         except SourceError as exc:
             if exc.path is None:
                 exc.path = path
             return exc
         except Exception as exc:
-            return map_vault_error(exc, path=path, action="reading", address=self._config.address)
+            return map_vault_error(exc, path=path, action="reading", address=address)
 
-    def _read(self, path: str, token: str | None) -> SecretData:
+    def _read(self, address: str, path: str, token: str | None) -> SecretData:
         mount = self._config.kv_mount
         v1 = self._config.kv_version == 1
         response: Any
-        if self._kv is not None:
+        pool = self._pools.get(address)
+        if pool is not None:
             api_path = f"{mount}/{path}" if v1 else f"{mount}/data/{path}"
-            response = self._kv.get_json(api_path, token or "", secret=path)
+            response = pool.get_json(api_path, token or "", secret=path)
         elif v1:
             response = self._client.secrets.kv.v1.read_secret(path=path, mount_point=mount)
         else:

@@ -18,7 +18,10 @@ from secrets_agent.sources.result import InvalidResponseError
 
 MAX_LINE = 65536
 MAX_HEADERS = 100
-MAX_BODY = 8 * 1024 * 1024  # far above a secret's limit; a guard against a runaway answer
+# A guard against a runaway answer: twice the largest secret (``sources.base.MAX_SECRET_BYTES``,
+# Vault's default 32 MiB request limit), room for JSON escaping and the KV envelope.
+MAX_BODY = 64 * 1024 * 1024
+_OVERSIZED = f"Vault's answer is larger than {MAX_BODY // 2**20} MiB, the most one read accepts"
 
 
 class Response:
@@ -84,7 +87,7 @@ class Connection:
             body = reader.read(MAX_BODY + 1)
             close = True
         if len(body) > MAX_BODY:
-            raise InvalidResponseError("Vault answered with an oversized body")
+            raise InvalidResponseError(_OVERSIZED)
         return Response(status, retry_after if status == 429 else None, body, not close)
 
     def _headers(self, http10: bool) -> tuple[int | None, bool, bool, float | None]:
@@ -103,7 +106,7 @@ class Connection:
             if name == b"content-length":
                 length = int(value)
                 if length < 0 or length > MAX_BODY:
-                    raise InvalidResponseError("Vault answered with an oversized body")
+                    raise InvalidResponseError(_OVERSIZED)
             elif name == b"transfer-encoding":
                 chunked = b"chunked" in value.lower()
             elif name == b"connection":
@@ -128,7 +131,7 @@ class Connection:
                 return b"".join(chunks)
             total += size
             if total > MAX_BODY:
-                raise InvalidResponseError("Vault answered with an oversized body")
+                raise InvalidResponseError(_OVERSIZED)
             chunk = reader.read(size)
             if len(chunk) != size:
                 raise RemoteDisconnected("connection closed inside a chunked body")

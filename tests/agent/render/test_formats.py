@@ -14,6 +14,7 @@ from secrets_agent.config.load import SecretSpec
 from secrets_agent.render.envnames import is_dangerous
 from secrets_agent.render.errors import RenderError
 from secrets_agent.render.formats import env_file, env_key, render
+from secrets_agent.sources.base import data_from_object
 from secrets_agent.sources.result import SecretData
 
 
@@ -307,3 +308,13 @@ def test_env_prefix_names() -> None:
     assert text.startswith('APP_PASSWORD="')
     with pytest.raises(RenderError, match="would set LD_PRELOAD"):
         render(spec(format="env", env_prefix="LD_"), SecretData(fields={"preload": "x"}, raw="{}"))
+
+
+def test_json_keeps_the_backends_json_types() -> None:
+    obj = {"n": 42, "t": True, "z": None, "f": 1.5, "s": "42", "o": {"a": [1]}}
+    data = data_from_object(obj, path="p", version="1")
+    out = render(spec(format="json"), data)
+    assert json.loads(out["db"]) == obj
+    # The text formats still see text: 42 -> "42", true -> "true", null -> "null".
+    env = render(spec(format="env", fields=("n", "t", "z")), data)["db"].decode()
+    assert env == 'N="42"\nT="true"\nZ="null"\n'

@@ -181,7 +181,7 @@ def test_vault_answers(
     session = build_session(server.url, pool_size=1)  # the agent's session, with its hooks
     through_hvac = VaultSource(config, client=hvac.Client(url=server.url, session=session))
     try:
-        assert pooled._kv is not None  # the agent's own keep-alive pool, not hvac
+        assert pooled.pool() is not None  # the agent's own keep-alive pool, not hvac
         hint = float(answer[1]["Retry-After"]) if "Retry-After" in answer[1] else None
         kinds = {
             "reader": _reader_kind(lambda: reader.get_secret("p/f")),

@@ -64,6 +64,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
         "VAULT_ROLE_ID",
         "VAULT_SECRET_ID",
         "VAULT_SECRET_ID_FILE",
+        "VAULT_SECRET_ID_WRAPPED",
         "VAULT_K8S_ROLE",
         "VAULT_K8S_TOKEN_FILE",
         "VAULT_NAMESPACE",

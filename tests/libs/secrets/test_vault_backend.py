@@ -93,9 +93,15 @@ def test_approle_bad_secret_id_is_access_denied(vault: Any) -> None:
     assert "wrong" not in str(info.value)
 
 
-def test_approle_needs_a_secret_id(vault: Any) -> None:
+def test_a_wrapped_secret_id_needs_the_wrapping_token(vault: Any) -> None:
     with pytest.raises(SecretConfigurationError, match="VAULT_SECRET_ID"):
-        VaultSecretManager({"address": vault.url, "role_id": "r"})
+        VaultSecretManager({"address": vault.url, "role_id": "r", "secret_id_wrapped": "true"})
+
+
+def test_secret_id_wrapped_must_be_a_flag(vault: Any) -> None:
+    config = {"address": vault.url, "role_id": "r", "secret_id": "s", "secret_id_wrapped": "x"}
+    with pytest.raises(SecretConfigurationError, match="secret_id_wrapped"):
+        VaultSecretManager(config)
 
 
 def test_kubernetes_auth(vault: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -102,3 +102,47 @@ def test_a_login_failure_carries_the_servers_reason(openbao: Any) -> None:
         manager.get_secret("reader/x/k")
     assert "invalid" in str(info.value) and "secret" in str(info.value).lower()
     assert "wrong" not in str(info.value)
+
+
+def test_a_wrapped_secret_id_from_the_environment(
+    openbao: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    openbao.put_secret("reader/wrapped", {"k": "v"})
+    policy = openbao.policy("reader-wrapped", "secret/data/reader/wrapped")
+    role_id, _ = openbao.enable_approle("approle", "reader-wrapped", policy)
+    wrapping_file = tmp_path / "secret_id"
+    wrapping_file.write_text(openbao.wrapped_secret_id("approle", "reader-wrapped"))
+    monkeypatch.setenv("VAULT_ADDR", openbao.url)
+    monkeypatch.setenv("VAULT_ROLE_ID", role_id)
+    monkeypatch.setenv("VAULT_SECRET_ID_FILE", str(wrapping_file))
+    monkeypatch.setenv("VAULT_SECRET_ID_WRAPPED", "true")
+    with VaultSecretManager(ttl_seconds=0) as manager:
+        assert manager.get_secret("reader/wrapped/k") == "v"
+        first = manager._client.token
+        openbao.revoke_token(first)  # the re-login uses the secret_id kept in memory
+        assert manager.get_secret("reader/wrapped/k") == "v"
+        assert manager._client.token != first
+
+
+def test_a_role_without_bound_secret_id_needs_only_vault_role_id(
+    openbao: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    openbao.put_secret("reader/roleonly", {"k": "v"})
+    policy = openbao.policy("reader-roleonly", "secret/data/reader/roleonly")
+    role_id, _ = openbao.enable_approle(
+        "approle", "reader-roleonly", policy, bind_secret_id=False,
+        token_bound_cidrs=["127.0.0.1/32"],
+    )  # fmt: skip
+    monkeypatch.setenv("VAULT_ADDR", openbao.url)
+    monkeypatch.setenv("VAULT_ROLE_ID", role_id)
+    with VaultSecretManager(ttl_seconds=0) as manager:
+        assert manager.get_secret("reader/roleonly/k") == "v"
+
+
+def test_a_role_that_needs_a_secret_id_says_so(openbao: Any) -> None:
+    role_id, _ = openbao.enable_approle("approle", "reader-needs", "default")
+    with (
+        VaultSecretManager({"address": openbao.url, "role_id": role_id}) as manager,
+        pytest.raises(SecretAccessDeniedError, match="secret_id"),
+    ):
+        manager.get_secret("reader/x/k")

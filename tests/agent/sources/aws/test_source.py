@@ -15,6 +15,7 @@ from secrets_agent.config.load import AwsBackendConfig
 from secrets_agent.logs import configure_logging
 from secrets_agent.sources import create_source
 from secrets_agent.sources.aws.source import AwsSource, data_from_value
+from secrets_agent.sources.base import MAX_SECRET_BYTES
 from secrets_agent.sources.result import (
     AccessDeniedError,
     BackendUnavailableError,
@@ -155,7 +156,7 @@ def test_connection_refused_is_unavailable(aws_env: str) -> None:
         {"SecretString": 5},
         {"VersionId": 1, "SecretString": "x"},
         {"VersionId": "v"},
-        {"SecretString": "y" * (1024 * 1024 + 1)},
+        {"SecretString": "y" * (MAX_SECRET_BYTES + 1)},
         ["not", "a", "dict"],
     ],
 )

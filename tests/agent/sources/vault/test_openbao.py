@@ -3,6 +3,8 @@ classified the same way as by the reader."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,9 @@ import pytest
 from libs.secrets import VaultSecretManager
 from libs.secrets._core.failures import FailureKind
 from libs.secrets.errors import SecretAccessDeniedError, SecretNotFoundError
-from secrets_agent.config.load import AuthConfig, VaultBackendConfig
+from secrets_agent.config.load import AuthConfig, SecretSpec, VaultBackendConfig, parse_config
+from secrets_agent.render.errors import RenderError
+from secrets_agent.render.formats import render
 from secrets_agent.sources import create_source
 from secrets_agent.sources.result import AuthenticationError, SecretData, SourceError
 from secrets_agent.sources.vault.source import VaultSource
@@ -140,3 +144,134 @@ def test_an_expired_token_is_replaced_from_the_token_file(openbao: Any, tmp_path
         assert isinstance(source.fetch_many(["agent/expiring"])["agent/expiring"], SecretData)
     finally:
         source.close()
+
+
+def test_a_wrapped_secret_id_from_the_config_is_unwrapped_once(
+    openbao: Any, tmp_path: Path
+) -> None:
+    """``secret_id_wrapped = true``: the file holds a wrapping token, unwrapped at the first
+    login; a re-login after the token died uses the secret_id kept in memory."""
+    openbao.put_secret("agent/wrapped", {"k": "v"})
+    policy = openbao.policy("agent-wrapped", "secret/data/agent/wrapped")
+    role_id, _ = openbao.enable_approle("approle", "agent-wrapped", policy)
+    wrapping_file = tmp_path / "secret_id"
+    wrapping_file.write_text(openbao.wrapped_secret_id("approle", "agent-wrapped"))
+    config = parse_config(
+        {
+            "agent": {"output_dir": str(tmp_path / "out"), "allow_non_tmpfs": True},
+            "backend": {
+                "type": "vault",
+                "address": openbao.url,
+                "auth": {
+                    "method": "approle",
+                    "role_id": role_id,
+                    "secret_id_file": str(wrapping_file),
+                    "secret_id_wrapped": True,
+                },
+            },
+            "secrets": [{"path": "agent/wrapped"}],
+        },
+        environ={},
+    )
+    assert isinstance(config.backend, VaultBackendConfig)
+    source = _source(openbao, config.backend.auth)
+    try:
+        assert isinstance(source.fetch_many(["agent/wrapped"])["agent/wrapped"], SecretData)
+        first = source.auth.token
+        openbao.revoke_token(first)  # the wrapping token is spent: a re-login must not need it
+        assert isinstance(source.fetch_many(["agent/wrapped"])["agent/wrapped"], SecretData)
+        assert source.auth.token != first
+        # A new wrapping token in the file is a new credential: used at the next refusal at
+        # once (no wait for the refusal-login interval), unwrapped and so spent.
+        second = openbao.wrapped_secret_id("approle", "agent-wrapped")
+        wrapping_file.write_text(second)
+        openbao.revoke_token(source.auth.token)
+        assert isinstance(source.fetch_many(["agent/wrapped"])["agent/wrapped"], SecretData)
+        with pytest.raises(Exception, match="wrapping token"):
+            openbao.client().sys.unwrap(second)
+    finally:
+        source.close()
+
+
+def test_a_spent_wrapping_token_fails_with_the_servers_reason(openbao: Any) -> None:
+    role_id, _ = openbao.enable_approle("approle", "agent-spent", "default")
+    wrapping = openbao.wrapped_secret_id("approle", "agent-spent")
+    openbao.client().sys.unwrap(wrapping)  # someone else unwrapped it first
+    auth = AuthConfig(method="approle", role_id=role_id, secret_id=wrapping, secret_id_wrapped=True)
+    source = _source(openbao, auth)
+    try:
+        result = source.fetch_many(["agent/x"])["agent/x"]
+    finally:
+        source.close()
+    assert isinstance(result, AuthenticationError)
+    assert "approle login" in str(result) and "wrapping token" in str(result)
+    assert wrapping not in str(result)
+
+
+def test_a_role_without_bound_secret_id_logs_in_with_role_id_only(
+    openbao: Any, tmp_path: Path
+) -> None:
+    openbao.put_secret("agent/roleonly", {"k": "v"})
+    policy = openbao.policy("agent-roleonly", "secret/data/agent/roleonly")
+    role_id, _ = openbao.enable_approle(
+        "approle", "agent-roleonly", policy, bind_secret_id=False,
+        token_bound_cidrs=["127.0.0.1/32"],  # a role without secret_id needs a constraint
+    )  # fmt: skip
+    role_id_file = tmp_path / "role_id"
+    role_id_file.write_text(role_id)
+    config = parse_config(
+        {
+            "agent": {"output_dir": str(tmp_path / "out"), "allow_non_tmpfs": True},
+            "backend": {
+                "type": "vault",
+                "address": openbao.url,
+                "auth": {
+                    "method": "approle",
+                    "role_id_file": str(role_id_file),
+                    "role_id_only": True,
+                },
+            },
+            "secrets": [{"path": "agent/roleonly"}],
+        },
+        environ={"CREDENTIALS_DIRECTORY": str(tmp_path)},  # no secret_id fallback used
+    )
+    assert isinstance(config.backend, VaultBackendConfig)
+    assert config.backend.auth.secret_id_file is None
+    source = _source(openbao, config.backend.auth)
+    try:
+        assert isinstance(source.fetch_many(["agent/roleonly"])["agent/roleonly"], SecretData)
+    finally:
+        source.close()
+
+
+def test_a_value_over_one_mib_is_read_and_limited_only_by_max_bytes(openbao: Any) -> None:
+    """The server takes a 3 MiB value; the agent reads it, and what it writes is bounded by the
+    documented per-secret ``max_bytes`` (default 1 MiB), which names itself when it refuses."""
+    value = "v" * (3 * 1024 * 1024)
+    openbao.put_secret("agent/large", {"pem": value})
+    source = _source(openbao, AuthConfig(method="token", token=openbao.root_token))
+    try:
+        data = source.fetch_many(["agent/large"])["agent/large"]
+    finally:
+        source.close()
+    assert isinstance(data, SecretData)
+    spec = SecretSpec(path="agent/large", target="large")
+    with pytest.raises(RenderError, match="max_bytes"):
+        render(spec, data)
+    files = render(dataclasses.replace(spec, max_bytes=4 * 1024 * 1024), data)
+    assert files == {"large/pem": value.encode()}
+
+
+def test_format_json_keeps_the_types_openbao_stored(openbao: Any) -> None:
+    stored = {"port": 5432, "tls": True, "replica": None, "ratio": 0.5, "tags": ["a"], "pw": "x"}
+    openbao.put_secret("agent/typed", stored)
+    source = _source(openbao, AuthConfig(method="token", token=openbao.root_token))
+    try:
+        data = source.fetch_many(["agent/typed"])["agent/typed"]
+    finally:
+        source.close()
+    assert isinstance(data, SecretData)
+    spec = SecretSpec(path="agent/typed", target="typed", format="json")
+    assert json.loads(render(spec, data)["typed"]) == stored
+    fields = render(dataclasses.replace(spec, format="fields"), data)
+    assert fields["typed/port"] == b"5432" and fields["typed/replica"] == b"null"

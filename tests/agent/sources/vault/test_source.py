@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from secrets_agent.config.load import AuthConfig, VaultBackendConfig
 from secrets_agent.sources import create_source
+from secrets_agent.sources.base import MAX_SECRET_BYTES
 from secrets_agent.sources.result import (
     AccessDeniedError,
     AuthenticationError,
@@ -190,7 +191,7 @@ def _fake_client(read: Any) -> Any:
         {"data": {"data": {"k": "v"}, "metadata": {"version": "1"}}},
         {"data": "nope"},
         "not json at all",
-        {"data": {"data": {"k": "x" * (1024 * 1024 + 1)}, "metadata": {"version": 1}}},
+        {"data": {"data": {"k": "x" * (MAX_SECRET_BYTES + 1)}, "metadata": {"version": 1}}},
     ],
 )
 def test_malformed_responses_are_invalid_for_that_secret_only(body: Any) -> None:
@@ -222,15 +223,16 @@ def test_kv_reads_share_a_few_keep_alive_connections(vault: Any) -> None:
     for i in range(40):
         vault.put_secret(f"k/{i}", {"v": str(i)})
     source = _source(vault, _token(vault))
-    assert source._kv is not None
+    pool = source.pool()
+    assert pool is not None
     vault.reset_counters()
     results = source.fetch_many([f"k/{i}" for i in range(40)])
     assert all(isinstance(r, SecretData) for r in results.values())
     assert results["k/7"].fields == {"v": "7"}  # type: ignore[union-attr]
     assert ("GET", "/v1/secret/data/k/7") in vault.requests
-    assert 1 <= source._kv.opened <= 4  # concurrency 4: one connection per worker at most
+    assert 1 <= pool.opened <= 4  # concurrency 4: one connection per worker at most
     source.fetch_many([f"k/{i}" for i in range(40)])
-    assert source._kv.opened <= 4  # reused by the next sync
+    assert pool.opened <= 4  # reused by the next sync
 
 
 def test_a_dropped_keep_alive_connection_is_retried_once(vault: Any) -> None:
@@ -289,5 +291,6 @@ def test_close_closes_the_kv_connections(vault: Any) -> None:
     source = _source(vault, _token(vault))
     assert isinstance(source.fetch_many(["x"])["x"], SecretData)
     source.close()
-    assert source._kv is not None and source._kv._idle == []
+    pool = source.pool()
+    assert pool is not None and pool._idle == []
     assert isinstance(source.fetch_many(["x"])["x"], BackendUnavailableError)

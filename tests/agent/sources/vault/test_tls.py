@@ -113,7 +113,7 @@ def test_kv_reads_reuse_one_verified_connection(tls_vault: VaultDevServer, pki: 
         for name in ("a", "b", "c"):
             result = source.fetch_many([name])[name]
             assert isinstance(result, SecretData) and result.fields == {"k": name}
-        assert source._kv is not None and source._kv.opened == 1
+        assert (pool := source.pool()) is not None and pool.opened == 1
     finally:
         source.close()
 

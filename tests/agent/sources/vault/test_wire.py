@@ -95,7 +95,7 @@ def test_connection_close_and_drops(server: Server) -> None:
 def test_oversized_and_malformed_answers(server: Server) -> None:
     port, replies, _ = server
     replies += [b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n", b"garbage\r\n\r\n"]
-    with pytest.raises(InvalidResponseError):
+    with pytest.raises(InvalidResponseError, match="larger than 64 MiB, the most one read"):
         _conn(port).get(REQUEST)
     import http.client
 

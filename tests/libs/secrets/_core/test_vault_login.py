@@ -172,6 +172,21 @@ def test_a_token_the_server_calls_invalid_is_replaced_whatever_the_interval() ->
     assert keeper.replace_refused("t2", said_invalid=True) is True and keeper.token == "t3"
 
 
+def test_a_changed_secret_id_file_is_used_at_once_whatever_the_interval(tmp_path: Path) -> None:
+    client, clock = FakeClient(), Clock()
+    secret_file = tmp_path / "secret_id"
+    secret_file.write_text("sid-1")
+    strategy = AppRoleLogin(role_id="r", secret_id_file=secret_file)
+    keeper = TokenKeeper(client, strategy, clock=clock)
+    keeper.ensure()
+    assert keeper.replace_refused("t1") is True  # the first refusal-driven login
+    assert keeper.replace_refused("t2") is False  # the same file: wait out the interval
+    secret_file.write_text("sid-2")
+    assert keeper.replace_refused("t2") is True and keeper.token == "t3"
+    assert strategy._file_content == "sid-2"
+    assert "sid-2" not in repr(strategy)
+
+
 def test_strategies_keep_credentials_out_of_repr() -> None:
     assert "s.secret" not in repr(StaticToken(token="s.secret"))
     shown = repr(AppRoleLogin(role_id="role-x", secret_id="sid-x"))
