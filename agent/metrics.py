@@ -72,25 +72,68 @@ def _labels(labels: Mapping[str, str]) -> str:
     return "{" + inner + "}"
 
 
-def _secret_samples(state: SecretState, now: float) -> dict[str, float | None]:
-    fetched = state.fetched_at
-    return {
-        "secrets_agent_last_success_timestamp_seconds": fetched,
-        "secrets_agent_secret_age_seconds": None if fetched is None else max(0.0, now - fetched),
-        "secrets_agent_last_change_timestamp_seconds": state.changed_at,
-        "secrets_agent_next_refresh_timestamp_seconds": state.next_refresh_at,
-        "secrets_agent_fetch_errors_total": state.errors_total,
-        "secrets_agent_consecutive_failures": state.consecutive_failures,
-        "secrets_agent_fetch_duration_seconds": state.fetch_seconds,
-        "secrets_agent_secret_missing": int(state.missing),
-    }
+_AGE = "secrets_agent_secret_age_seconds"
+# The per-secret metrics whose samples depend on the state only (not on ``now``), in order.
+_STATIC = tuple(name for name in _PER_SECRET if name != _AGE)
+
+
+def _static_samples(state: SecretState) -> tuple[float | None, ...]:
+    return (
+        state.fetched_at,
+        state.changed_at,
+        state.next_refresh_at,
+        state.errors_total,
+        state.consecutive_failures,
+        state.fetch_seconds,
+        int(state.missing),
+    )
+
+
+class MetricsLines:
+    """Per-secret sample lines, rendered again only for a state object not seen before.
+
+    The daemon replaces a secret's ``SecretState`` on every change and never mutates one in
+    place, so identity tells whether the cached lines still hold; a flush then costs a join of
+    cached strings plus one age line per secret, not a rendering of every sample.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[SecretState, str, tuple[str | None, ...]]] = {}
+
+    def of(self, state: SecretState) -> tuple[str, tuple[str | None, ...]]:
+        """The state's label text and one line (or None) per metric of ``_STATIC``."""
+        hit = self._cache.get(state.target)
+        if hit is not None and hit[0] is state:
+            return hit[1], hit[2]
+        label = hit[1] if hit is not None else _labels({"target": state.target})
+        lines = tuple(
+            None if value is None else f"{name}{label} {format_value(value)}"
+            for name, value in zip(_STATIC, _static_samples(state), strict=True)
+        )
+        self._cache[state.target] = (state, label, lines)
+        return label, lines
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    def retain(self, targets: Iterable[str]) -> None:
+        """Forget the lines of every target not in ``targets``."""
+        keep = set(targets)
+        for target in [t for t in self._cache if t not in keep]:
+            del self._cache[target]
 
 
 def render_metrics(
-    states: Iterable[SecretState], agent_info: Mapping[str, object], *, now: float
+    states: Iterable[SecretState],
+    agent_info: Mapping[str, object],
+    *,
+    now: float,
+    cache: MetricsLines | None = None,
 ) -> str:
-    """The whole exposition text (ends with a newline)."""
+    """The whole exposition text (ends with a newline). ``cache`` keeps per-secret lines
+    between calls (the publisher passes one)."""
     state_list = list(states)
+    lines_cache = cache if cache is not None else MetricsLines()
     series: dict[str, list[tuple[dict[str, str], float]]] = {name: [] for name in _AGENT}
     series["secrets_agent_up"].append(({}, 1))
     series["secrets_agent_healthy"].append(({}, int(bool(agent_info.get("healthy")))))
@@ -102,27 +145,46 @@ def render_metrics(
         series["secrets_agent_start_time_seconds"].append(({}, started))
     series["secrets_agent_secrets"].append(({}, len(state_list)))
     series["secrets_agent_reload_failed"].append(({}, int(bool(agent_info.get("reload_error")))))
-    series.update({name: [] for name in _PER_SECRET})
-    for state in state_list:
-        for name, value in _secret_samples(state, now).items():
-            if value is not None:
-                series[name].append(({"target": state.target}, value))
-    lines: list[str] = []
+    out: list[str] = []
     for name, samples in series.items():
-        kind, text = _AGENT.get(name) or _PER_SECRET[name]
-        if not samples:
-            continue
-        lines.append(f"# HELP {name} {text}")
-        lines.append(f"# TYPE {name} {kind}")
-        lines.extend(f"{name}{_labels(lab)} {format_value(v)}" for lab, v in samples)
-    return "\n".join(lines) + "\n"
+        kind, text = _AGENT[name]
+        if samples:
+            out.append(f"# HELP {name} {text}\n# TYPE {name} {kind}")
+            out.extend(f"{name}{_labels(lab)} {format_value(v)}" for lab, v in samples)
+    rendered = [lines_cache.of(state) for state in state_list]
+    columns = (
+        dict(zip(_STATIC, zip(*(lines for _, lines in rendered), strict=True), strict=True))
+        if rendered
+        else {}
+    )
+    for name in _PER_SECRET:
+        kind, text = _PER_SECRET[name]
+        if name == _AGE:  # whole seconds: the one sample that moves with ``now``
+            block = [
+                f"{name}{label} {int(max(0.0, now - state.fetched_at))}"
+                for state, (label, _) in zip(state_list, rendered, strict=True)
+                if state.fetched_at is not None
+            ]
+        else:
+            block = [line for line in columns.get(name, ()) if line is not None]
+        if block:
+            out.append(f"# HELP {name} {text}\n# TYPE {name} {kind}")
+            out.extend(block)
+    if cache is not None and len(cache) != len(state_list):
+        cache.retain(state.target for state in state_list)
+    return "\n".join(out) + "\n"
 
 
 def write_metrics(
-    path: Path, states: Iterable[SecretState], agent_info: Mapping[str, object], *, now: float
+    path: Path,
+    states: Iterable[SecretState],
+    agent_info: Mapping[str, object],
+    *,
+    now: float,
+    cache: MetricsLines | None = None,
 ) -> None:
     """Atomically replace ``path`` with the current metrics; raise ``OSError`` on failure."""
-    data = render_metrics(states, agent_info, now=now).encode("utf-8")
+    data = render_metrics(states, agent_info, now=now, cache=cache).encode("utf-8")
     path = Path(path)
     temp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(6)}")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC

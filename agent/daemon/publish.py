@@ -24,6 +24,7 @@ from secrets_agent.daemon.table import SecretTable
 from secrets_agent.notify import Notifier
 
 if TYPE_CHECKING:
+    from secrets_agent.metrics import MetricsLines
     from secrets_agent.writer.writer import SecretWriter
 
 __all__ = ["PUBLISH_INTERVAL", "Publisher", "summary"]
@@ -53,6 +54,7 @@ class Publisher:
         self._order: list[str] = []
         self._states: dict[str, SecretState] = {}
         self._lines: dict[str, str] = {}
+        self._metric_lines: MetricsLines | None = None
         self._writer: SecretWriter | None = None
         self._metrics_file: Path | None = None
         self._backend = backend
@@ -144,9 +146,11 @@ class Publisher:
             log.warning("could not write the status file: %s", exc)
         if self._metrics_file is not None:
             try:
-                from secrets_agent.metrics import write_metrics
+                from secrets_agent.metrics import MetricsLines, write_metrics
 
-                write_metrics(self._metrics_file, states, info, now=now)
+                if self._metric_lines is None:
+                    self._metric_lines = MetricsLines()
+                write_metrics(self._metrics_file, states, info, now=now, cache=self._metric_lines)
             except Exception as exc:
                 log.warning("could not write the metrics file: %s", exc)
 

@@ -123,3 +123,20 @@ def test_write_metrics_failure_leaves_no_temp(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         write_metrics(tmp_path / "missing" / "m.prom", states(), INFO, now=NOW)
     assert os.listdir(tmp_path) == ["m.prom"]
+
+
+def test_cached_lines_render_what_a_fresh_rendering_does() -> None:
+    from dataclasses import replace
+
+    from secrets_agent.metrics import MetricsLines
+
+    cache = MetricsLines()
+    first = states()
+    assert render_metrics(first, INFO, now=NOW, cache=cache) == render_metrics(first, INFO, now=NOW)
+    # A changed secret is a new state object; a removed one leaves the cache; time moves on.
+    second = [replace(first[0], fetched_at=NOW + 5, errors_total=3)]
+    later = NOW + 60
+    cached = render_metrics(second, INFO, now=later, cache=cache)
+    assert cached == render_metrics(second, INFO, now=later)
+    assert len(cache) == 1
+    assert parse(cached)[("secrets_agent_secret_age_seconds", 'target="alpaca"')] == "55"
