@@ -3,7 +3,8 @@
 ``write_metrics`` renders every metric and replaces ``metrics_file`` atomically: a temp file
 ``.<name>.tmp-<random>`` in the same directory (``O_CREAT|O_EXCL|O_NOFOLLOW``, mode 0644 so the
 exporter can read it; it holds no value), then ``os.replace``; the temp file is removed on any
-failure. Per-secret series carry a ``target`` label.
+failure. Per-secret series carry a ``target`` label (never a lease id: leased secrets report
+their expiry and the time until replacement per target).
 """
 
 from __future__ import annotations
@@ -44,6 +45,14 @@ _PER_SECRET = {
     "secrets_agent_consecutive_failures": ("gauge", "Failed fetches since the last success."),
     "secrets_agent_fetch_duration_seconds": ("gauge", "Duration of the last fetch."),
     "secrets_agent_secret_missing": ("gauge", "1 when the backend reports the secret missing."),
+    "secrets_agent_lease_expiry_timestamp_seconds": (
+        "gauge",
+        "Unix time the lease (or certificate) in force ends.",
+    ),
+    "secrets_agent_lease_replace_seconds": (
+        "gauge",
+        "Seconds until the lease (or certificate) is replaced by a new one.",
+    ),
 }
 
 
@@ -83,6 +92,10 @@ def _secret_samples(state: SecretState, now: float) -> dict[str, float | None]:
         "secrets_agent_consecutive_failures": state.consecutive_failures,
         "secrets_agent_fetch_duration_seconds": state.fetch_seconds,
         "secrets_agent_secret_missing": int(state.missing),
+        "secrets_agent_lease_expiry_timestamp_seconds": state.lease_expires_at,
+        "secrets_agent_lease_replace_seconds": (
+            None if state.replace_at is None else max(0.0, state.replace_at - now)
+        ),
     }
 
 

@@ -32,6 +32,7 @@ from secrets_agent.sources.vault.kvpool import InvalidTokenError, KvConnectionPo
 
 if TYPE_CHECKING:
     from secrets_agent.config.load import VaultBackendConfig
+    from secrets_agent.sources.vault.leases import VaultLeases
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,12 @@ class VaultSource:
             log.warning("Vault token maintenance failed: %s", exc)
             return 5.0
         return self.auth.seconds_until_due()
+
+    def leases(self) -> VaultLeases:
+        """Leased reads (issue, renew, revoke) with this source's client and login."""
+        from secrets_agent.sources.vault.leases import VaultLeases
+
+        return VaultLeases(self._client, self.auth, self._config.address)
 
     def close(self) -> None:
         """Close the HTTP session and the KV connections."""
