@@ -144,8 +144,10 @@ def lease_action(state: SecretState, timing: LeaseTiming, now: float) -> str:
 def _lease_points(state: SecretState, timing: LeaseTiming, now: float) -> tuple[float, float]:
     """(Renewal or replacement time, replacement time), not clamped to ``now``.
 
-    The margin is at most ``1 - renew_at`` of the lease's duration, so a lease shorter than the
-    margin is still used for ``renew_at`` of its life instead of being replaced at once.
+    The margin is at most ``1 - renew_at`` of the lease's duration (half that for a renewable
+    lease, so its renewal comes first), so a lease shorter than the margin is still used for
+    ``renew_at`` of its life instead of being replaced at once. A lease at its max TTL is
+    replaced the whole margin before its end.
     """
     expires = state.lease_expires_at
     assert expires is not None
@@ -155,10 +157,11 @@ def _lease_points(state: SecretState, timing: LeaseTiming, now: float) -> tuple[
     duration = max(0.0, expires - start)
     if state.lease_duration and state.lease_id and state.lease_renewable:
         duration = state.lease_duration
-    margin = min(timing.margin, (1.0 - timing.renew_at) * duration)
     point = start + timing.renew_at * duration
-    if state.lease_id and state.lease_renewable:
+    if state.lease_id and state.lease_renewable:  # replaced only if renewals keep failing
+        margin = min(timing.margin, (1.0 - timing.renew_at) / 2 * duration)
         return min(point, expires - margin), expires - margin
+    margin = min(timing.margin, (1.0 - timing.renew_at) * duration)
     replace = min(point, expires - margin)
     return replace, replace
 
