@@ -94,7 +94,8 @@ class BatchRefresher:
                 result = refresh_leased(spec, leased, writer, state, now=now, fetch_seconds=seconds)
                 error = leased if isinstance(leased, SourceError) else None
                 data = leased.data if isinstance(leased, Issued) else None
-                if result.changed and old_lease and spec.revoke_replaced:
+                gone = isinstance(leased, Issued) and leased.old_gone
+                if result.changed and old_lease and spec.revoke_replaced and not gone:
                     released.append((spec, old_lease))
             else:
                 outcome, seconds = outcomes[spec.target]

@@ -65,10 +65,12 @@ class LeaseApi(Protocol):
 
 @dataclass(frozen=True)
 class Issued:
-    """A new lease and the secret it came with."""
+    """A new lease and the secret it came with; ``old_gone``: the server no longer knew the
+    lease it replaces (nothing to release)."""
 
     data: SecretData
     reply: LeaseReply
+    old_gone: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ def fetch_leased(
                 outcome = Renewed(api.renew(state.lease_id, increment), increment)
             except LeaseGoneError as exc:
                 log.info("lease of %s is gone (%s); fetching a new one", spec.target, exc)
-                outcome = Issued(*api.issue(spec.path, spec.method, spec.data))
+                outcome = Issued(*api.issue(spec.path, spec.method, spec.data), old_gone=True)
         else:
             outcome = Issued(*api.issue(spec.path, spec.method, spec.data))
     except SourceError as exc:
