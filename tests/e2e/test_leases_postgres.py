@@ -178,3 +178,24 @@ def test_restart_renews_the_same_lease(
     assert state.lease_expires_at is not None
     assert state.lease_expires_at > entry["lease_expires_at"] + 1  # renewed, not re-issued
     assert can_login(postgres.port, user, password)
+
+
+def test_revoke_on_stop_and_a_new_lease_after_restart(
+    openbao: OpenBaoServer, postgres: PostgresServer, tmp_path: Path, tmpfs_dir: Path
+) -> None:
+    out = tmpfs_dir / "out"
+    config = load_config(_config(tmp_path / "c.toml", out, openbao, extra="revoke_on_stop = true"))
+    agent = Agent(config)
+    assert agent.sync_once().ok
+    user, password = _credential(out)
+    assert can_login(postgres.port, user, password)
+    agent.stop()
+    assert not can_login(postgres.port, user, password)  # revoked: the user is dropped
+
+    again = Agent(config)  # its renewal is refused: the lease is gone, a new one is fetched
+    report = again.sync_once()
+    assert report.ok, report.failed
+    new_user, new_password = _credential(out)
+    assert new_user != user and can_login(postgres.port, new_user, new_password)
+    again.stop()
+    assert not can_login(postgres.port, new_user, new_password)
