@@ -85,6 +85,8 @@ def test_certificate_reissued_before_expiry_as_a_matching_pair(
     assert report.ok, report.failed
     first, key = _read_pair(out)
     assert _matching(first, key)
+    chain = x509.load_pem_x509_certificates((out / "tls" / "ca_chain").read_bytes())
+    assert [c.subject for c in chain] == [first.issuer]  # a PEM bundle, not a JSON list
     state = agent.states()[0]
     assert state.lease_expires_at == first.not_valid_after_utc.timestamp()
     assert state.replace_at is not None and state.replace_at < state.lease_expires_at

@@ -64,7 +64,7 @@ class VaultLeases:
             raise map_vault_error(exc, path=path, action="reading", address=self._address) from None
         if not isinstance(answer, Mapping) or not isinstance(answer.get("data"), Mapping):
             raise InvalidResponseError(f"{path!r}: Vault answered without data", path=path)
-        secret = data_from_object(answer["data"], path=path, version=None)
+        secret = data_from_object(_pem_lists(answer["data"]), path=path, version=None)
         return secret, _reply(answer, path)
 
     def renew(self, lease_id: str, increment: float) -> LeaseReply:
@@ -109,6 +109,17 @@ def _reply(answer: Mapping[str, Any], path: str | None) -> LeaseReply:
         not_before=not_before,
         not_after=not_after,
     )
+
+
+def _pem_lists(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A list of strings (PKI's ``ca_chain``: PEM certificates) becomes one text, one item a
+    line, as a PEM bundle file holds them; every other value is kept."""
+    return {
+        key: "\n".join(value)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value)
+        else value
+        for key, value in data.items()
+    }
 
 
 def _first_error(exc: BaseException) -> str:
