@@ -9,7 +9,7 @@ validity); ``daemon.leases`` turns it into the secret's lease state. Error texts
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ from secrets_agent.sources.base import data_from_object
 from secrets_agent.sources.result import InvalidResponseError, SecretData, SourceError
 from secrets_agent.sources.vault.auth import VaultAuth
 from secrets_agent.sources.vault.certinfo import CertificateError, validity
-from secrets_agent.sources.vault.errors import map_vault_error
+from secrets_agent.sources.vault.errors import is_invalid_token, map_vault_error
 
 __all__ = ["LeaseGoneError", "LeaseReply", "VaultLeases"]
 
@@ -55,11 +55,10 @@ class VaultLeases:
         """Read ``path`` (``GET``, or ``POST`` with ``data`` as the JSON body)."""
         url = f"/v1/{path}"
         try:
-            self._auth.ensure()
             if method == "POST":
-                answer = self._client.adapter.post(url, json=dict(data))
+                answer = self._call(lambda: self._client.adapter.post(url, json=dict(data)))
             else:
-                answer = self._client.adapter.get(url)
+                answer = self._call(lambda: self._client.adapter.get(url))
         except Exception as exc:
             raise map_vault_error(exc, path=path, action="reading", address=self._address) from None
         if not isinstance(answer, Mapping) or not isinstance(answer.get("data"), Mapping):
@@ -70,8 +69,9 @@ class VaultLeases:
     def renew(self, lease_id: str, increment: float) -> LeaseReply:
         """Extend ``lease_id`` by ``increment`` seconds (the server may grant less)."""
         try:
-            self._auth.ensure()
-            answer = self._client.sys.renew_lease(lease_id=lease_id, increment=int(increment))
+            answer = self._call(
+                lambda: self._client.sys.renew_lease(lease_id=lease_id, increment=int(increment))
+            )
         except hvac.exceptions.InvalidRequest as exc:
             raise LeaseGoneError(f"the lease cannot be renewed: {_first_error(exc)}") from None
         except Exception as exc:
@@ -83,10 +83,21 @@ class VaultLeases:
     def revoke(self, lease_id: str) -> None:
         """Revoke ``lease_id`` now (raises a ``SourceError`` on failure)."""
         try:
-            self._auth.ensure()
-            self._client.sys.revoke_lease(lease_id=lease_id)
+            self._call(lambda: self._client.sys.revoke_lease(lease_id=lease_id))
         except Exception as exc:
             raise map_vault_error(exc, path=None, action="revoking a lease") from None
+
+    def _call(self, call: Callable[[], Any]) -> Any:
+        """``call`` with a logged-in client; once more after a new login when the server
+        refused a token it may have dropped (as KV reads do)."""
+        self._auth.ensure()
+        token = self._auth.token
+        try:
+            return call()
+        except (hvac.exceptions.Forbidden, hvac.exceptions.Unauthorized) as exc:
+            if not self._auth.replace_refused(token, said_invalid=is_invalid_token(exc)):
+                raise
+            return call()
 
 
 def _reply(answer: Mapping[str, Any], path: str | None) -> LeaseReply:
