@@ -182,7 +182,7 @@ class Agent:
             runner, self._runner = self._runner, None
         if runner is not None:
             runner.stop(timeout)
-        revoke_on_stop(self._table, self._sources.get)
+            revoke_on_stop(self._table, self._sources.get)  # not after a one-shot sync
         self._publisher.flush(force=True)
         self._writer.close()  # kept directory descriptors; reopened if used again
         self._sources.close()

@@ -185,11 +185,16 @@ def test_revoke_on_stop_and_a_new_lease_after_restart(
 ) -> None:
     out = tmpfs_dir / "out"
     config = load_config(_config(tmp_path / "c.toml", out, openbao, extra="revoke_on_stop = true"))
-    agent = Agent(config)
-    assert agent.sync_once().ok
+    once = Agent(config)  # a one-shot sync (`run --once`) leaves its lease alone
+    assert once.sync_once().ok
+    once.stop()
     user, password = _credential(out)
     assert can_login(postgres.port, user, password)
+    agent = Agent(config)
+    assert agent.sync_once().ok
+    agent.start()
     agent.stop()
+    assert _credential(out) == (user, password)  # renewed
     assert not can_login(postgres.port, user, password)  # revoked: the user is dropped
 
     again = Agent(config)  # its renewal is refused: the lease is gone, a new one is fetched
@@ -197,5 +202,6 @@ def test_revoke_on_stop_and_a_new_lease_after_restart(
     assert report.ok, report.failed
     new_user, new_password = _credential(out)
     assert new_user != user and can_login(postgres.port, new_user, new_password)
+    again.start()
     again.stop()
     assert not can_login(postgres.port, new_user, new_password)
