@@ -20,12 +20,13 @@ from secrets_agent.daemon.changes import ChangeListeners
 from secrets_agent.daemon.fetch import fetch_specs
 from secrets_agent.daemon.leases import Issued, fetch_leased, refresh_leased, release
 from secrets_agent.daemon.onchange import run_on_change
-from secrets_agent.daemon.refresh import refresh
+from secrets_agent.daemon.refresh import RefreshResult, refresh
 from secrets_agent.daemon.table import Done, SecretTable
 from secrets_agent.sources.result import SecretData, SourceError
 
 if TYPE_CHECKING:
     from secrets_agent.config.load import SecretSpec
+    from secrets_agent.daemon.state import SecretState
     from secrets_agent.sources.base import SecretSource
     from secrets_agent.writer.writer import SecretWriter
 
@@ -89,13 +90,8 @@ class BatchRefresher:
             if state is None:
                 continue  # removed by a reload meanwhile
             if spec.kind == "lease":
-                old_lease = state.lease_id
-                leased, seconds = fetch_leased(source, spec, state, now)
-                result = refresh_leased(spec, leased, writer, state, now=now, fetch_seconds=seconds)
-                error = leased if isinstance(leased, SourceError) else None
-                data = leased.data if isinstance(leased, Issued) else None
-                gone = isinstance(leased, Issued) and leased.old_gone
-                if result.changed and old_lease and spec.revoke_replaced and not gone:
+                result, error, data, old_lease = _leased(source, spec, state, writer, now)
+                if old_lease is not None:
                     released.append((spec, old_lease))
             else:
                 outcome, seconds = outcomes[spec.target]
@@ -134,3 +130,22 @@ class BatchRefresher:
                 "SECRETS_AGENT_OUTPUT_DIR": str(writer.output_dir),
             },
         )
+
+
+def _leased(
+    source: SecretSource, spec: SecretSpec, state: SecretState, writer: SecretWriter, now: float
+) -> tuple[RefreshResult, SourceError | None, SecretData | None, str | None]:
+    """Refresh one leased secret: (result, the source's error, the new secret if one was
+    issued, the old lease to release after ``on_change``). A lease is released only once the
+    files hold its replacement, with ``revoke_replaced``, and never one the server said is gone.
+    """
+    old_lease = state.lease_id
+    leased, seconds = fetch_leased(source, spec, state, now)
+    result = refresh_leased(spec, leased, writer, state, now=now, fetch_seconds=seconds)
+    error = leased if isinstance(leased, SourceError) else None
+    data = leased.data if isinstance(leased, Issued) else None
+    gone = isinstance(leased, Issued) and leased.old_gone
+    release_old = result.changed and spec.revoke_replaced and not gone
+    if not release_old or old_lease is None or state.lease_id == old_lease:
+        old_lease = None
+    return result, error, data, old_lease

@@ -160,8 +160,6 @@ def refresh_leased(
     result = refresh(spec, outcome.data, writer, state, now=now, fetch_seconds=fetch_seconds)
     if result.ok:
         _apply(state, outcome.reply, now, increment=None)
-        if not result.changed:  # a new lease always means new files; say so anyway
-            result = RefreshResult(ok=True, changed=True, written=result.written)
     return result
 
 
