@@ -44,6 +44,14 @@ _PER_SECRET = {
     "secrets_agent_consecutive_failures": ("gauge", "Failed fetches since the last success."),
     "secrets_agent_fetch_duration_seconds": ("gauge", "Duration of the last fetch."),
     "secrets_agent_secret_missing": ("gauge", "1 when the backend reports the secret missing."),
+    "secrets_agent_lease_expiry_timestamp_seconds": (
+        "gauge",
+        "Unix time the lease (or certificate) in force ends.",
+    ),
+    "secrets_agent_lease_replace_seconds": (
+        "gauge",
+        "Seconds until the lease (or certificate) is replaced by a new one.",
+    ),
 }
 
 
@@ -73,8 +81,9 @@ def _labels(labels: Mapping[str, str]) -> str:
 
 
 _AGE = "secrets_agent_secret_age_seconds"
+_REPLACE = "secrets_agent_lease_replace_seconds"
 # The per-secret metrics whose samples depend on the state only (not on ``now``), in order.
-_STATIC = tuple(name for name in _PER_SECRET if name != _AGE)
+_STATIC = tuple(name for name in _PER_SECRET if name not in (_AGE, _REPLACE))
 
 
 def _static_samples(state: SecretState) -> tuple[float | None, ...]:
@@ -86,6 +95,7 @@ def _static_samples(state: SecretState) -> tuple[float | None, ...]:
         state.consecutive_failures,
         state.fetch_seconds,
         int(state.missing),
+        state.lease_expires_at,
     )
 
 
@@ -159,11 +169,17 @@ def render_metrics(
     )
     for name in _PER_SECRET:
         kind, text = _PER_SECRET[name]
-        if name == _AGE:  # whole seconds: the one sample that moves with ``now``
+        if name == _AGE:  # whole seconds: the samples that move with ``now``
             block = [
                 f"{name}{label} {int(max(0.0, now - state.fetched_at))}"
                 for state, (label, _) in zip(state_list, rendered, strict=True)
                 if state.fetched_at is not None
+            ]
+        elif name == _REPLACE:
+            block = [
+                f"{name}{label} {int(max(0.0, state.replace_at - now))}"
+                for state, (label, _) in zip(state_list, rendered, strict=True)
+                if state.replace_at is not None
             ]
         else:
             block = [line for line in columns.get(name, ()) if line is not None]

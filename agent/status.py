@@ -9,7 +9,8 @@ user and group (operators) may read it. Layout::
      "secrets": [{"target": ..., "path": ..., "version": ..., "fetched_at": ...,
                   "changed_at": ..., "last_attempt_at": ..., "next_refresh_at": ...,
                   "last_error": ..., "consecutive_failures": ..., "errors_total": ...,
-                  "fetch_seconds": ..., "missing": ..., "files": [...]}, ...]}
+                  "fetch_seconds": ..., "missing": ..., "files": [...],
+                  "lease_id": ..., "lease_expires_at": ..., "replace_at": ..., ...}, ...]}
 
 ``agent`` holds whatever the daemon passes as ``agent_info`` (paths become strings); the daemon's
 includes ``reload_error``: ``null``, or the problems of the last rejected config (key paths and
@@ -48,6 +49,17 @@ _STATE_KEYS = (
     "missing",
     "files",
 )
+# Only in the entry of a secret that holds a lease or certificate (``daemon.leases``): the lease
+# id, never the secret, so that a restart renews the lease instead of replacing it.
+_LEASE_KEYS = (
+    "lease_id",
+    "lease_started_at",
+    "lease_duration",
+    "lease_expires_at",
+    "lease_renewable",
+    "lease_final",
+    "replace_at",
+)
 
 
 class StatusError(ValueError):
@@ -58,6 +70,8 @@ def state_entry(state: SecretState) -> dict[str, object]:
     """The JSON object for one secret (never a value: ``SecretState`` holds none)."""
     entry: dict[str, object] = {key: getattr(state, key) for key in _STATE_KEYS}
     entry["files"] = list(state.files)
+    if state.lease_id is not None or state.lease_expires_at is not None:
+        entry.update((key, getattr(state, key)) for key in _LEASE_KEYS)
     return entry
 
 
@@ -185,7 +199,7 @@ def format_status(status: Mapping[str, object], *, now: float) -> str:
     if isinstance(reload_error, list) and reload_error:
         problems = "; ".join(" ".join(str(p).split()) for p in reload_error)
         head.append(f"RELOAD FAILED (previous config in force): {problems}")
-    rows = [("TARGET", "VERSION", "AGE", "NEXT REFRESH", "LAST ERROR")]
+    rows: list[tuple[str, ...]] = [("TARGET", "VERSION", "AGE", "NEXT REFRESH", "LAST ERROR")]
     secrets = status.get("secrets")
     for entry in secrets if isinstance(secrets, list) else []:
         if not isinstance(entry, Mapping):
@@ -200,9 +214,36 @@ def format_status(status: Mapping[str, object], *, now: float) -> str:
                 _error(entry),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    rows = _with_leases(rows, secrets if isinstance(secrets, list) else [], now)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     lines = [", ".join(head)]
     for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)]
-        lines.append("  ".join([*cells, row[4]]).rstrip())
+        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
     return "\n".join(lines) + "\n"
+
+
+def _with_leases(
+    rows: list[tuple[str, ...]], entries: list[object], now: float
+) -> list[tuple[str, ...]]:
+    """Insert a LEASE column (when it ends, when it is replaced) if any secret holds one."""
+    leases = [
+        _lease(e, now) if isinstance(e, Mapping) else "-" for e in entries if isinstance(e, Mapping)
+    ]
+    if all(text == "-" for text in leases):
+        return rows
+    out = [(*rows[0][:4], "LEASE", rows[0][4])]
+    out.extend((*row[:4], lease, row[4]) for row, lease in zip(rows[1:], leases, strict=True))
+    return out
+
+
+def _lease(entry: Mapping[str, Any], now: float) -> str:
+    expires = _num(entry.get("lease_expires_at"))
+    if expires is None:
+        return "-"
+    delta = expires - now
+    text = f"ends in {format_duration(delta)}" if delta >= 0 else "ended"
+    replace = _num(entry.get("replace_at"))
+    if replace is not None:
+        text += f", replaced {_next(replace, now)}"
+    return text

@@ -2,8 +2,8 @@
 
 ``load`` is the entry point (``load_config``, ``parse_config``, ``ConfigError``); ``schema`` holds
 the dataclasses; ``agent``, ``backend``, ``entries`` and ``exec_table`` parse the ``[agent]``,
-``[backend]``, ``[[secrets]]`` and ``[exec]`` tables; ``tables`` is the typed,
-problem-collecting reader they share.
+``[backend]``, ``[[secrets]]`` (with ``lease_keys`` for leased secrets) and ``[exec]`` tables;
+``tables`` is the typed, problem-collecting reader they share.
 
 May import ``libs.secrets``, ``secrets_agent.durations``, the writer's name rules
 (``secrets_agent.writer.paths``) and the template compiler (``secrets_agent.render.template``);

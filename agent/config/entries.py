@@ -11,6 +11,8 @@
 * ``fields`` (an allow-list of field names) and ``env_prefix`` (upper-case letters, digits and
   ``_``, not starting with a digit) only with ``env``.
 * ``max_fields`` and ``max_bytes`` default to the ``[agent]`` values.
+* ``kind``, ``method``, ``data``, ``renew_at``, ``replace_margin``, ``revoke_replaced`` and
+  ``revoke_on_stop``: leased secrets (``config.lease_keys``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from libs.secrets._core.paths import (
     aws_secret_id_problem,
 )
 from secrets_agent.config.agent import MAX_BYTES_LIMIT, MAX_FIELDS_LIMIT, file_mode_problem
+from secrets_agent.config.lease_keys import parse_lease_keys
 from secrets_agent.config.schema import (
     FORMATS,
     AgentSettings,
@@ -191,6 +194,7 @@ def _parse_secret(
             )
     max_fields = t.integer("max_fields", 0, 1, MAX_FIELDS_LIMIT) if t.has("max_fields") else 0
     max_bytes = t.integer("max_bytes", 0, 1, MAX_BYTES_LIMIT) if t.has("max_bytes") else 0
+    lease = parse_lease_keys(t, None if backend is None else backend.type)
     t.finish()
     if path is None or agent is None:
         return None
@@ -210,4 +214,11 @@ def _parse_secret(
         env_prefix=env_prefix,
         max_fields=max_fields or agent.max_fields,
         max_bytes=max_bytes or agent.max_bytes,
+        kind=lease.kind,
+        method=lease.method,
+        data=lease.data,
+        renew_at=lease.renew_at,
+        replace_margin=lease.replace_margin,
+        revoke_replaced=lease.revoke_replaced,
+        revoke_on_stop=lease.revoke_on_stop,
     )

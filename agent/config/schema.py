@@ -10,6 +10,8 @@ from pathlib import Path
 
 DEFAULT_JWT_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 FORMATS = ("fields", "json", "env", "raw", "template")
+KINDS = ("kv", "lease")  # a KV secret, or any Vault read that returns a lease or a certificate
+METHODS = ("GET", "POST")
 AUTH_METHODS = ("token", "approle", "kubernetes")
 BACKEND_TYPES = ("vault", "aws")
 DEFAULT_MAX_FIELDS = 128  # files one ``fields`` secret may write
@@ -81,6 +83,14 @@ class SecretSpec:
     env_prefix: str | None = None  # env: every variable name starts with it
     max_fields: int = DEFAULT_MAX_FIELDS
     max_bytes: int = DEFAULT_MAX_BYTES
+    # kind = "lease" (``config.lease_keys``): a Vault API path read with ``method`` and ``data``
+    kind: str = "kv"
+    method: str = "GET"
+    data: tuple[tuple[str, str], ...] = ()  # request body (POST), in config order
+    renew_at: float = 2 / 3  # renew (or re-issue a certificate) at this fraction of its life
+    replace_margin: float = 30.0  # a lease that cannot be extended is replaced this early
+    revoke_replaced: bool = False  # revoke the old lease after a replacement (else it expires)
+    revoke_on_stop: bool = False
 
 
 @dataclass(frozen=True)

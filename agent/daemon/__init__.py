@@ -6,6 +6,7 @@ refresh time, built on ``backoff`` and ``outage``), ``batch`` (one fetch call: `
 ``refresh`` each secret, record, tell ``changes`` listeners and run ``onchange`` commands),
 ``runner`` (the job runner over a ``scheduler``: APScheduler in production, ``manual`` on a fake
 clock in tests), ``publish`` (status file, metrics, ``STATUS=``/``READY=1``, coalesced),
+``leases`` (leased secrets: renew, issue or keep as the policy says, release old leases),
 ``reload`` (the plan of a config change), ``resume`` (the previous run's status),
 ``source_holder`` and ``runloop`` (the ``run`` command's main loop).
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from secrets_agent.daemon.batch import BatchRefresher, SyncReport
 from secrets_agent.daemon.changes import ChangeListener, ChangeListeners
+from secrets_agent.daemon.leases import revoke_on_stop
 from secrets_agent.daemon.publish import Publisher
 from secrets_agent.daemon.reload import plan_reload
 from secrets_agent.daemon.runner import Runner
@@ -181,6 +182,7 @@ class Agent:
             runner, self._runner = self._runner, None
         if runner is not None:
             runner.stop(timeout)
+            revoke_on_stop(self._table, self._sources.get)  # not after a one-shot sync
         self._publisher.flush(force=True)
         self._writer.close()  # kept directory descriptors; reopened if used again
         self._sources.close()

@@ -3,7 +3,9 @@
 Every path that fetches (the first sync, a reload, a scheduled refresh, the outage probe) runs
 ``BatchRefresher.run``. Files are written on the calling thread with no agent-wide lock held
 (the writer serialises its own operations); each secret is refreshed on a private copy of its
-state that the table stores afterwards, so a snapshot never sees half an update.
+state that the table stores afterwards, so a snapshot never sees half an update. Leased secrets
+are fetched one by one (``daemon.leases``: renew or issue); the old lease of a replacement is
+released after ``on_change`` ran.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from typing import TYPE_CHECKING
 
 from secrets_agent.daemon.changes import ChangeListeners
 from secrets_agent.daemon.fetch import fetch_specs
+from secrets_agent.daemon.leases import Issued, fetch_leased, refresh_leased, release
 from secrets_agent.daemon.onchange import run_on_change
-from secrets_agent.daemon.refresh import refresh
+from secrets_agent.daemon.refresh import RefreshResult, refresh
 from secrets_agent.daemon.table import Done, SecretTable
 from secrets_agent.sources.result import SecretData, SourceError
 
 if TYPE_CHECKING:
     from secrets_agent.config.load import SecretSpec
+    from secrets_agent.daemon.state import SecretState
     from secrets_agent.sources.base import SecretSource
     from secrets_agent.writer.writer import SecretWriter
 
@@ -72,19 +76,28 @@ class BatchRefresher:
         report = SyncReport(ok=True)
         if not specs:
             return report
-        outcomes = fetch_specs(self._source(), specs)
+        source = self._source()
+        kv = [s for s in specs if s.kind != "lease"]
+        outcomes = fetch_specs(source, kv) if kv else {}
         writer = self._writer()
         done: list[Done] = []
         changed: list[str] = []
         commands: list[tuple[SecretSpec, SecretData]] = []
+        released: list[tuple[SecretSpec, str]] = []
         now = self._clock()
         for spec in specs:
             state = self._table.state(spec.target)
             if state is None:
                 continue  # removed by a reload meanwhile
-            outcome, seconds = outcomes[spec.target]
-            result = refresh(spec, outcome, writer, state, now=now, fetch_seconds=seconds)
-            error = outcome if isinstance(outcome, SourceError) else None
+            if spec.kind == "lease":
+                result, error, data, old_lease = _leased(source, spec, state, writer, now)
+                if old_lease is not None:
+                    released.append((spec, old_lease))
+            else:
+                outcome, seconds = outcomes[spec.target]
+                result = refresh(spec, outcome, writer, state, now=now, fetch_seconds=seconds)
+                error = outcome if isinstance(outcome, SourceError) else None
+                data = outcome if isinstance(outcome, SecretData) else None
             done.append(Done(spec, state, result, error))
             if not result.ok:
                 report.ok = False
@@ -92,14 +105,16 @@ class BatchRefresher:
             elif result.changed:
                 report.written += 1
                 changed.append(spec.target)
-                if spec.on_change and isinstance(outcome, SecretData):
-                    commands.append((spec, outcome))
+                if spec.on_change and data is not None:
+                    commands.append((spec, data))
             else:
                 report.unchanged += 1
         self._table.complete(done, probe=probe, now=now, rng=self._rng)
         self._listeners.notify(changed)  # every file of each changed secret is written now
         for spec, data in commands:
             self._run_on_change(spec, data, writer)
+        for spec, lease_id in released:  # only now that the new one is in use
+            release(source, spec, lease_id)
         return report
 
     def _run_on_change(self, spec: SecretSpec, data: SecretData, writer: SecretWriter) -> None:
@@ -115,3 +130,22 @@ class BatchRefresher:
                 "SECRETS_AGENT_OUTPUT_DIR": str(writer.output_dir),
             },
         )
+
+
+def _leased(
+    source: SecretSource, spec: SecretSpec, state: SecretState, writer: SecretWriter, now: float
+) -> tuple[RefreshResult, SourceError | None, SecretData | None, str | None]:
+    """Refresh one leased secret: (result, the source's error, the new secret if one was
+    issued, the old lease to release after ``on_change``). A lease is released only once the
+    files hold its replacement, with ``revoke_replaced``, and never one the server said is gone.
+    """
+    old_lease = state.lease_id
+    leased, seconds = fetch_leased(source, spec, state, now)
+    result = refresh_leased(spec, leased, writer, state, now=now, fetch_seconds=seconds)
+    error = leased if isinstance(leased, SourceError) else None
+    data = leased.data if isinstance(leased, Issued) else None
+    gone = isinstance(leased, Issued) and leased.old_gone
+    release_old = result.changed and spec.revoke_replaced and not gone
+    if not release_old or old_lease is None or state.lease_id == old_lease:
+        old_lease = None
+    return result, error, data, old_lease

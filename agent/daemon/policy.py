@@ -19,6 +19,14 @@
   the secret's place in the cycle);
 * ``Due``: now (a new or changed secret), or after a short delay (a refresh job that failed
   for an unexpected reason: the schedule is never lost over a bug or a full disk).
+
+A leased secret (``kind = "lease"``, with its ``LeaseTiming``) that holds a lease is not
+refreshed on an interval: ``lease_plan`` puts its next fetch at ``renew_at`` of the lease's
+duration (a renewal), or, for a lease the server cannot extend any more (max TTL) or that is not
+renewable, ``replace_margin`` before its end (a replacement); a certificate is re-issued at
+``renew_at`` of its validity (notBefore to notAfter). ``lease_action`` says which of the two the
+fetch at that time is. A failed fetch backs off as usual, but never past a quarter of the time
+the lease has left.
 """
 
 from __future__ import annotations
@@ -37,8 +45,11 @@ __all__ = [
     "Failed",
     "Fetched",
     "Held",
+    "LeaseTiming",
     "Recovered",
     "Schedule",
+    "lease_action",
+    "lease_plan",
     "next_refresh",
 ]
 
@@ -94,16 +105,98 @@ Event = Fetched | Recovered | Failed | Held | CatchUp | Due
 
 @dataclass(frozen=True)
 class Schedule:
-    """The answer: when to refresh next, and the pre-outage slot to return to after that."""
+    """The answer: when to refresh next, and the pre-outage slot to return to after that;
+    for a lease, when it is replaced."""
 
     next_refresh_at: float
     resume_at: float | None = None
+    replace_at: float | None = None
+
+
+@dataclass(frozen=True)
+class LeaseTiming:
+    """A leased secret's settings: renew at ``renew_at`` of a lease's duration, replace a lease
+    that cannot be extended ``margin`` seconds before its end."""
+
+    renew_at: float
+    margin: float
+
+
+def lease_plan(state: SecretState, timing: LeaseTiming, now: float) -> tuple[float, float]:
+    """(When to fetch next, when the lease is replaced) for a state that holds a lease."""
+    at, replace = _lease_points(state, timing, now)
+    return max(now, at), max(now, replace)
+
+
+def lease_action(state: SecretState, timing: LeaseTiming, now: float) -> str:
+    """``"renew"`` the lease in force, ``"keep"`` it (a certificate or a lease that cannot be
+    renewed, not due yet: after a restart) or ``"issue"`` a new one."""
+    if state.lease_expires_at is None:
+        return "issue"
+    _, replace = _lease_points(state, timing, now)
+    if now >= replace:
+        return "issue"
+    if state.lease_id and state.lease_renewable and not state.lease_final:
+        return "renew"
+    return "keep"
+
+
+def _lease_points(state: SecretState, timing: LeaseTiming, now: float) -> tuple[float, float]:
+    """(Renewal or replacement time, replacement time), not clamped to ``now``.
+
+    The margin is at most ``1 - renew_at`` of the lease's duration (half that for a renewable
+    lease, so its renewal comes first), so a lease shorter than the margin is still used for
+    ``renew_at`` of its life instead of being replaced at once. A lease at its max TTL is
+    replaced the whole margin before its end.
+    """
+    expires = state.lease_expires_at
+    assert expires is not None
+    if state.lease_final:
+        return expires - timing.margin, expires - timing.margin
+    start = state.lease_started_at if state.lease_started_at is not None else now
+    duration = max(0.0, expires - start)
+    if state.lease_duration and state.lease_id and state.lease_renewable:
+        duration = state.lease_duration
+    point = start + timing.renew_at * duration
+    if state.lease_id and state.lease_renewable:  # replaced only if renewals keep failing
+        margin = min(timing.margin, (1.0 - timing.renew_at) / 2 * duration)
+        return min(point, expires - margin), expires - margin
+    margin = min(timing.margin, (1.0 - timing.renew_at) * duration)
+    replace = min(point, expires - margin)
+    return replace, replace
 
 
 def next_refresh(
+    state: SecretState,
+    interval: float,
+    event: Event,
+    now: float,
+    rng: random.Random,
+    lease: LeaseTiming | None = None,
+) -> Schedule:
+    """When ``state``'s secret (refreshed every ``interval`` s) runs next after ``event``;
+    ``lease``: the secret is leased (its lease, if it holds one, decides)."""
+    if lease is None or state.lease_expires_at is None:
+        return _interval_schedule(state, interval, event, now, rng)
+    at, replace = lease_plan(state, lease, now)
+    match event:
+        case Fetched() | Recovered():
+            return Schedule(at, replace_at=replace)
+        case Failed() | CatchUp():
+            schedule = _interval_schedule(state, interval, event, now, rng)
+            left = state.lease_expires_at - now
+            soonest = schedule.next_refresh_at
+            if left > 0:
+                soonest = min(soonest, now + max(1.0, left / 4))
+            return Schedule(soonest, replace_at=replace)
+        case _:
+            schedule = _interval_schedule(state, interval, event, now, rng)
+            return Schedule(schedule.next_refresh_at, schedule.resume_at, replace)
+
+
+def _interval_schedule(
     state: SecretState, interval: float, event: Event, now: float, rng: random.Random
 ) -> Schedule:
-    """When ``state``'s secret (refreshed every ``interval`` s) runs next after ``event``."""
     match event:
         case Fetched(first=first):
             if state.resume_at is not None and state.resume_at > now:

@@ -2,7 +2,8 @@
 
 At start-up the agent reads the status file of the previous run (files in ``/run`` survive an
 agent restart): secrets still configured whose files are all present count as already in place
-(so a restart during a backend outage still becomes ready), and the files of secrets that are no
+(so a restart during a backend outage still becomes ready; a leased secret keeps its lease, which
+is then renewed instead of replaced), and the files of secrets that are no
 longer configured are removed. Only paths listed in the status file, which only the agent
 writes, are ever removed.
 """
@@ -15,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from secrets_agent.daemon.leases import restore_lease
 from secrets_agent.writer.paths import relpath_problem
 
 if TYPE_CHECKING:
@@ -89,4 +91,5 @@ def adopt_previous_status(writer: SecretWriter, table: SecretTable) -> None:
             version=version if isinstance(version, str) else None,
             fetched_at=_number(entry.get("fetched_at")),
             changed_at=_number(entry.get("changed_at")),
+            lease=restore_lease(entry) if spec.kind == "lease" else None,
         )

@@ -27,3 +27,11 @@ class SecretState:
     missing: bool = False  # the backend now reports the secret missing; files kept
     files: list[str] = field(default_factory=list)  # paths relative to output_dir
     resume_at: float | None = None  # the pre-outage slot to return to after a catch-up fetch
+    # kind = "lease" (``daemon.leases``): the lease in force (its id, never the secret)
+    lease_id: str | None = None  # None for a certificate issued without a lease
+    lease_started_at: float | None = None  # when the lease was granted or last renewed
+    lease_duration: float | None = None  # seconds it was granted for then
+    lease_expires_at: float | None = None  # the lease's (or certificate's) end
+    lease_renewable: bool = False
+    lease_final: bool = False  # the server cannot extend it any more (max TTL reached)
+    replace_at: float | None = None  # when a replacement is fetched (decided by the policy)

@@ -24,11 +24,12 @@ import copy
 import logging
 import random
 import threading
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from secrets_agent.daemon import outage, policy
+from secrets_agent.daemon.leases import lease_timing
 from secrets_agent.daemon.refresh_heap import RefreshHeap
 from secrets_agent.daemon.state import SecretState
 from secrets_agent.sources.result import BackendUnavailableError, SourceError
@@ -130,10 +131,14 @@ class SecretTable:
         version: str | None,
         fetched_at: float | None,
         changed_at: float | None,
+        lease: Mapping[str, object] | None = None,
     ) -> None:
-        """Take a secret's files from a previous run as in place (``daemon.resume``)."""
+        """Take a secret's files from a previous run as in place (``daemon.resume``), with
+        the lease they belong to (``daemon.leases.restore_lease``)."""
         with self._lock:
             state = copy.copy(self._states[target])
+            for key, value in (lease or {}).items():
+                setattr(state, key, value)
             state.files = list(files)
             state.version = version
             state.fetched_at = fetched_at
@@ -353,9 +358,12 @@ class SecretTable:
         self, target: str, state: SecretState, event: policy.Event, now: float, rng: random.Random
     ) -> None:
         """Store ``state`` with its next refresh decided by the policy; queue it unless held."""
-        schedule = policy.next_refresh(state, self._specs[target].refresh_interval, event, now, rng)
+        spec = self._specs[target]
+        lease = lease_timing(spec)
+        schedule = policy.next_refresh(state, spec.refresh_interval, event, now, rng, lease)
         state.next_refresh_at = schedule.next_refresh_at
         state.resume_at = schedule.resume_at
+        state.replace_at = schedule.replace_at
         self._states[target] = state
         self._dirty.add(target)
         if isinstance(event, policy.Held):

@@ -4,5 +4,6 @@
 ``libs.secrets._core.vault_login``) and ``kvpool`` (KV reads over ``wire``, one persistent
 HTTP/1.1 connection each) -> ``errors`` (answers -> ``SourceError``, through
 ``libs.secrets._core.vault_answers``). May import ``sources.base``/``result``, ``config`` and
-``libs.secrets``.
+``libs.secrets``. Leased reads: ``leases`` (issue, renew, revoke) and ``certinfo`` (a
+certificate's validity).
 """

@@ -39,6 +39,7 @@ from secrets_agent.sources.vault.kvpool import InvalidTokenError, KvConnectionPo
 
 if TYPE_CHECKING:
     from secrets_agent.config.load import VaultBackendConfig
+    from secrets_agent.sources.vault.leases import VaultLeases
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,12 @@ class VaultSource:
             else:
                 return self.auth.seconds_until_due()
         return 5.0
+
+    def leases(self) -> VaultLeases:
+        """Leased reads (issue, renew, revoke) with this source's client and login."""
+        from secrets_agent.sources.vault.leases import VaultLeases
+
+        return VaultLeases(self._client, self.auth, self._config.address)
 
     def close(self) -> None:
         """Close the HTTP session and the KV connections."""
