@@ -155,7 +155,7 @@ class RotatingSource(FakeSource):
         with self.lock:
             for p in paths:
                 self.n += 1
-                self.data[p] = _data(self.n)
+                self.secrets[p] = _data(self.n)
         return super().fetch_many(paths, **kw)
 
 
