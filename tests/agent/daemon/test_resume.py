@@ -13,7 +13,6 @@ from fake_sources import spec as make_spec
 from secrets_agent.config.load import Config
 from secrets_agent.daemon.agent import Agent
 from secrets_agent.sources.result import BackendUnavailableError
-from secrets_agent.status import config_identity
 
 
 @pytest.fixture
@@ -39,14 +38,6 @@ def _run(config: Config, source: FakeSource) -> Agent:
     agent.sync_once()
     agent.stop()
     return agent
-
-
-def test_identity_is_the_config_path_without_following_symlinks(tmp_path: Path) -> None:
-    (tmp_path / "..2026_12_01").mkdir()
-    (tmp_path / "..2026_12_01/config.toml").write_text("")
-    (tmp_path / "config.toml").symlink_to("..2026_12_01/config.toml")
-    assert config_identity(tmp_path / "x/../config.toml") == str(tmp_path / "config.toml")
-    assert config_identity(None) is None
 
 
 def test_status_records_the_identity(out: Path, source: FakeSource) -> None:
