@@ -14,7 +14,9 @@ user and group (operators) may read it. Layout::
 
 ``agent`` holds whatever the daemon passes as ``agent_info`` (paths become strings); the daemon's
 includes ``reload_error``: ``null``, or the problems of the last rejected config (key paths and
-what is wrong, never values) until a reload succeeds.
+what is wrong, never values) until a reload succeeds, and ``config``: the agent's identity
+(``config_identity``), which decides whose files a later start may prune
+(``secrets_agent.daemon.resume``).
 """
 
 from __future__ import annotations
@@ -64,6 +66,14 @@ _LEASE_KEYS = (
 
 class StatusError(ValueError):
     """The status file exists but is not a status document (corrupt, wrong type, too big)."""
+
+
+def config_identity(source: Path | None) -> str | None:
+    """The identity of the agent started with config file ``source``: its absolute path, ``..``
+    collapsed but symlinks not followed (a Kubernetes ConfigMap file is a symlink whose target
+    changes at every update, and an edited config is still the same agent). ``None`` for a
+    config that did not come from a file."""
+    return None if source is None else os.path.normpath(Path(source).absolute())
 
 
 def state_entry(state: SecretState) -> dict[str, object]:

@@ -37,6 +37,7 @@ from secrets_agent.daemon.source_holder import SourceHolder
 from secrets_agent.daemon.state import SecretState
 from secrets_agent.daemon.table import SecretTable
 from secrets_agent.notify import Notifier
+from secrets_agent.status import config_identity
 from secrets_agent.writer.writer import SecretWriter
 
 if TYPE_CHECKING:
@@ -94,6 +95,7 @@ class Agent:
             clock=clock,
             backend=config.backend.type,
             started_at=clock(),
+            config=config_identity(config.source),
         )
         self._given_scheduler = scheduler
         self._runner: Runner | None = None
@@ -260,7 +262,8 @@ class Agent:
             self._prepared = True
             from secrets_agent.daemon.resume import adopt_previous_status
 
-            adopt_previous_status(self._writer, self._table)
+            identity = config_identity(self._config.source)
+            adopt_previous_status(self._writer, self._table, identity=identity)
             a = self._config.agent
             self._publisher.set_outputs(self._writer, a.metrics_file, self._config.backend.type)
 

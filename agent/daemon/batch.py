@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -119,12 +119,11 @@ class BatchRefresher:
 
     def _run_on_change(self, spec: SecretSpec, data: SecretData, writer: SecretWriter) -> None:
         assert spec.on_change is not None
-        values: list[str | bytes] = [data.raw, *(data.fields or {}).values()]
         run_on_change(
             spec.on_change,
             timeout=self._on_change_timeout(),
             label=spec.target,
-            secret_values=values,
+            secret_values=_values_and_files(spec, data),
             extra_env={
                 "SECRETS_AGENT_TARGET": spec.target,
                 "SECRETS_AGENT_OUTPUT_DIR": str(writer.output_dir),
@@ -149,3 +148,19 @@ def _leased(
     if not release_old or old_lease is None or state.lease_id == old_lease:
         old_lease = None
     return result, error, data, old_lease
+
+
+def _values_and_files(spec: SecretSpec, data: SecretData) -> Iterator[str | bytes]:
+    """What an ``on_change`` hook's output is masked with: the raw value, each field, and the
+    bytes of each file written for the secret (its env-escaped, JSON or template form),
+    rendered again only if the output is shown."""
+    from secrets_agent.render.formats import render
+
+    yield data.raw
+    yield from (data.fields or {}).values()
+    try:
+        files = render(spec, data)
+    except Exception:  # it rendered a moment ago; if not now, show no output at all
+        yield "!"  # shorter than any value mask() can hide: the output is withheld
+        return
+    yield from files.values()

@@ -46,6 +46,7 @@ class Publisher:
         clock: Callable[[], float],
         backend: str,
         started_at: float,
+        config: str | None = None,
     ) -> None:
         self._table = table
         self._notifier = notifier
@@ -59,6 +60,7 @@ class Publisher:
         self._metrics_file: Path | None = None
         self._backend = backend
         self._started_at = started_at
+        self._config = config  # the agent's identity (secrets_agent.status.config_identity)
         self._reload_error: list[str] = []
         self._announce = False
         self._ready_sent = False
@@ -115,6 +117,7 @@ class Publisher:
             "version": __version__,
             "started_at": self._started_at,
             "backend": self._backend,
+            "config": self._config,
             "healthy": all(s.consecutive_failures == 0 for s in states),
             "ready": ready,
             "secrets": len(states),

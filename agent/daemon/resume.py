@@ -4,8 +4,20 @@ At start-up the agent reads the status file of the previous run (files in ``/run
 agent restart): secrets still configured whose files are all present count as already in place
 (so a restart during a backend outage still becomes ready; a leased secret keeps its lease, which
 is then renewed instead of replaced), and the files of secrets that are no
-longer configured are removed. Only paths listed in the status file, which only the agent
-writes, are ever removed.
+longer configured are removed. Only paths listed in the status file, which only agents write,
+are ever removed, and only when the file is the same agent's:
+
+* The status file records the identity of the agent that wrote it: its config file's path
+  (``secrets_agent.status.config_identity``). Agents started with the same config file (an init
+  container and a sidecar sharing one) are one agent: either may adopt and prune.
+* A status file of another identity (another config sharing the ``output_dir``) is left alone:
+  nothing is adopted or removed; a warning names that config, and the targets both configure
+  (two agents writing one target overwrite each other's files). A status file written before
+  identities were recorded is adopted but never pruned from.
+* The same config edited between two starts prunes the targets it dropped, as long as it still
+  shares a secret with the previous run: a status file of the same path that shares none is
+  more likely another config mounted at the same path than an edit, so its files stay (with a
+  warning naming them).
 """
 
 from __future__ import annotations
@@ -57,8 +69,11 @@ def _present(root: Path, relpath: str) -> bool:
     return stat.S_ISREG(st.st_mode)
 
 
-def adopt_previous_status(writer: SecretWriter, table: SecretTable) -> None:
-    """Seed ``table`` from the previous run and prune the files of dropped secrets."""
+def adopt_previous_status(
+    writer: SecretWriter, table: SecretTable, *, identity: str | None = None
+) -> None:
+    """Seed ``table`` from the previous run and prune the files of dropped secrets, if the
+    previous run was the agent of ``identity`` (see the module docstring)."""
     try:
         from secrets_agent.status import read_status
 
@@ -68,17 +83,31 @@ def adopt_previous_status(writer: SecretWriter, table: SecretTable) -> None:
         return
     if not isinstance(status, Mapping):
         return
-    for entry in _entries(status):
+    entries = list(_entries(status))
+    info = status.get("agent")
+    recorded = info.get("config", _LEGACY) if isinstance(info, Mapping) else _LEGACY
+    dropped = [e for e in entries if table.spec(e["target"]) is None]
+    if recorded is not _LEGACY and recorded != identity:
+        _leave_foreign(writer, table, entries, other=recorded, ours=identity)
+        return
+    prune = recorded is not _LEGACY and len(dropped) < len(entries)
+    if recorded is not _LEGACY and dropped and not prune:
+        names = ", ".join(sorted(e["target"] for e in dropped)[:10])
+        log.warning(
+            "%s: the previous status of this config shares no secret with it, so it may be"
+            " another config at the same path: not removing the files of %d secret(s) it"
+            " lists (%s); remove them by hand if they are this agent's",
+            writer.output_dir,
+            len(dropped),
+            names,
+        )
+    for entry in entries:
         target = entry["target"]
         files = _files(entry)
         spec = table.spec(target)
         if spec is None:
-            for relpath in files:
-                try:
-                    if writer.remove(relpath):
-                        log.info("removed %s (secret %s is no longer configured)", relpath, target)
-                except Exception as exc:
-                    log.warning("could not remove %s: %s", relpath, exc)
+            if prune:
+                _remove(writer, target, files)
             continue
         if entry.get("path") != spec.path or not files:
             continue
@@ -93,3 +122,42 @@ def adopt_previous_status(writer: SecretWriter, table: SecretTable) -> None:
             changed_at=_number(entry.get("changed_at")),
             lease=restore_lease(entry) if spec.kind == "lease" else None,
         )
+
+
+_LEGACY = object()  # a status file without ``agent.config`` (written before identities)
+
+
+def _leave_foreign(
+    writer: SecretWriter,
+    table: SecretTable,
+    entries: list[dict[str, Any]],
+    *,
+    other: object,
+    ours: str | None,
+) -> None:
+    shared = sorted(e["target"] for e in entries if table.spec(e["target"]) is not None)
+    log.warning(
+        "%s was last written by the agent with config %s, not by this one (config %s): its"
+        " files are left alone; agents sharing an output_dir overwrite each other's"
+        " .status.json, so give each its own output_dir",
+        writer.output_dir,
+        other,
+        ours,
+    )
+    if shared:
+        log.warning(
+            "%d target(s) are configured here and by the agent with config %s: %s; two agents"
+            " writing one target overwrite each other's files: give each target to one agent",
+            len(shared),
+            other,
+            ", ".join(shared[:10]),
+        )
+
+
+def _remove(writer: SecretWriter, target: str, files: list[str]) -> None:
+    for relpath in files:
+        try:
+            if writer.remove(relpath):
+                log.info("removed %s (secret %s is no longer configured)", relpath, target)
+        except Exception as exc:
+            log.warning("could not remove %s: %s", relpath, exc)

@@ -15,6 +15,7 @@ from secrets_agent.sources.result import SecretData
 from secrets_agent.status import (
     STATUS_FILE,
     StatusError,
+    config_identity,
     format_status,
     read_status,
     write_status,
@@ -172,3 +173,11 @@ def test_table_header_reports_a_rejected_reload(writer: SecretWriter) -> None:
     assert "RELOAD FAILED (previous config in force): config.toml: invalid TOML" in head
     write_status(writer, states(), dict(INFO, reload_error=None), now=NOW)
     assert "RELOAD" not in format_status(read_status(writer.output_dir), now=NOW)
+
+
+def test_identity_is_the_config_path_without_following_symlinks(tmp_path: Path) -> None:
+    (tmp_path / "..2026_12_01").mkdir()
+    (tmp_path / "..2026_12_01/config.toml").write_text("")
+    (tmp_path / "config.toml").symlink_to("..2026_12_01/config.toml")
+    assert config_identity(tmp_path / "x/../config.toml") == str(tmp_path / "config.toml")
+    assert config_identity(None) is None

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from secrets_agent.daemon.onchange import mask, run_on_change, scrubbed_environment
+from secrets_agent.daemon.onchange import (
+    MAX_SHOWN_CHARS,
+    OUTPUT_SWITCH,
+    mask,
+    output_wanted,
+    run_on_change,
+    scrubbed_environment,
+)
 
 
 def test_runs_without_a_shell_and_reports_success(tmp_path: Path) -> None:
@@ -87,17 +96,90 @@ def test_failure_and_missing_command_do_not_raise() -> None:
     assert missing.returncode is None and missing.error
 
 
-def test_output_is_logged_with_values_masked(caplog: pytest.LogCaptureFixture, canary: str) -> None:
+def test_output_is_not_logged_unless_asked_for(
+    caplog: pytest.LogCaptureFixture, canary: str
+) -> None:
     caplog.set_level(logging.DEBUG, logger="secrets_agent.daemon.onchange")
     result = run_on_change(
-        ["echo", f"reloaded with {canary}"], timeout=10, label="app", secret_values=[canary]
+        ["echo", f"reloaded with {canary} MARKER"],
+        timeout=10,
+        label="app",
+        secret_values=[canary],
+        environ={},
+    )
+    assert result.ok and result.output_bytes == len(f"reloaded with {canary} MARKER\n")
+    assert "MARKER" not in caplog.text
+    assert f"printed {result.output_bytes} bytes" in caplog.text
+    assert canary not in caplog.text
+
+
+def test_output_is_logged_with_values_masked_when_asked_for(
+    caplog: pytest.LogCaptureFixture, canary: str
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="secrets_agent.daemon.onchange")
+    result = run_on_change(
+        ["echo", f"reloaded with {canary}"],
+        timeout=10,
+        label="app",
+        secret_values=[canary],
+        show_output=True,
     )
     assert result.ok
     assert "reloaded with <redacted>" in caplog.text
     assert canary not in caplog.text
+    assert output_wanted({OUTPUT_SWITCH: "masked"}) and not output_wanted({OUTPUT_SWITCH: "1"})
+
+
+def _windows(value: str, n: int = 8) -> list[str]:
+    return [value[i : i + n] for i in range(len(value) - n + 1)]
+
+
+def test_attack_rendered_forms_split_by_the_cut_are_masked(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path, canary: str
+) -> None:
+    """A hook prints the env-escaped, JSON-escaped, template and base64 forms of a value and
+    slices of it, padded so that the 2,000-character cut falls inside one of them."""
+    value = f'{canary}"\\$`x\nline2-{canary[::-1]}'
+    env_form = 'DB_PASSWORD="' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    template = f"pw={value}!"
+    rendered = [env_form.encode(), json.dumps({"password": value}).encode(), template.encode()]
+    forms = [
+        value,
+        canary,
+        json.dumps(value)[1:-1],
+        env_form,
+        template,
+        base64.b64encode(value.encode()).decode(),
+        value.encode().hex(),
+    ]
+    leaked = 0
+    for cut_at in range(1, 40):
+        caplog.clear()
+        script = tmp_path / "hook.py"
+        lines = [f"print('x' * {MAX_SHOWN_CHARS - cut_at}, end='')"]
+        lines += [f"print({f!r})" for f in forms]
+        lines += [f"print({value[i : i + 9]!r})" for i in range(0, len(value) - 9, 5)]
+        script.write_text("\n".join(lines) + "\n")
+        caplog.set_level(logging.DEBUG, logger="secrets_agent.daemon.onchange")
+        result = run_on_change(
+            [sys.executable, str(script)],
+            timeout=10,
+            label="app",
+            secret_values=[value, *rendered],
+            show_output=True,
+        )
+        assert result.ok and result.output_bytes > MAX_SHOWN_CHARS
+        text = "\n".join(r.getMessage() for r in caplog.records)
+        assert "(masked): xxxxxxxx" in text  # the output was shown
+        assert cut_at < len("<redacted>") or "<redacted>" in text
+        needles = {n for f in forms for n in _windows(f)}
+        leaked += sum(1 for n in needles if n in text)
+    assert leaked == 0
 
 
 def test_mask_refuses_when_a_value_is_too_short() -> None:
     assert mask("pw=ab", ["ab"]) is None
     assert mask("token=abcdef", [b"abcdef"]) == "token=<redacted>"
+    assert mask("a 0123456789abcdef z", ["x-89abcdef01-x"], limit=5) == "a 012"
+    assert mask("a 0123456789abcdef z", ["x-89abcdef01-x"]) == "a 01234567<redacted> z"
     assert scrubbed_environment({})["PATH"]
