@@ -11,6 +11,9 @@
 * ``fields`` (an allow-list of field names) and ``env_prefix`` (upper-case letters, digits and
   ``_``, not starting with a digit) only with ``env``.
 * ``max_fields`` and ``max_bytes`` default to the ``[agent]`` values.
+* ``format = "none"`` writes no file: the entry only feeds ``[[templates]]`` (its target is its
+  name there and still counts for collisions; ``mode``, ``owner``, ``group`` and ``on_change``
+  do not apply).
 """
 
 from __future__ import annotations
@@ -41,7 +44,10 @@ def parse_secrets(
     agent: AgentSettings | None,
     backend: VaultBackendConfig | AwsBackendConfig | None,
     problems: Problems,
+    targets: TargetIndex | None = None,
 ) -> tuple[SecretSpec, ...]:
+    """The ``[[secrets]]`` array; each target is added to ``targets`` (shared with
+    ``[[templates]]``, so that no two outputs collide)."""
     if value is None:
         problems.add("secrets", "at least one [[secrets]] entry is required")
         return ()
@@ -51,7 +57,7 @@ def parse_secrets(
     if not value:
         problems.add("secrets", "at least one [[secrets]] entry is required")
     specs: list[SecretSpec] = []
-    targets = _TargetIndex()
+    targets = TargetIndex() if targets is None else targets
     for index, item in enumerate(value):
         spec = _parse_secret(item, f"secrets[{index}]", agent, backend, problems)
         if spec is None:
@@ -64,7 +70,7 @@ def parse_secrets(
     return tuple(specs)
 
 
-class _TargetIndex:
+class TargetIndex:
     """Targets seen so far, for a check that no two targets collide, linear in their number.
 
     Two targets collide when they are equal or one is a directory of the other (``a`` and
@@ -191,6 +197,10 @@ def _parse_secret(
             )
     max_fields = t.integer("max_fields", 0, 1, MAX_FIELDS_LIMIT) if t.has("max_fields") else 0
     max_bytes = t.integer("max_bytes", 0, 1, MAX_BYTES_LIMIT) if t.has("max_bytes") else 0
+    if fmt == "none":
+        for key in ("mode", "owner", "group", "on_change"):
+            if t.has(key):
+                t.problem(key, 'not used with format = "none" (it writes no file)')
     t.finish()
     if path is None or agent is None:
         return None
