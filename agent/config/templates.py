@@ -68,15 +68,20 @@ def parse_templates(
             problems.add(f"{entry}.target", clash)
         targets.add(spec.target, entry)
         parsed.append(spec)
-    _check_unused(specs, parsed, problems)
+    _check_unused(specs, value, problems)
     return tuple(parsed)
 
 
 def _check_unused(
-    specs: tuple[SecretSpec, ...], templates: list[TemplateSpec], problems: Problems
+    specs: tuple[SecretSpec, ...], entries: list[Mapping[str, object]], problems: Problems
 ) -> None:
-    """A ``format = "none"`` secret that no template uses would be fetched for nothing."""
-    used = {target for t in templates for _, target in t.sources}
+    """A ``format = "none"`` secret that no template names would be fetched for nothing (an
+    entry with other problems still counts, so that one mistake is reported once)."""
+    used: set[object] = set()
+    for entry in entries:
+        sources = entry.get("sources")
+        if isinstance(sources, Mapping):
+            used.update(v for v in sources.values() if isinstance(v, str))
     for index, spec in enumerate(specs):
         if spec.format == "none" and spec.target not in used:
             problems.add(
