@@ -20,6 +20,7 @@ No value ever reaches a log line, an error text, a ``repr`` or the status entrie
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Mapping, Sequence
@@ -27,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from secrets_agent.render.errors import RenderError
-from secrets_agent.render.template import Template, compile_template
+from secrets_agent.render.multi import compiled, render_output
+from secrets_agent.render.template import Template
 
 if TYPE_CHECKING:
     from secrets_agent.config.schema import SecretSpec, TemplateSpec
@@ -141,11 +143,7 @@ class TemplateOutputs:
                 state = TemplateState(spec.target, dict(spec.sources))
                 if before is not None and not reset:
                     state.files = list(before.state.files)
-                new[spec.target] = _Output(
-                    spec,
-                    compile_template(spec.template, sources=[name for name, _ in spec.sources]),
-                    state,
-                )
+                new[spec.target] = _Output(spec, compiled(spec), state)
                 self._dirty.add(spec.target)
             removed = [o.state for t, o in old.items() if reset or t not in new]
             feeds: dict[str, list[str]] = {}
@@ -232,28 +230,14 @@ class TemplateOutputs:
         from secrets_agent.writer.writer import WriteError
 
         spec, state = output.spec, output.state
-        sources: dict[str, Mapping[str, object]] = {}
+        sources = {name: self._kept[secret].fields for name, secret in spec.sources}
         try:
-            for name, secret in spec.sources:
-                fields = self._kept[secret].fields
-                if fields is None:
-                    raise RenderError(
-                        f"source {name!r} ({secret}) is not a JSON object and has no fields"
-                    )
-                sources[name] = fields
-            content = output.template.render_sources(sources).encode("utf-8")
-            if len(content) > spec.max_bytes:
-                raise RenderError(
-                    f"the output would take {len(content)} bytes, more than max_bytes"
-                    f" = {spec.max_bytes}; nothing written"
-                )
+            content = render_output(spec, sources)
             changed = writer.write(
                 spec.target, content, mode=spec.mode, uid=spec.owner, gid=spec.group
             )
         except RenderError as exc:
             return self._failed(output, f"render failed: {exc}")
-        except UnicodeEncodeError:
-            return self._failed(output, "render failed: a value is not encodable as UTF-8")
         except (WriteError, OSError, ValueError) as exc:
             self._dirty.add(spec.target)  # same data, another try with the next fetch
             return self._failed(output, f"write failed: {exc}")
@@ -264,7 +248,7 @@ class TemplateOutputs:
         if changed:
             state.changed_at = now
             log.info("updated template output %s", spec.target)
-        values = tuple(str(v) for f in sources.values() for v in f.values())
+        values = tuple(str(v) for f in sources.values() if f for v in f.values())
         return Rendered(spec, ok=True, changed=changed, values=values)
 
     def _failed(self, output: _Output, error: str) -> Rendered:
@@ -297,9 +281,4 @@ def run_commands(rendered: Sequence[Rendered], *, timeout: float, output_dir: st
 
 
 def _copy(state: TemplateState) -> TemplateState:
-    copied = TemplateState(state.target, dict(state.sources))
-    copied.__dict__.update(state.__dict__)
-    copied.sources = dict(state.sources)
-    copied.waiting_for = list(state.waiting_for)
-    copied.files = list(state.files)
-    return copied
+    return copy.deepcopy(state)
