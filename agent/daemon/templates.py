@@ -118,7 +118,7 @@ class TemplateOutputs:
         self._used: dict[str, frozenset[str]] = {}  # secret target -> fields kept of it
         self._sources: dict[str, SecretSpec] = {}  # secret target -> its spec
         self._kept: dict[str, _Kept] = {}
-        self._dirty: set[str] = set()
+        self._dirty: set[str] = set()  # outputs to render: inputs changed, every source has data
         self.configure(templates, secrets)
 
     def configure(
@@ -144,7 +144,7 @@ class TemplateOutputs:
                 if before is not None and not reset:
                     state.files = list(before.state.files)
                 new[spec.target] = _Output(spec, compiled(spec), state)
-                self._dirty.add(spec.target)
+                self._dirty.add(spec.target)  # dropped below while it waits for a source
             removed = [o.state for t, o in old.items() if reset or t not in new]
             feeds: dict[str, list[str]] = {}
             used: dict[str, set[str]] = {}
@@ -171,9 +171,9 @@ class TemplateOutputs:
             self._used = {secret: frozenset(names) for secret, names in used.items()}
             self._sources = {t: by_target[t] for t in feeds if t in by_target}
             self._kept = kept
-            self._dirty &= set(new)
-            for target in new:
-                self._waiting(new[target])
+            self._dirty = {t for t in self._dirty if t in new and not self._waiting(new[t])}
+            for output in new.values():
+                self._waiting(output)
             return removed, refetch & set(by_target)
 
     def feeds(self, secret: str) -> bool:
@@ -193,21 +193,20 @@ class TemplateOutputs:
             if self._kept.get(secret) == kept:
                 return
             self._kept[secret] = kept
-            self._dirty.update(t for t in self._feeds.get(secret, ()) if t in self._outputs)
+            for target in self._feeds.get(secret, ()):
+                output = self._outputs.get(target)
+                if output is not None and not self._waiting(output):
+                    self._dirty.add(target)
 
     def render_due(self, writer: SecretWriter, now: float) -> list[Rendered]:
-        """Render and write every output marked for it whose sources all have data."""
+        """Render and write every output whose inputs changed (each has data from every
+        source: an output still waiting is never in this set, so this costs O(outputs to
+        render))."""
         if not self._dirty:
             return []
-        done: list[Rendered] = []
         with self._lock:
-            for target in sorted(self._dirty):
-                output = self._outputs[target]
-                if self._waiting(output):
-                    continue
-                self._dirty.discard(target)
-                done.append(self._render(output, writer, now))
-        return done
+            due, self._dirty = sorted(self._dirty), set()
+            return [self._render(self._outputs[target], writer, now) for target in due]
 
     def states(self) -> list[TemplateState]:
         """Copies of every output's state, in config order."""

@@ -217,3 +217,22 @@ def test_a_backend_outage_keeps_the_file_and_recovery_rerenders(out: Path) -> No
         assert b"app:two@" in (out / "app.conf").read_bytes()
     finally:
         agent.stop()
+
+
+def test_a_failed_write_is_retried_with_the_next_fetch(out: Path) -> None:
+    source = FakeSource()
+    source.set("postgres", user="app", password="one")
+    source.set("alpaca", key="K1")
+    agent = Agent(make_config(out), source=source)
+    agent.sync_once()  # prepares output_dir
+    (out / "app.conf").unlink()
+    (out / "app.conf").mkdir()  # something else holds the name: the write must fail
+    source.set("postgres", version="2", user="app", password="two")
+    report = agent.sync_once()
+    assert report.failed["app.conf"].startswith("write failed:")
+    assert agent.template_states()[0].consecutive_failures == 1
+    (out / "app.conf").rmdir()
+    agent.sync_once()  # same data: the output is still owed its write
+    assert b"app:two@" in (out / "app.conf").read_bytes()
+    assert agent.template_states()[0].last_error is None
+    agent.stop()
