@@ -172,3 +172,43 @@ def test_table_header_reports_a_rejected_reload(writer: SecretWriter) -> None:
     assert "RELOAD FAILED (previous config in force): config.toml: invalid TOML" in head
     write_status(writer, states(), dict(INFO, reload_error=None), now=NOW)
     assert "RELOAD" not in format_status(read_status(writer.output_dir), now=NOW)
+
+
+def test_template_outputs_are_listed_after_the_secrets() -> None:
+    from secrets_agent.status import status_text
+
+    entries = [
+        {
+            "target": "app.conf",
+            "sources": {"db": "postgres", "api": "alpaca"},
+            "waiting_for": ["api"],
+            "rendered_at": None,
+            "changed_at": None,
+            "last_error": None,
+            "consecutive_failures": 0,
+            "errors_total": 0,
+            "files": [],
+        },
+        {
+            "target": "b.conf",
+            "sources": {"db": "postgres"},
+            "waiting_for": [],
+            "rendered_at": 90.0,
+            "changed_at": 90.0,
+            "last_error": "render failed: template uses field 'x' of source 'db', which ...",
+            "consecutive_failures": 2,
+            "errors_total": 2,
+            "files": ["b.conf"],
+        },
+    ]
+    document = json.loads(status_text([], {"pid": 1}, now=100.0, templates=entries))
+    assert document["secrets"] == [] and document["templates"] == entries
+    assert "templates" not in json.loads(status_text([], {"pid": 1}, now=100.0))
+    lines = format_status(document, now=100.0).splitlines()
+    assert lines[2].split() == [
+        "app.conf", "(template)", "from", "db=postgres,api=alpaca", "never", "with", "its",
+        "sources", "waiting", "for", "source(s)", "api", "(nothing", "written)",
+    ]  # fmt: skip
+    assert lines[3].startswith("b.conf (template)") and "10s" in lines[3]
+    assert lines[3].endswith("render failed: template uses field 'x' of source 'db', which ..."
+                             " (2 failures in a row)")  # fmt: skip
