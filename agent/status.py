@@ -10,7 +10,15 @@ user and group (operators) may read it. Layout::
                   "changed_at": ..., "last_attempt_at": ..., "next_refresh_at": ...,
                   "last_error": ..., "consecutive_failures": ..., "errors_total": ...,
                   "fetch_seconds": ..., "missing": ..., "files": [...],
-                  "lease_id": ..., "lease_expires_at": ..., "replace_at": ..., ...}, ...]}
+                  "lease_id": ..., "lease_expires_at": ..., "replace_at": ..., ...}, ...],
+     "templates": [{"target": ..., "sources": {"db": "<secret target>", ...},
+                    "waiting_for": [...], "rendered_at": ..., "changed_at": ...,
+                    "last_error": ..., "consecutive_failures": ..., "errors_total": ...,
+                    "files": [...]}, ...]}
+
+``templates`` (present when ``[[templates]]`` outputs are configured) comes from
+``daemon.templates``: each output's sources, the sources it still waits for (nothing is written
+before every source has data) and its own last error.
 
 ``agent`` holds whatever the daemon passes as ``agent_info`` (paths become strings); the daemon's
 includes ``reload_error``: ``null``, or the problems of the last rejected config (key paths and
@@ -25,7 +33,7 @@ import json
 import os
 import stat
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,26 +99,41 @@ def entry_json(state: SecretState) -> str:
 
 
 def status_document(
-    states: Iterable[SecretState], agent_info: Mapping[str, object], *, now: float | None = None
+    states: Iterable[SecretState],
+    agent_info: Mapping[str, object],
+    *,
+    now: float | None = None,
+    templates: Sequence[Mapping[str, object]] = (),
 ) -> dict[str, object]:
     """The whole status document as a JSON-ready dict."""
-    return {
+    document: dict[str, object] = {
         "format": FORMAT_VERSION,
         "written_at": time.time() if now is None else now,
         "agent": dict(agent_info),
         "secrets": [state_entry(s) for s in states],
     }
+    if templates:
+        document["templates"] = [dict(t) for t in templates]
+    return document
 
 
 def status_text(
-    entries: Iterable[str], agent_info: Mapping[str, object], *, now: float | None = None
+    entries: Iterable[str],
+    agent_info: Mapping[str, object],
+    *,
+    now: float | None = None,
+    templates: Sequence[Mapping[str, object]] = (),
 ) -> str:
-    """The status file's text from entries made by ``entry_json`` (one line per secret)."""
+    """The status file's text from entries made by ``entry_json`` (one line per secret) and
+    the entries of template outputs (one line each)."""
     head = status_document((), agent_info, now=now)
     del head["secrets"]
     text = json.dumps(head, indent=2, default=str, ensure_ascii=False)
     body = ",\n    ".join(entries)
     secrets = f'"secrets": [\n    {body}\n  ]' if body else '"secrets": []'
+    if templates:
+        lines = (json.dumps(t, default=str, ensure_ascii=False) for t in templates)
+        secrets += ',\n  "templates": [\n    ' + ",\n    ".join(lines) + "\n  ]"
     return f"{text[:-2]},\n  {secrets}\n}}\n"
 
 
@@ -190,6 +213,24 @@ def _error(entry: Mapping[str, Any]) -> str:
     return "; ".join(parts) or "-"
 
 
+def _template_row(entry: Mapping[str, Any], now: float) -> tuple[str, str, str, str, str]:
+    """A template output's row: its sources in the version column, never a value."""
+    sources = entry.get("sources")
+    names = ",".join(f"{k}={v}" for k, v in sources.items()) if isinstance(sources, dict) else ""
+    waiting = entry.get("waiting_for")
+    error = _error(entry)
+    if isinstance(waiting, list) and waiting:
+        wait = "waiting for source(s) " + ", ".join(str(w) for w in waiting) + " (nothing written)"
+        error = wait if error == "-" else f"{wait}; {error}"
+    return (
+        f"{entry.get('target', '?')} (template)",
+        f"from {names}" if names else "-",
+        _ago(entry.get("rendered_at"), now),
+        "with its sources",
+        error,
+    )
+
+
 def format_status(status: Mapping[str, object], *, now: float) -> str:
     """A human table: one header line about the agent, then target, version, age, next
     refresh and last error for each secret. Never a value (the document holds none)."""
@@ -225,6 +266,12 @@ def format_status(status: Mapping[str, object], *, now: float) -> str:
             )
         )
     rows = _with_leases(rows, secrets if isinstance(secrets, list) else [], now)
+    leased = len(rows[0]) > 5
+    templates = status.get("templates")
+    for entry in templates if isinstance(templates, list) else []:
+        if isinstance(entry, Mapping):
+            row = _template_row(entry, now)
+            rows.append((*row[:4], "-", row[4]) if leased else row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     lines = [", ".join(head)]
     for row in rows:

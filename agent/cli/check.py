@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping, Sequence
 
 from secrets_agent.cli import exitcodes
 from secrets_agent.cli.preflight import load_checked
+from secrets_agent.config.schema import TemplateSpec
 from secrets_agent.render.errors import RenderError
 from secrets_agent.sources.result import SecretData
 
@@ -54,4 +56,34 @@ def run(args: argparse.Namespace) -> int:
         else:
             failures += 1
             print(f"FAIL  {spec.target} ({spec.path}): {problem}")
+    failures += _check_templates(config.templates, outcomes)
     return exitcodes.OK if failures == 0 else exitcodes.FAILURE
+
+
+def _check_templates(
+    templates: Sequence[TemplateSpec], outcomes: Mapping[str, tuple[object, object]]
+) -> int:
+    """Render every ``[[templates]]`` output from the fetched secrets; the number that fail."""
+    from secrets_agent.render.multi import render_output
+
+    failures = 0
+    for spec in templates:
+        sources: dict[str, Mapping[str, object] | None] = {}
+        problem: str | None = None
+        for name, secret in spec.sources:
+            outcome = outcomes[secret][0]
+            if not isinstance(outcome, SecretData):
+                problem = f"source {name!r} ({secret}) cannot be read"
+                break
+            sources[name] = outcome.fields
+        if problem is None:
+            try:
+                size = len(render_output(spec, sources))
+            except RenderError as exc:
+                problem = f"cannot render: {exc}"
+        if problem is None:
+            print(f"ok    {spec.target} (template, {size} bytes)")
+        else:
+            failures += 1
+            print(f"FAIL  {spec.target} (template): {problem}")
+    return failures

@@ -13,6 +13,9 @@
 * ``max_fields`` and ``max_bytes`` default to the ``[agent]`` values.
 * ``kind``, ``method``, ``data``, ``renew_at``, ``replace_margin``, ``revoke_replaced`` and
   ``revoke_on_stop``: leased secrets (``config.lease_keys``).
+* ``format = "none"`` writes no file: the entry only feeds ``[[templates]]`` (its target is its
+  name there and still counts for collisions; ``mode``, ``owner``, ``group`` and ``on_change``
+  do not apply).
 """
 
 from __future__ import annotations
@@ -44,7 +47,10 @@ def parse_secrets(
     agent: AgentSettings | None,
     backend: VaultBackendConfig | AwsBackendConfig | None,
     problems: Problems,
+    targets: TargetIndex | None = None,
 ) -> tuple[SecretSpec, ...]:
+    """The ``[[secrets]]`` array; each target is added to ``targets`` (shared with
+    ``[[templates]]``, so that no two outputs collide)."""
     if value is None:
         problems.add("secrets", "at least one [[secrets]] entry is required")
         return ()
@@ -54,7 +60,7 @@ def parse_secrets(
     if not value:
         problems.add("secrets", "at least one [[secrets]] entry is required")
     specs: list[SecretSpec] = []
-    targets = _TargetIndex()
+    targets = TargetIndex() if targets is None else targets
     for index, item in enumerate(value):
         spec = _parse_secret(item, f"secrets[{index}]", agent, backend, problems)
         if spec is None:
@@ -67,7 +73,7 @@ def parse_secrets(
     return tuple(specs)
 
 
-class _TargetIndex:
+class TargetIndex:
     """Targets seen so far, for a check that no two targets collide, linear in their number.
 
     Two targets collide when they are equal or one is a directory of the other (``a`` and
@@ -194,6 +200,10 @@ def _parse_secret(
             )
     max_fields = t.integer("max_fields", 0, 1, MAX_FIELDS_LIMIT) if t.has("max_fields") else 0
     max_bytes = t.integer("max_bytes", 0, 1, MAX_BYTES_LIMIT) if t.has("max_bytes") else 0
+    if fmt == "none":
+        for key in ("mode", "owner", "group", "on_change"):
+            if t.has(key):
+                t.problem(key, 'not used with format = "none" (it writes no file)')
     lease = parse_lease_keys(t, None if backend is None else backend.type)
     t.finish()
     if path is None or agent is None:

@@ -62,7 +62,7 @@ def key_problem(key: str, specs: tuple[SecretSpec, ...]) -> str | None:
     if problem is not None:
         return f"is not a valid secret key: {problem}"
     for spec in specs:
-        if key == spec.target and spec.format != "fields":
+        if key == spec.target and spec.format not in ("fields", "none"):
             return None
         parent, _, field = key.rpartition("/")
         if spec.format == "fields" and parent == spec.target and field:

@@ -3,7 +3,8 @@
 Every problem is collected and reported at once, each prefixed with its key path
 (``secrets[2].format: must be one of fields, json, env, raw, template``). Messages never repeat a
 configured value. Each table has its module: ``[agent]`` in :mod:`.agent`, ``[backend]`` in
-:mod:`.backend`, ``[[secrets]]`` in :mod:`.entries`, ``[exec]`` in :mod:`.exec_table`; typed
+:mod:`.backend`, ``[[secrets]]`` in :mod:`.entries`, ``[[templates]]`` in :mod:`.templates`,
+``[exec]`` in :mod:`.exec_table`; typed
 reads (modes are ``"0400"``-style strings or integers at most ``0777``; ``owner``/``group`` are
 names, resolved now, or numbers; durations) in :mod:`.tables`. The dataclasses
 (:mod:`.schema`) are re-exported here.
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from secrets_agent.config.agent import parse_agent
 from secrets_agent.config.backend import parse_backend
-from secrets_agent.config.entries import parse_secrets
+from secrets_agent.config.entries import TargetIndex, parse_secrets
 from secrets_agent.config.exec_table import parse_exec
 from secrets_agent.config.schema import (
     DEFAULT_JWT_FILE,
@@ -27,9 +28,11 @@ from secrets_agent.config.schema import (
     AwsBackendConfig,
     Config,
     SecretSpec,
+    TemplateSpec,
     VaultBackendConfig,
 )
 from secrets_agent.config.tables import Problems, Table
+from secrets_agent.config.templates import parse_templates
 
 __all__ = [
     "DEFAULT_JWT_FILE",
@@ -39,6 +42,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "SecretSpec",
+    "TemplateSpec",
     "VaultBackendConfig",
     "load_config",
     "parse_config",
@@ -83,13 +87,23 @@ def parse_config(
     backend_data = root.table("backend", required=True)
     secrets_data = root.raw("secrets")
     exec_data = root.table("exec")
+    templates_data = root.raw("templates")
     root.finish()
 
     agent = parse_agent(agent_data, problems) if agent_data is not None else None
     base_dir = source.parent if source is not None else None
     backend = parse_backend(backend_data, problems, env, base_dir) if backend_data else None
-    specs = parse_secrets(secrets_data, agent, backend, problems)
+    targets = TargetIndex()
+    specs = parse_secrets(secrets_data, agent, backend, problems, targets)
+    templates = parse_templates(templates_data, specs, agent, problems, targets)
     exec_settings = parse_exec(exec_data, specs, problems)
     if problems.items or agent is None or backend is None:
         raise ConfigError(problems.items or ["config: incomplete"])
-    return Config(agent=agent, backend=backend, secrets=specs, source=source, exec=exec_settings)
+    return Config(
+        agent=agent,
+        backend=backend,
+        secrets=specs,
+        source=source,
+        exec=exec_settings,
+        templates=templates,
+    )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_JWT_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
-FORMATS = ("fields", "json", "env", "raw", "template")
+FORMATS = ("fields", "json", "env", "raw", "template", "none")
 KINDS = ("kv", "lease")  # a KV secret, or any Vault read that returns a lease or a certificate
 METHODS = ("GET", "POST")
 AUTH_METHODS = ("token", "approle", "kubernetes")
@@ -94,6 +94,23 @@ class SecretSpec:
 
 
 @dataclass(frozen=True)
+class TemplateSpec:
+    """One ``[[templates]]`` entry: one file rendered from the fields of several secrets.
+
+    ``sources`` maps each source name the template uses (``{{ db.password }}``) to the target
+    of the ``[[secrets]]`` entry that feeds it, in config order."""
+
+    target: str
+    template: str
+    sources: tuple[tuple[str, str], ...]
+    mode: int = 0o400
+    owner: int | None = None
+    group: int | None = None
+    on_change: tuple[str, ...] | None = None
+    max_bytes: int = DEFAULT_MAX_BYTES
+
+
+@dataclass(frozen=True)
 class AgentSettings:
     output_dir: Path
     refresh_interval: float = 300.0
@@ -129,3 +146,4 @@ class Config:
     secrets: tuple[SecretSpec, ...]
     source: Path | None = None
     exec: ExecSettings = ExecSettings()
+    templates: tuple[TemplateSpec, ...] = ()

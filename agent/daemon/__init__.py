@@ -8,7 +8,8 @@ refresh time, built on ``backoff`` and ``outage``), ``batch`` (one fetch call: `
 clock in tests), ``publish`` (status file, metrics, ``STATUS=``/``READY=1``, coalesced),
 ``leases`` (leased secrets: renew, issue or keep as the policy says, release old leases),
 ``reload`` (the plan of a config change), ``resume`` (the previous run's status),
-``source_holder`` and ``runloop`` (the ``run`` command's main loop).
+``source_holder`` and ``runloop`` (the ``run`` command's main loop), ``templates`` (the
+``[[templates]]`` outputs that batch renders from the secrets that feed them).
 
 May import ``config``, ``sources``, ``render``, ``writer`` and the top-level helper modules.
 """

@@ -36,6 +36,7 @@ from secrets_agent.daemon.scheduler import JobScheduler, Scheduler
 from secrets_agent.daemon.source_holder import SourceHolder
 from secrets_agent.daemon.state import SecretState
 from secrets_agent.daemon.table import SecretTable
+from secrets_agent.daemon.templates import TemplateOutputs, TemplateState
 from secrets_agent.notify import Notifier
 from secrets_agent.status import config_identity
 from secrets_agent.writer.writer import SecretWriter
@@ -80,6 +81,7 @@ class Agent:
         self._prepared = False
         self._table = SecretTable(config.secrets, probe_max=config.agent.outage_probe_max)
         self._changes = ChangeListeners()
+        self._templates = TemplateOutputs(config.templates, config.secrets)
         self._refresher = BatchRefresher(
             self._table,
             source=self._sources.get,
@@ -88,6 +90,7 @@ class Agent:
             on_change_timeout=lambda: self._config.agent.on_change_timeout,
             clock=clock,
             rng=self._rng,
+            templates=self._templates,
         )
         self._publisher = Publisher(
             self._table,
@@ -96,6 +99,7 @@ class Agent:
             backend=config.backend.type,
             started_at=clock(),
             config=config_identity(config.source),
+            templates=self._templates.status_entries,
         )
         self._given_scheduler = scheduler
         self._runner: Runner | None = None
@@ -119,6 +123,10 @@ class Agent:
     def states(self) -> list[SecretState]:
         """Copies of every secret's state, in config order."""
         return [copy.copy(s) for s in self._table.states()]
+
+    def template_states(self) -> list[TemplateState]:
+        """Copies of every template output's state, in config order."""
+        return self._templates.states()
 
     def all_synced(self) -> bool:
         """True once every configured secret has been written successfully at least once."""
@@ -225,6 +233,13 @@ class Agent:
         states = {s.target: s for s in self._table.states()}
         plan = plan_reload(self._config, config, states)
         pruned = [t for t in plan.removed if self._prune(states[t])]
+        gone, refetch = self._templates.configure(
+            config.templates, config.secrets, reset=plan.new_writer
+        )
+        pruned += [t.target for t in gone if self._prune(t)]
+        planned = {s.target for s in plan.fetch_now}
+        fetch_now = [*plan.fetch_now]
+        fetch_now += [s for s in config.secrets if s.target in refetch - planned]
         with self._lock:
             if plan.new_writer:
                 self._writer.close()
@@ -248,10 +263,11 @@ class Agent:
             log.error("output directory unusable after reload: %s", exc)
         else:
             try:
-                self._refresher.run(plan.fetch_now, probe=True)
+                self._refresher.run(fetch_now, probe=True)
+                self._refresher.render_templates()
             except Exception as exc:  # the schedule must survive a bug: retry them soon
                 log.error("fetch after reload failed: %s: %s", type(exc).__name__, exc)
-                self._table.abandon(plan.fetch_now, probe=False, now=self._clock(), rng=self._rng)
+                self._table.abandon(fetch_now, probe=False, now=self._clock(), rng=self._rng)
         self._publisher.flush(force=True)
 
     def _prepare(self) -> None:
@@ -267,8 +283,9 @@ class Agent:
             a = self._config.agent
             self._publisher.set_outputs(self._writer, a.metrics_file, self._config.backend.type)
 
-    def _prune(self, state: SecretState) -> bool:
-        """Remove ``state``'s files (a secret that left the config); True if any was removed."""
+    def _prune(self, state: SecretState | TemplateState) -> bool:
+        """Remove ``state``'s files (a secret or template output that left the config); True
+        if any was removed."""
         removed = False
         for relpath in state.files:
             try:

@@ -22,6 +22,7 @@ from secrets_agent.daemon.leases import Issued, fetch_leased, refresh_leased, re
 from secrets_agent.daemon.onchange import run_on_change
 from secrets_agent.daemon.refresh import RefreshResult, refresh
 from secrets_agent.daemon.table import Done, SecretTable
+from secrets_agent.daemon.templates import Rendered, TemplateOutputs, run_commands
 from secrets_agent.sources.result import SecretData, SourceError
 
 if TYPE_CHECKING:
@@ -58,8 +59,10 @@ class BatchRefresher:
         on_change_timeout: Callable[[], float],
         clock: Callable[[], float],
         rng: random.Random,
+        templates: TemplateOutputs | None = None,
     ) -> None:
         self._table = table
+        self._templates = templates if templates is not None else TemplateOutputs()
         self._source = source
         self._writer = writer
         self._listeners = listeners
@@ -98,6 +101,8 @@ class BatchRefresher:
                 result = refresh(spec, outcome, writer, state, now=now, fetch_seconds=seconds)
                 error = outcome if isinstance(outcome, SourceError) else None
                 data = outcome if isinstance(outcome, SecretData) else None
+            if isinstance(data, SecretData) and self._templates.feeds(spec.target):
+                self._templates.offer(spec.target, data)
             done.append(Done(spec, state, result, error))
             if not result.ok:
                 report.ok = False
@@ -109,13 +114,34 @@ class BatchRefresher:
                     commands.append((spec, data))
             else:
                 report.unchanged += 1
+        rendered = self._templates.render_due(writer, now)  # daemon.templates
         self._table.complete(done, probe=probe, now=now, rng=self._rng)
         self._listeners.notify(changed)  # every file of each changed secret is written now
         for spec, data in commands:
             self._run_on_change(spec, data, writer)
         for spec, lease_id in released:  # only now that the new one is in use
             release(source, spec, lease_id)
+        self._templates_done(rendered, report, writer)
         return report
+
+    def render_templates(self) -> SyncReport:
+        """Bring the template outputs up to date without a fetch (after a reload changed a
+        template whose sources' data is at hand)."""
+        report = SyncReport(ok=True)
+        writer = self._writer()
+        self._templates_done(self._templates.render_due(writer, self._clock()), report, writer)
+        return report
+
+    def _templates_done(
+        self, rendered: list[Rendered], report: SyncReport, writer: SecretWriter
+    ) -> None:
+        for r in rendered:
+            if not r.ok:
+                report.ok = False
+                report.failed[r.spec.target] = r.error or "failed"
+        self._listeners.notify(r.spec.target for r in rendered if r.changed)
+        timeout = self._on_change_timeout()
+        run_commands(rendered, timeout=timeout, output_dir=str(writer.output_dir))
 
     def _run_on_change(self, spec: SecretSpec, data: SecretData, writer: SecretWriter) -> None:
         assert spec.on_change is not None

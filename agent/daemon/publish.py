@@ -47,8 +47,10 @@ class Publisher:
         backend: str,
         started_at: float,
         config: str | None = None,
+        templates: Callable[[], list[dict[str, object]]] | None = None,
     ) -> None:
         self._table = table
+        self._templates = templates  # the entries of template outputs (daemon.templates)
         self._notifier = notifier
         self._clock = clock
         self._lock = threading.Lock()
@@ -111,6 +113,7 @@ class Publisher:
         for target in changed:
             self._lines.pop(target, None)
         states = [self._states[t] for t in self._order if t in self._states]
+        templates = self._templates() if self._templates is not None else []
         ready = self._table.ready()
         info: dict[str, object] = {
             "pid": os.getpid(),
@@ -118,14 +121,15 @@ class Publisher:
             "started_at": self._started_at,
             "backend": self._backend,
             "config": self._config,
-            "healthy": all(s.consecutive_failures == 0 for s in states),
+            "healthy": all(s.consecutive_failures == 0 for s in states)
+            and not any(t.get("consecutive_failures") for t in templates),
             "ready": ready,
             "secrets": len(states),
             "reload_error": list(self._reload_error) or None,
         }
         line = summary(states, now, reload_error=self._reload_error)
         if self._writer is not None:
-            self._write_files(self._writer, states, info, now)
+            self._write_files(self._writer, states, info, now, templates)
         if self._announce and not self._ready_sent and ready:
             self._ready_sent = True
             self._notifier.ready(line)
@@ -134,7 +138,12 @@ class Publisher:
             self._notifier.status(line)
 
     def _write_files(
-        self, writer: SecretWriter, states: list[SecretState], info: dict[str, object], now: float
+        self,
+        writer: SecretWriter,
+        states: list[SecretState],
+        info: dict[str, object],
+        now: float,
+        templates: list[dict[str, object]],
     ) -> None:
         from secrets_agent.status import entry_json, status_text, write_status_text
 
@@ -143,7 +152,8 @@ class Publisher:
             for state in states:
                 if state.target not in lines:
                     lines[state.target] = entry_json(state)
-            text = status_text((lines[s.target] for s in states), info, now=now)
+            entries = (lines[s.target] for s in states)
+            text = status_text(entries, info, now=now, templates=templates)
             write_status_text(writer, text)
         except Exception as exc:
             log.warning("could not write the status file: %s", exc)

@@ -19,6 +19,7 @@
   mapping to one key, is a RenderError.
 * ``raw``: the whole raw payload, or one field's value with ``field``; bytes are written as-is.
 * ``template``: :mod:`secrets_agent.render.template`.
+* ``none``: no file; the secret is fetched only to feed ``[[templates]]`` outputs.
 
 Limits, checked before anything is written: a ``fields`` secret has at most ``max_fields``
 fields, and the files of one secret hold at most ``max_bytes`` bytes together (RenderError).
@@ -80,6 +81,8 @@ def render(spec: SecretSpec, data: SecretData) -> dict[str, bytes]:
 
 def _render(spec: SecretSpec, data: SecretData) -> dict[str, bytes]:
     fmt = spec.format
+    if fmt == "none":
+        return {}
     if fmt == "fields":
         return _render_fields(spec, data)
     if fmt == "json":

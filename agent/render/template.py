@@ -1,9 +1,14 @@
-"""A small, strict, sandboxed template language for ``format = "template"``.
+"""A small, strict, sandboxed template language for ``format = "template"`` and ``[[templates]]``.
 
 Syntax: literal text with tags ``{{ expr | filter | filter ... }}``.
 
 * ``expr`` is a field name of the secret (letters, digits and ``_ . @ + = -``) or a quoted
   literal (``'...'`` or ``"..."``, no escapes; ``{{ '{{' }}`` writes a literal ``{{``).
+* In a template over several secrets (``compile_template(text, sources=...)``, for
+  ``[[templates]]``), a name is ``source.field``: a source name (``[A-Za-z_][A-Za-z0-9_]*``,
+  no dot) then the field name, which may itself contain dots (``{{ db.password }}``,
+  ``{{ api.key.id }}`` is field ``key.id`` of ``api``). A bare field name, or a source that is
+  not declared, is a syntax error.
 * filters: ``json`` (a JSON string literal, quotes included), ``base64`` (standard base64 of the
   UTF-8 bytes), ``urlquote`` (percent-encode everything but letters, digits and ``_.-~``, for
   URLs such as ``postgres://u:{{ password | urlquote }}@db/app``), ``trim`` (strip surrounding
@@ -11,8 +16,8 @@ Syntax: literal text with tags ``{{ expr | filter | filter ... }}``.
 
 There is nothing else: no attribute access, no calls, no loops, no code. A tag that does not parse
 is a syntax error at config load; a field the secret does not have is a ``RenderError`` when
-rendering (never an empty string). Error messages give positions and field names, never text of
-the template or values.
+rendering (never an empty string), naming the source too in a template over several secrets.
+Error messages give positions, source and field names, never text of the template or values.
 """
 
 from __future__ import annotations
@@ -21,12 +26,13 @@ import base64
 import json
 import re
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from secrets_agent.render.errors import RenderError
 
 _NAME = r"[A-Za-z0-9_.@+=-]+"
+SOURCE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TAG_BODY = re.compile(
     rf"\s*(?:(?P<name>{_NAME})|'(?P<sq>[^']*)'|\"(?P<dq>[^\"]*)\")"
     r"(?P<filters>(?:\s*\|\s*[a-z0-9_]+)*)\s*"
@@ -56,6 +62,7 @@ class _Tag:
     name: str | None  # field name, or None for a literal
     literal: str
     filters: tuple[str, ...]
+    source: str | None = None  # the source of ``name`` in a template over several secrets
 
 
 @dataclass(frozen=True)
@@ -66,11 +73,28 @@ class Template:
 
     @property
     def field_names(self) -> frozenset[str]:
-        """The names of the fields the template uses."""
+        """The names of the fields the template uses (of a single-secret template)."""
         return frozenset(p.name for p in self.parts if isinstance(p, _Tag) and p.name is not None)
+
+    def fields_by_source(self) -> dict[str, frozenset[str]]:
+        """Source name -> the fields the template uses of it (a template over several
+        secrets; sources it declares but never uses are absent)."""
+        found: dict[str, set[str]] = {}
+        for p in self.parts:
+            if isinstance(p, _Tag) and p.name is not None and p.source is not None:
+                found.setdefault(p.source, set()).add(p.name)
+        return {source: frozenset(names) for source, names in found.items()}
 
     def render(self, fields: Mapping[str, object]) -> str:
         """Return the filled-in text; raise ``RenderError`` naming the first missing field."""
+        return self._render(lambda source: fields)
+
+    def render_sources(self, sources: Mapping[str, Mapping[str, object]]) -> str:
+        """Fill in a template over several secrets from ``sources`` (source name -> fields);
+        raise ``RenderError`` naming the source and field of the first one missing."""
+        return self._render(lambda source: sources.get(source or "", {}))
+
+    def _render(self, lookup: Callable[[str | None], Mapping[str, object]]) -> str:
         out: list[str] = []
         for part in self.parts:
             if isinstance(part, str):
@@ -78,10 +102,18 @@ class Template:
                 continue
             if part.name is None:
                 value = part.literal
-            elif part.name in fields:
-                value = _as_text(fields[part.name])
             else:
-                raise RenderError(f"template uses field {part.name!r}, which the secret lacks")
+                fields = lookup(part.source)
+                if part.name not in fields:
+                    if part.source is None:
+                        raise RenderError(
+                            f"template uses field {part.name!r}, which the secret lacks"
+                        )
+                    raise RenderError(
+                        f"template uses field {part.name!r} of source {part.source!r},"
+                        " which that secret lacks"
+                    )
+                value = _as_text(fields[part.name])
             for name in part.filters:
                 value = FILTERS[name](value)
             out.append(value)
@@ -94,8 +126,27 @@ def _position(text: str, index: int) -> str:
     return f"line {line}, column {column}"
 
 
-def compile_template(text: str) -> Template:
-    """Parse ``text``; raise ``TemplateSyntaxError`` for an unclosed or malformed tag."""
+def _split_source(name: str, sources: Collection[str], where: str) -> tuple[str, str]:
+    """``"db.password"`` -> ``("db", "password")``, checked against the declared sources."""
+    source, dot, field = name.partition(".")
+    if not dot or not field or not SOURCE_NAME.fullmatch(source):
+        raise TemplateSyntaxError(
+            f"tag at {where} must name a source and a field (source.field), as in"
+            " {{ db.password }}"
+        )
+    if source not in sources:
+        known = ", ".join(sorted(sources)) or "none"
+        raise TemplateSyntaxError(
+            f"tag at {where} uses source {source!r}, which is not declared (sources: {known})"
+        )
+    return source, field
+
+
+def compile_template(text: str, *, sources: Collection[str] | None = None) -> Template:
+    """Parse ``text``; raise ``TemplateSyntaxError`` for an unclosed or malformed tag.
+
+    ``sources``: the source names of a template over several secrets (every name in a tag is
+    then ``source.field`` with a declared source); None for a template over one secret."""
     parts: list[str | _Tag] = []
     pos = 0
     while True:
@@ -124,6 +175,9 @@ def compile_template(text: str) -> Template:
                     f"unknown filter {name!r} at {_position(text, start)} (known: {known})"
                 )
         literal = match.group("sq") if match.group("sq") is not None else match.group("dq")
-        parts.append(_Tag(match.group("name"), literal or "", filters))
+        name, source = match.group("name"), None
+        if name is not None and sources is not None:
+            source, name = _split_source(name, sources, _position(text, start))
+        parts.append(_Tag(name, literal or "", filters, source))
         pos = end + 2
     return Template(tuple(parts))

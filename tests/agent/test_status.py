@@ -181,3 +181,43 @@ def test_identity_is_the_config_path_without_following_symlinks(tmp_path: Path) 
     (tmp_path / "config.toml").symlink_to("..2026_12_01/config.toml")
     assert config_identity(tmp_path / "x/../config.toml") == str(tmp_path / "config.toml")
     assert config_identity(None) is None
+
+
+def test_template_outputs_are_listed_after_the_secrets() -> None:
+    from secrets_agent.status import status_text
+
+    entries = [
+        {
+            "target": "app.conf",
+            "sources": {"db": "postgres", "api": "alpaca"},
+            "waiting_for": ["api"],
+            "rendered_at": None,
+            "changed_at": None,
+            "last_error": None,
+            "consecutive_failures": 0,
+            "errors_total": 0,
+            "files": [],
+        },
+        {
+            "target": "b.conf",
+            "sources": {"db": "postgres"},
+            "waiting_for": [],
+            "rendered_at": 90.0,
+            "changed_at": 90.0,
+            "last_error": "render failed: template uses field 'x' of source 'db', which ...",
+            "consecutive_failures": 2,
+            "errors_total": 2,
+            "files": ["b.conf"],
+        },
+    ]
+    document = json.loads(status_text([], {"pid": 1}, now=100.0, templates=entries))
+    assert document["secrets"] == [] and document["templates"] == entries
+    assert "templates" not in json.loads(status_text([], {"pid": 1}, now=100.0))
+    lines = format_status(document, now=100.0).splitlines()
+    assert lines[2].split() == [
+        "app.conf", "(template)", "from", "db=postgres,api=alpaca", "never", "with", "its",
+        "sources", "waiting", "for", "source(s)", "api", "(nothing", "written)",
+    ]  # fmt: skip
+    assert lines[3].startswith("b.conf (template)") and "10s" in lines[3]
+    assert lines[3].endswith("render failed: template uses field 'x' of source 'db', which ..."
+                             " (2 failures in a row)")  # fmt: skip

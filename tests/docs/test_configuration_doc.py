@@ -19,6 +19,7 @@ SECTIONS: dict[type, str] = {
     config.AuthConfig: "### `[backend.auth]`",
     config.AwsBackendConfig: '### `type = "aws"`',
     config.SecretSpec: "## `[[secrets]]`",
+    config.TemplateSpec: "## `[[templates]]`",
 }
 # Fields that are not keys of the TOML file: Config.source is the path the file was read from;
 # VaultBackendConfig.addresses holds every node when `address` is a list.
@@ -51,7 +52,8 @@ def test_top_level_tables_are_documented() -> None:
     for f in dataclasses.fields(config.Config):
         if (config.Config, f.name) in NOT_KEYS:
             continue
-        heading = "## `[[secrets]]`" if f.name == "secrets" else f"## `[{f.name}]`"
+        arrays = ("secrets", "templates")
+        heading = f"## `[[{f.name}]]`" if f.name in arrays else f"## `[{f.name}]`"
         assert heading in text, f"no section for the top-level table {f.name!r}"
 
 

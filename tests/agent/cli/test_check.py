@@ -58,3 +58,36 @@ def test_check_confirms_each_secret_and_writes_nothing(
     only_good = vault_config(tmp_path / "d.toml", out, vault, '[[secrets]]\npath = "a"')
     assert cli("check", "--config", str(only_good)).returncode == 0
     assert not out.exists()
+
+
+def test_check_renders_each_template_output_and_writes_nothing(
+    vault: Any, tmp_path: Path, tmpfs_dir: Path, canary: str, cli: Any, vault_config: Any
+) -> None:
+    vault.put_secret("db", {"password": canary})
+    vault.put_secret("api", {"key": "k"})
+    out = tmpfs_dir / "out"
+    secrets = """
+[[secrets]]
+path = "db"
+format = "none"
+[[secrets]]
+path = "api"
+[[templates]]
+target = "good.conf"
+sources = { db = "db", api = "api" }
+template = "{{ db.password }} {{ api.key }}"
+[[templates]]
+target = "bad.conf"
+sources = { api = "api" }
+template = "{{ api.secret }}"
+"""
+    config = vault_config(tmp_path / "c.toml", out, vault, secrets)
+    result = cli("check", "--config", str(config))
+    assert result.returncode == 1
+    assert "ok    good.conf (template," in result.stdout
+    assert (
+        "FAIL  bad.conf (template): cannot render: template uses field 'secret' of source"
+        " 'api', which that secret lacks" in result.stdout
+    )
+    assert canary not in result.stdout + result.stderr
+    assert not out.exists()
