@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from secrets_agent.devserver.faults import Faults
+from secrets_agent.devserver.flavor import DEFAULT_FLAVOR, flavor_named
 from secrets_agent.devserver.httpd import DevHTTPServer
 from secrets_agent.devserver.kvstore import KVv1
 from secrets_agent.devserver.state import VaultState
@@ -61,7 +62,9 @@ class VaultDevServer:
     ``with VaultDevServer() as vault:`` starts it on a free port; ``vault.url`` and
     ``vault.root_token`` are what a client needs. Non-loopback hosts need ``allow_remote=True``.
     With ``tls_cert`` and ``tls_key`` (PEM files; the certificate file may hold the chain) it
-    speaks HTTPS only and ``vault.url`` is ``https://...``.
+    speaks HTTPS only and ``vault.url`` is ``https://...``. ``flavor`` picks whose words it
+    answers in: ``"vault"`` (current HashiCorp Vault, the default) or ``"openbao"`` (see
+    ``flavor``); ValueError for any other.
     """
 
     def __init__(
@@ -74,13 +77,14 @@ class VaultDevServer:
         max_request_bytes: int = MAX_REQUEST_BYTES,
         tls_cert: str | os.PathLike[str] | None = None,
         tls_key: str | os.PathLike[str] | None = None,
+        flavor: str = DEFAULT_FLAVOR,
     ) -> None:
         if not allow_remote and not is_loopback(host):
             raise ValueError(f"refusing to bind non-loopback address {host!r}")
         self._tls = server_tls_context(tls_cert, tls_key)
         self.host, self.port = host, port
         self.max_request_bytes = max_request_bytes
-        self._state = VaultState(root_token)
+        self._state = VaultState(root_token, flavor_named(flavor))
         self._faults = Faults()
         self._httpd: DevHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -135,6 +139,11 @@ class VaultDevServer:
     def tls(self) -> bool:
         """Whether the server speaks HTTPS."""
         return self._tls is not None
+
+    @property
+    def flavor(self) -> str:
+        """Whose words the server answers in: ``"vault"`` or ``"openbao"``."""
+        return self._state.flavor.name
 
     @property
     def root_token(self) -> str:

