@@ -95,14 +95,17 @@ def _authenticated(state: VaultState, faults: Faults, req: Request, wrapped: boo
         return auth_methods.login(state, req)
     req.token_id = _token_id(req.headers)
     path = req.path.rstrip("/")
-    if path == "sys/wrapping/lookup" or (
-        path == "sys/wrapping/unwrap" and wrapping.is_wrapping_token(state, req.token_id)
-    ):
+    if path == "sys/wrapping/lookup":
         return wrapping.handle(state, req)
+    if path == "sys/wrapping/unwrap" and not req.data.get("token"):
+        return wrapping.unwrap_own(state, req)
     if req.token_id is None:
         return error(403, NO_TOKEN)
     req.token = state.tokens.lookup(req.token_id)
     if req.token is None:
+        if wrapping.is_wrapping_token(state, req.token_id):  # single use: spent on a refusal
+            state.wrapped.pop(req.token_id, None)
+            return error(403, PERMISSION_DENIED)
         return error(403, state.flavor.dead_token)
     if faults.is_denied(req.path, req.token_id) or not req.token.allows(req.path):
         return error(403, PERMISSION_DENIED)

@@ -13,10 +13,12 @@ from typing import Any
 
 from secrets_agent.devserver.faults import Faults
 from secrets_agent.devserver.flavor import DEFAULT_FLAVOR, flavor_named
+from secrets_agent.devserver.handlers.approle import secret_id_answer
+from secrets_agent.devserver.handlers.wrapping import wrap_payload
 from secrets_agent.devserver.httpd import DevHTTPServer
 from secrets_agent.devserver.kvstore import KVv1
 from secrets_agent.devserver.state import VaultState
-from secrets_agent.devserver.wire import DEFAULT_LEASE_SECONDS
+from secrets_agent.devserver.wire import DEFAULT_LEASE_SECONDS, envelope
 
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
 _RECORD_LIMIT = 100_000
@@ -208,22 +210,31 @@ class VaultDevServer:
 
     def enable_approle(self, role: str = "agent", paths: list[str] | None = None,
                        token_ttl: float | None = None, *, mount: str = "approle",
-                       policies: list[str] | None = None) -> tuple[str, str]:  # fmt: skip
-        """Enable AppRole (if needed), create/update ``role``; returns (role_id, secret_id)."""
+                       policies: list[str] | None = None,
+                       bind_secret_id: bool = True) -> tuple[str, str]:  # fmt: skip
+        """Enable AppRole (if needed), create/update ``role``; returns (role_id, secret_id).
+        With ``bind_secret_id=False`` a login needs only the role_id."""
         with self._state.lock:
             found = self._state.approle(mount, role, paths=paths, token_ttl=token_ttl or 0.0,
-                                        policies=list(policies or []))  # fmt: skip
+                                        policies=list(policies or []),
+                                        bind_secret_id=bind_secret_id)  # fmt: skip
         return found.role_id, self.new_secret_id(role, mount=mount)
 
     def new_secret_id(self, role: str = "agent", *, mount: str = "approle") -> str:
         """A fresh secret_id for an existing AppRole role."""
-        import uuid
-
         with self._state.lock:
-            found = self._state.auth_mounts[mount].roles[role]
-            secret_id = str(uuid.uuid4())
-            found.secret_ids[secret_id] = str(uuid.uuid4())
+            secret_id: str = self._state.auth_mounts[mount].roles[role].new_secret_id()[0]
             return secret_id
+
+    def wrapped_secret_id(self, role: str = "agent", *, mount: str = "approle",
+                          wrap_ttl: float = 300.0) -> str:  # fmt: skip
+        """A fresh secret_id for ``role``, response-wrapped: the single-use wrapping token that
+        ``sys/wrapping/unwrap`` exchanges for it (as ``secret-id`` with ``X-Vault-Wrap-TTL``)."""
+        with self._state.lock:
+            made = self._state.auth_mounts[mount].roles[role].new_secret_id()
+            answer = envelope(secret_id_answer(*made), mount_type="approle")
+            path = f"auth/{mount}/role/{role}/secret-id"
+            return wrap_payload(self._state, answer, path, wrap_ttl)
 
     def revoke_secret_id(self, role: str, secret_id: str, *, mount: str = "approle") -> None:
         with self._state.lock:

@@ -50,17 +50,17 @@ class Wrapped:
 
 
 def wrap_ttl(req: Request) -> float | Reply | None:
-    """The requested wrapping TTL (None = not asked for), or an error reply."""
+    """The requested wrapping TTL (None = not asked for, or 0), or an error reply."""
     raw = req.headers.get("x-vault-wrap-ttl")
     if raw is None or raw == "":
         return None
     try:
         ttl = parse_duration(raw)
     except ValueError:
-        return error(400, "error parsing wrap TTL value")
-    if ttl <= 0 or ttl > MAX_WRAP_SECONDS:
-        return error(400, "invalid wrap TTL")
-    return ttl
+        return error(400, f'error parsing X-Vault-Wrap-TTL header: time: invalid duration "{raw}"')
+    if ttl > MAX_WRAP_SECONDS:
+        return error(400, "wrapping ttl was greater than the maximum allowed")
+    return ttl or None
 
 
 def wrap(state: VaultState, req: Request, reply: Reply, ttl: float) -> Reply:
@@ -70,12 +70,17 @@ def wrap(state: VaultState, req: Request, reply: Reply, ttl: float) -> Reply:
         return reply
     if payload.get("data") is None and payload.get("auth") is None:
         return reply
-    token = state.tokens.prefix + random_id(24)
-    kept = Wrapped(payload, random_id(24), time.time(), ttl, req.path.rstrip("/"))
-    state.wrapped[token] = kept
+    token = wrap_payload(state, payload, req.path.rstrip("/"), ttl)
     answer = envelope(None, mount_type=str(payload.get("mount_type", "")))
-    answer["wrap_info"] = kept.info(token)
+    answer["wrap_info"] = state.wrapped[token].info(token)
     return Reply(200, answer, reply.headers)
+
+
+def wrap_payload(state: VaultState, payload: dict[str, Any], path: str, ttl: float) -> str:
+    """Keep ``payload`` (an answer made at ``path``) for ``ttl`` seconds; its wrapping token."""
+    token = state.tokens.prefix + random_id(24)
+    state.wrapped[token] = Wrapped(payload, random_id(24), time.time(), ttl, path)
+    return token
 
 
 def _live(state: VaultState, token: str) -> Wrapped | None:
@@ -84,6 +89,13 @@ def _live(state: VaultState, token: str) -> Wrapped | None:
         del state.wrapped[token]
         return None
     return kept
+
+
+def unwrap_own(state: VaultState, req: Request) -> Reply:
+    """``sys/wrapping/unwrap`` authenticated by the wrapping token itself (no ``token`` body)."""
+    if not req.token_id:
+        return error(403, "error validating wrapping token: token is empty")
+    return handle(state, req)
 
 
 def is_wrapping_token(state: VaultState, token: str | None) -> bool:

@@ -38,20 +38,43 @@ class Step:
     path: str
     body: object = None
     token: object = ROOT_TOKEN
+    wrap_ttl: str | None = None
 
 
 def _app_token(seen: dict[str, Answer]) -> str:
     return str(seen["token-create"][1]["auth"]["client_token"])
 
 
-def _approle(secret_id: str | None) -> Callable[[dict[str, Answer]], dict[str, str]]:
+def _approle(
+    secret_id: str | None, role: str = "approle-role-id", issued: str = "approle-secret-id"
+) -> Callable[[dict[str, Answer]], dict[str, str]]:
+    """A login body: ``role``'s role_id and ``secret_id`` ("" = the one ``issued`` gave)."""
+
     def body(seen: dict[str, Answer]) -> dict[str, str]:
-        login = {"role_id": seen["approle-role-id"][1]["data"]["role_id"]}
+        login = {"role_id": seen[role][1]["data"]["role_id"]}
         if secret_id is not None:
-            login["secret_id"] = secret_id or seen["approle-secret-id"][1]["data"]["secret_id"]
+            login["secret_id"] = secret_id or seen[issued][1]["data"]["secret_id"]
         return login
 
     return body
+
+
+def _wrapping_token(step: str) -> Callable[[dict[str, Answer]], str]:
+    return lambda seen: str(seen[step][1]["wrap_info"]["token"])
+
+
+def _field(step: str, key: str, name: str) -> Callable[[dict[str, Answer]], dict[str, str]]:
+    """A body ``{name: <data[key] of step's answer>}``."""
+    return lambda seen: {name: seen[step][1]["data"][key]}
+
+
+def _token_of(step: str) -> Callable[[dict[str, Answer]], str]:
+    return lambda seen: str(seen[step][1]["auth"]["client_token"])
+
+
+WRAP = "60s"
+ROLE_R2 = {"token_policies": ["default"], "token_ttl": "1h", "token_max_ttl": "2h",
+           "secret_id_ttl": "10m", "secret_id_num_uses": 3}  # fmt: skip
 
 
 STEPS = [
@@ -96,6 +119,213 @@ STEPS = [
     Step("approle-login-no-secret-id", "POST", "auth/approle/login", _approle(None), None),
     Step("approle-secret-id-list", "LIST", "auth/approle/role/r/secret-id"),
     Step("login-unknown-mount", "POST", "auth/nomount/login", {"role_id": "x"}, None),
+    # response wrapping
+    Step("wrap", "POST", "sys/wrapping/wrap", {"a": "b"}, wrap_ttl=WRAP),
+    Step("wrap-without-ttl", "POST", "sys/wrapping/wrap", {"a": "b"}),
+    Step("wrap-bad-ttl", "POST", "sys/wrapping/wrap", {"a": "b"}, wrap_ttl="soon"),
+    Step(
+        "wrap-lookup",
+        "POST",
+        "sys/wrapping/lookup",
+        lambda seen: {"token": _wrapping_token("wrap")(seen)},
+        None,
+    ),
+    Step("wrapping-token-read", "GET", "secret/data/diff/a", token=_wrapping_token("wrap")),
+    Step("unwrap", "POST", "sys/wrapping/unwrap", {}, _wrapping_token("wrap")),
+    Step("unwrap-again", "POST", "sys/wrapping/unwrap", {}, _wrapping_token("wrap")),
+    Step("unwrap-no-token", "POST", "sys/wrapping/unwrap", {}, None),
+    Step(
+        "wrap-lookup-spent",
+        "POST",
+        "sys/wrapping/lookup",
+        lambda seen: {"token": _wrapping_token("wrap")(seen)},
+        None,
+    ),
+    Step("wrap-2", "POST", "sys/wrapping/wrap", {"c": "d"}, wrap_ttl=WRAP),
+    Step(
+        "unwrap-by-body",
+        "POST",
+        "sys/wrapping/unwrap",
+        lambda seen: {"token": _wrapping_token("wrap-2")(seen)},
+    ),
+    Step("token-create-wrapped", "POST", "auth/token/create", {"ttl": "1h"}, wrap_ttl=WRAP),
+    Step(
+        "unwrap-token", "POST", "sys/wrapping/unwrap", {}, _wrapping_token("token-create-wrapped")
+    ),
+    Step("kv2-read-missing-wrapped", "GET", "secret/data/diff/none", wrap_ttl=WRAP),
+    # AppRole: role settings, wrapped secret_id, accessors, metadata, use limits
+    Step("approle-role-r2", "POST", "auth/approle/role/r2", ROLE_R2),
+    Step("approle-role-read", "GET", "auth/approle/role/r2"),
+    Step("approle-r2-role-id", "GET", "auth/approle/role/r2/role-id"),
+    Step(
+        "approle-secret-id-wrapped",
+        "POST",
+        "auth/approle/role/r2/secret-id",
+        {"metadata": '{"env": "dev"}'},
+        wrap_ttl=WRAP,
+    ),
+    Step(
+        "approle-unwrap-secret-id",
+        "POST",
+        "sys/wrapping/unwrap",
+        {},
+        _wrapping_token("approle-secret-id-wrapped"),
+    ),
+    Step(
+        "approle-login-unwrapped",
+        "POST",
+        "auth/approle/login",
+        _approle("", "approle-r2-role-id", "approle-unwrap-secret-id"),
+        None,
+    ),
+    Step(
+        "approle-secret-id-lookup",
+        "POST",
+        "auth/approle/role/r2/secret-id/lookup",
+        _field("approle-unwrap-secret-id", "secret_id", "secret_id"),
+    ),
+    Step(
+        "approle-secret-id-lookup-missing",
+        "POST",
+        "auth/approle/role/r2/secret-id/lookup",
+        {"secret_id": "nope"},
+    ),
+    Step("approle-accessor-list", "LIST", "auth/approle/role/r2/secret-id"),
+    Step(
+        "approle-accessor-lookup",
+        "POST",
+        "auth/approle/role/r2/secret-id-accessor/lookup",
+        _field("approle-unwrap-secret-id", "secret_id_accessor", "secret_id_accessor"),
+    ),
+    Step(
+        "approle-accessor-lookup-missing",
+        "POST",
+        "auth/approle/role/r2/secret-id-accessor/lookup",
+        {"secret_id_accessor": "nope"},
+    ),
+    Step(
+        "approle-accessor-destroy",
+        "POST",
+        "auth/approle/role/r2/secret-id-accessor/destroy",
+        _field("approle-unwrap-secret-id", "secret_id_accessor", "secret_id_accessor"),
+    ),
+    Step(
+        "approle-accessor-destroy-missing",
+        "POST",
+        "auth/approle/role/r2/secret-id-accessor/destroy",
+        {"secret_id_accessor": "nope"},
+    ),
+    Step(
+        "approle-login-destroyed",
+        "POST",
+        "auth/approle/login",
+        _approle("", "approle-r2-role-id", "approle-unwrap-secret-id"),
+        None,
+    ),
+    Step(
+        "approle-one-use",
+        "POST",
+        "auth/approle/role/r2/custom-secret-id",
+        {"secret_id": "once-only", "num_uses": 1},
+    ),
+    Step(
+        "approle-login-one-use",
+        "POST",
+        "auth/approle/login",
+        _approle("once-only", "approle-r2-role-id"),
+        None,
+    ),
+    Step(
+        "approle-login-used-up",
+        "POST",
+        "auth/approle/login",
+        _approle("once-only", "approle-r2-role-id"),
+        None,
+    ),
+    Step(
+        "approle-custom-secret-id",
+        "POST",
+        "auth/approle/role/r2/custom-secret-id",
+        {"secret_id": "my-secret-id"},
+    ),
+    Step(
+        "approle-secret-id-destroy",
+        "POST",
+        "auth/approle/role/r2/secret-id/destroy",
+        {"secret_id": "my-secret-id"},
+    ),
+    Step("approle-role-unconstrained", "POST", "auth/approle/role/nb", {"bind_secret_id": False}),
+    Step(
+        "approle-role-id-only",
+        "POST",
+        "auth/approle/role/nb",
+        {"bind_secret_id": False, "token_bound_cidrs": ["127.0.0.1/32"]},
+    ),
+    Step("approle-role-id-only-read", "GET", "auth/approle/role/nb"),
+    Step("approle-role-id-only-id", "GET", "auth/approle/role/nb/role-id"),
+    Step(
+        "approle-login-role-id-only",
+        "POST",
+        "auth/approle/login",
+        _approle(None, "approle-role-id-only-id"),
+        None,
+    ),
+    # token roles, periodic and max-TTL tokens
+    Step(
+        "token-role",
+        "POST",
+        "auth/token/roles/tr",
+        {"allowed_policies": ["default", "app"], "token_period": "1h", "orphan": True},
+    ),
+    Step("token-role-read", "GET", "auth/token/roles/tr"),
+    Step("token-role-list", "LIST", "auth/token/roles"),
+    Step("token-role-create", "POST", "auth/token/create/tr", {"policies": ["app"]}),
+    Step(
+        "token-role-lookup", "GET", "auth/token/lookup-self", token=_token_of("token-role-create")
+    ),
+    Step("token-role-refused", "POST", "auth/token/create/tr", {"policies": ["other"]}),
+    Step("token-role-unknown", "POST", "auth/token/create/nope", {}),
+    Step("token-role-delete", "DELETE", "auth/token/roles/tr"),
+    Step("token-role-list-empty", "LIST", "auth/token/roles"),
+    Step("token-periodic", "POST", "auth/token/create", {"period": "1h", "policies": ["default"]}),
+    Step(
+        "token-periodic-lookup", "GET", "auth/token/lookup-self", token=_token_of("token-periodic")
+    ),
+    Step(
+        "token-periodic-renew",
+        "POST",
+        "auth/token/renew-self",
+        {"increment": "5h"},
+        _token_of("token-periodic"),
+    ),
+    Step(
+        "token-max-ttl",
+        "POST",
+        "auth/token/create",
+        {"ttl": "1h", "explicit_max_ttl": "90m", "policies": ["default"]},
+    ),
+    Step("token-max-ttl-lookup", "GET", "auth/token/lookup-self", token=_token_of("token-max-ttl")),
+    Step(
+        "token-max-ttl-renew",
+        "POST",
+        "auth/token/renew-self",
+        {"increment": "5h"},
+        _token_of("token-max-ttl"),
+    ),
+    Step(
+        "token-not-renewable",
+        "POST",
+        "auth/token/create",
+        {"ttl": "1h", "renewable": False, "policies": ["default"]},
+    ),
+    Step(
+        "token-not-renewable-renew",
+        "POST",
+        "auth/token/renew-self",
+        {},
+        _token_of("token-not-renewable"),
+    ),
+    Step("token-unknown-policy", "POST", "auth/token/create", {"ttl": "1h", "policies": ["app"]}),
     Step("seal", "POST", "sys/seal"),
     Step("sealed-read", "GET", "secret/data/diff/a"),
     Step("sealed-health", "GET", "sys/health", token=None),
@@ -103,11 +333,15 @@ STEPS = [
 ]
 
 
-def _call(base: str, method: str, path: str, body: object, token: str | None) -> Answer:
+def _call(
+    base: str, method: str, path: str, body: object, token: str | None, wrap: str | None = None
+) -> Answer:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(f"{base}/v1/{path}", data=data, method=method)
     if token:
         request.add_header("X-Vault-Token", token)
+    if wrap:
+        request.add_header("X-Vault-Wrap-TTL", wrap)
     try:
         with urllib.request.urlopen(request, timeout=10) as answer:
             text = answer.read()
@@ -122,7 +356,7 @@ def _run(base: str) -> dict[str, Answer]:
     for step in STEPS:
         body = step.body(seen) if callable(step.body) else step.body
         token = step.token(seen) if callable(step.token) else step.token
-        seen[step.name] = _call(base, step.method, step.path, body, token)  # type: ignore[arg-type]
+        seen[step.name] = _call(base, step.method, step.path, body, token, step.wrap_ttl)  # type: ignore[arg-type]
     return seen
 
 
