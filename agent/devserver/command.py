@@ -10,8 +10,9 @@ from types import FrameType
 from typing import Any
 
 from secrets_agent.devserver.flavor import DEFAULT_FLAVOR, FLAVORS
+from secrets_agent.devserver.listen import is_loopback
 from secrets_agent.devserver.seed import SeedError, load_seed
-from secrets_agent.devserver.server import VaultDevServer, is_loopback
+from secrets_agent.devserver.server import VaultDevServer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
