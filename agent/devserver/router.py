@@ -95,6 +95,8 @@ def _authenticated(state: VaultState, faults: Faults, req: Request, wrapped: boo
         return auth_methods.login(state, req)
     req.token_id = _token_id(req.headers)
     path = req.path.rstrip("/")
+    if path.startswith("sys/wrapping/") and faults.is_denied(req.path, req.token_id):
+        return error(403, PERMISSION_DENIED)
     if path == "sys/wrapping/lookup":
         return wrapping.handle(state, req)
     if path == "sys/wrapping/unwrap" and not req.data.get("token"):

@@ -79,3 +79,14 @@ def test_a_default_policy_token_reads_nothing(vault: VaultDevServer) -> None:
         client.secrets.kv.v2.read_secret_version("app", raise_on_deleted_version=True)
     assert info.value.errors == ["1 error occurred:\n\t* permission denied\n\n"]
     assert client.auth.token.lookup_self()["data"]["policies"] == ["default"]
+
+
+def test_a_denied_unwrap_keeps_the_wrapped_answer(vault: VaultDevServer) -> None:
+    vault.enable_approle("agent")
+    wrapping_token = vault.wrapped_secret_id("agent")
+    vault.deny("sys/wrapping/unwrap")
+    client = hvac.Client(url=vault.url, token=wrapping_token)
+    with pytest.raises(hvac.exceptions.Forbidden):
+        client.sys.unwrap()
+    vault.clear_faults()
+    assert client.sys.unwrap()["data"]["secret_id"]
