@@ -9,8 +9,10 @@ import threading
 from types import FrameType
 from typing import Any
 
+from secrets_agent.devserver.flavor import DEFAULT_FLAVOR, FLAVORS
+from secrets_agent.devserver.listen import is_loopback
 from secrets_agent.devserver.seed import SeedError, load_seed
-from secrets_agent.devserver.server import VaultDevServer, is_loopback
+from secrets_agent.devserver.server import VaultDevServer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="serve HTTPS with this PEM certificate (chain); needs --tls-key",
     )
     parser.add_argument(
+        "--flavor", choices=sorted(FLAVORS), default=DEFAULT_FLAVOR,
+        help=f"whose error texts and response keys to answer with (default {DEFAULT_FLAVOR})",
+    )  # fmt: skip
+    parser.add_argument(
         "--tls-key", default=None, metavar="KEY.pem", help="the certificate's PEM private key"
     )
 
@@ -56,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         server = VaultDevServer(host, args.port, args.root_token, allow_remote=args.allow_remote,
                                 tls_cert=getattr(args, "tls_cert", None),
-                                tls_key=getattr(args, "tls_key", None))  # fmt: skip
+                                tls_key=getattr(args, "tls_key", None),
+                                flavor=getattr(args, "flavor", DEFAULT_FLAVOR))  # fmt: skip
     except ValueError as exc:
         print(f"dev-server: {exc}", file=sys.stderr)
         return 2

@@ -78,6 +78,8 @@ class Entry:
     cas_required: bool = False
     delete_version_after: float = 0.0
     custom_metadata: dict[str, str] | None = None
+    metadata_version: int = 0  # metadata writes so far (OpenBao's metadata check-and-set)
+    metadata_cas_required: bool = False
 
 
 class KVv2:

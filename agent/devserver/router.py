@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from secrets_agent.devserver.faults import Faults, failure_message
-from secrets_agent.devserver.handlers import auth_methods, kv, system
+from secrets_agent.devserver.handlers import auth_methods, kv, system, wrapping
 from secrets_agent.devserver.state import VaultState
 from secrets_agent.devserver.wire import (
-    INVALID_TOKEN,
+    NO_TOKEN,
     PERMISSION_DENIED,
     SEALED,
     Reply,
@@ -49,7 +49,11 @@ def _parse_body(req: Request) -> Reply | None:
 
 
 def dispatch(state: VaultState, faults: Faults, req: Request) -> Reply:
-    """Answer one request the way Vault would."""
+    """Answer one request the way the server's flavour (Vault or OpenBao) would."""
+    return state.flavor.reword(req.path, _answer(state, faults, req))
+
+
+def _answer(state: VaultState, faults: Faults, req: Request) -> Reply:
     op = METHODS.get(req.method)
     if op is None:
         return error(405)
@@ -65,6 +69,9 @@ def dispatch(state: VaultState, faults: Faults, req: Request) -> Reply:
     bad = _parse_body(req)
     if bad is not None:
         return bad
+    ttl = wrapping.wrap_ttl(req)
+    if isinstance(ttl, Reply):
+        return ttl
     unsealed_path = req.path.rstrip("/") in UNSEALED_PATHS
     if not unsealed_path:
         failure = faults.take_failure()
@@ -78,20 +85,40 @@ def dispatch(state: VaultState, faults: Faults, req: Request) -> Reply:
     with state.lock:
         if state.sealed:
             return error(503, SEALED)
-        if auth_methods.is_login(state, req.path):
-            return auth_methods.login(state, req)
-        req.token_id = _token_id(req.headers)
-        if req.token_id is None:
+        reply = _authenticated(state, faults, req, ttl is not None)
+        return reply if ttl is None else wrapping.wrap(state, req, reply, ttl)
+
+
+def _authenticated(state: VaultState, faults: Faults, req: Request, wrapped: bool) -> Reply:
+    """Logins, then the token check (a wrapping token may only unwrap), then the handlers."""
+    if auth_methods.is_login(state, req.path):
+        return auth_methods.login(state, req)
+    req.token_id = _token_id(req.headers)
+    path = req.path.rstrip("/")
+    if path.startswith("sys/wrapping/") and faults.is_denied(req.path, req.token_id):
+        return error(403, PERMISSION_DENIED)
+    if path == "sys/wrapping/lookup":
+        return wrapping.handle(state, req)
+    if path == "sys/wrapping/unwrap" and not req.data.get("token"):
+        return wrapping.unwrap_own(state, req)
+    if req.token_id is None:
+        return error(403, NO_TOKEN)
+    req.token = state.tokens.lookup(req.token_id)
+    if req.token is None:
+        if wrapping.is_wrapping_token(state, req.token_id):  # single use: spent on a refusal
+            state.wrapped.pop(req.token_id, None)
             return error(403, PERMISSION_DENIED)
-        req.token = state.tokens.lookup(req.token_id)
-        if req.token is None:
-            return error(403, INVALID_TOKEN)
-        if faults.is_denied(req.path, req.token_id) or not req.token.allows(req.path):
-            return error(403, PERMISSION_DENIED)
-        return _route(state, req)
+        return error(403, state.flavor.dead_token)
+    if faults.is_denied(req.path, req.token_id) or not req.token.allows(req.path):
+        return error(403, PERMISSION_DENIED)
+    if path == "sys/wrapping/wrap" and wrapped:
+        return wrapping.wrap_data(req)
+    return _route(state, req)
 
 
 def _route(state: VaultState, req: Request) -> Reply:
+    if req.path.startswith("sys/wrapping/"):
+        return wrapping.handle(state, req)
     if req.path.startswith("sys/"):
         return system.handle(state, req)
     if req.path.startswith("auth/"):

@@ -6,7 +6,8 @@ Format (JSON object, every key optional)::
       "mounts":     {"kv1": 1, "team/kv": 2},              # extra KV mounts -> version
       "secrets":    {"secret/alpaca": {"api_key_id": "..."},  # "<mount>/<path>" -> data
                      "kv1/db": {"password": "..."}},
-      "approle":    {"agent": {"paths": ["secret/data/*"], "token_ttl": 3600}},
+      "approle":    {"agent": {"paths": ["secret/data/*"], "token_ttl": 3600,
+                               "bind_secret_id": true}},       # false: role_id-only login
       "kubernetes": {"app": {"jwt": "...", "paths": null, "token_ttl": 600}}
     }
 """
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from secrets_agent.devserver.server import VaultDevServer
 
 _KEYS = {"mounts", "secrets", "approle", "kubernetes"}
-_ROLE_KEYS = {"approle": {"paths", "token_ttl", "policies"},
+_ROLE_KEYS = {"approle": {"paths", "token_ttl", "policies", "bind_secret_id"},
               "kubernetes": {"jwt", "paths", "token_ttl", "policies"}}  # fmt: skip
 
 

@@ -2,57 +2,25 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
-import ssl
 import threading
 from collections import deque
 from types import TracebackType
 from typing import Any
 
 from secrets_agent.devserver.faults import Faults
+from secrets_agent.devserver.flavor import DEFAULT_FLAVOR, flavor_named
+from secrets_agent.devserver.handlers.approle import secret_id_answer
+from secrets_agent.devserver.handlers.wrapping import wrap_payload
 from secrets_agent.devserver.httpd import DevHTTPServer
 from secrets_agent.devserver.kvstore import KVv1
+from secrets_agent.devserver.listen import is_loopback, server_tls_context
 from secrets_agent.devserver.state import VaultState
-from secrets_agent.devserver.wire import DEFAULT_LEASE_SECONDS
+from secrets_agent.devserver.wire import DEFAULT_LEASE_SECONDS, envelope
 
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
 _RECORD_LIMIT = 100_000
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names a loopback address."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def server_tls_context(
-    cert: str | os.PathLike[str] | None, key: str | os.PathLike[str] | None
-) -> ssl.SSLContext | None:
-    """A server-side TLS context from PEM files, or None when neither is given.
-
-    Raises ``ValueError`` when only one is given or the files cannot be loaded.
-    """
-    if cert is None and key is None:
-        return None
-    if cert is None or key is None:
-        raise ValueError("TLS needs both a certificate and a private key")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        context.load_cert_chain(os.fspath(cert), os.fspath(key))
-    except OSError as exc:  # ssl.SSLError included
-        reason = exc.strerror or getattr(exc, "reason", None) or type(exc).__name__
-        raise ValueError(
-            f"cannot load the TLS certificate {os.fspath(cert)!r} and key {os.fspath(key)!r}: "
-            f"{reason}"
-        ) from None
-    return context
 
 
 class VaultDevServer:
@@ -61,7 +29,9 @@ class VaultDevServer:
     ``with VaultDevServer() as vault:`` starts it on a free port; ``vault.url`` and
     ``vault.root_token`` are what a client needs. Non-loopback hosts need ``allow_remote=True``.
     With ``tls_cert`` and ``tls_key`` (PEM files; the certificate file may hold the chain) it
-    speaks HTTPS only and ``vault.url`` is ``https://...``.
+    speaks HTTPS only and ``vault.url`` is ``https://...``. ``flavor`` picks whose words it
+    answers in: ``"vault"`` (current HashiCorp Vault, the default) or ``"openbao"`` (see
+    ``flavor``); ValueError for any other.
     """
 
     def __init__(
@@ -74,13 +44,14 @@ class VaultDevServer:
         max_request_bytes: int = MAX_REQUEST_BYTES,
         tls_cert: str | os.PathLike[str] | None = None,
         tls_key: str | os.PathLike[str] | None = None,
+        flavor: str = DEFAULT_FLAVOR,
     ) -> None:
         if not allow_remote and not is_loopback(host):
             raise ValueError(f"refusing to bind non-loopback address {host!r}")
         self._tls = server_tls_context(tls_cert, tls_key)
         self.host, self.port = host, port
         self.max_request_bytes = max_request_bytes
-        self._state = VaultState(root_token)
+        self._state = VaultState(root_token, flavor_named(flavor))
         self._faults = Faults()
         self._httpd: DevHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -135,6 +106,11 @@ class VaultDevServer:
     def tls(self) -> bool:
         """Whether the server speaks HTTPS."""
         return self._tls is not None
+
+    @property
+    def flavor(self) -> str:
+        """Whose words the server answers in: ``"vault"`` or ``"openbao"``."""
+        return self._state.flavor.name
 
     @property
     def root_token(self) -> str:
@@ -199,22 +175,31 @@ class VaultDevServer:
 
     def enable_approle(self, role: str = "agent", paths: list[str] | None = None,
                        token_ttl: float | None = None, *, mount: str = "approle",
-                       policies: list[str] | None = None) -> tuple[str, str]:  # fmt: skip
-        """Enable AppRole (if needed), create/update ``role``; returns (role_id, secret_id)."""
+                       policies: list[str] | None = None,
+                       bind_secret_id: bool = True) -> tuple[str, str]:  # fmt: skip
+        """Enable AppRole (if needed), create/update ``role``; returns (role_id, secret_id).
+        With ``bind_secret_id=False`` a login needs only the role_id."""
         with self._state.lock:
             found = self._state.approle(mount, role, paths=paths, token_ttl=token_ttl or 0.0,
-                                        policies=list(policies or []))  # fmt: skip
+                                        policies=list(policies or []),
+                                        bind_secret_id=bind_secret_id)  # fmt: skip
         return found.role_id, self.new_secret_id(role, mount=mount)
 
     def new_secret_id(self, role: str = "agent", *, mount: str = "approle") -> str:
         """A fresh secret_id for an existing AppRole role."""
-        import uuid
-
         with self._state.lock:
-            found = self._state.auth_mounts[mount].roles[role]
-            secret_id = str(uuid.uuid4())
-            found.secret_ids[secret_id] = str(uuid.uuid4())
+            secret_id: str = self._state.auth_mounts[mount].roles[role].new_secret_id()[0]
             return secret_id
+
+    def wrapped_secret_id(self, role: str = "agent", *, mount: str = "approle",
+                          wrap_ttl: float = 300.0) -> str:  # fmt: skip
+        """A fresh secret_id for ``role``, response-wrapped: the single-use wrapping token that
+        ``sys/wrapping/unwrap`` exchanges for it (as ``secret-id`` with ``X-Vault-Wrap-TTL``)."""
+        with self._state.lock:
+            made = self._state.auth_mounts[mount].roles[role].new_secret_id()
+            answer = envelope(secret_id_answer(*made), mount_type="approle")
+            path = f"auth/{mount}/role/{role}/secret-id"
+            return wrap_payload(self._state, answer, path, wrap_ttl)
 
     def revoke_secret_id(self, role: str, secret_id: str, *, mount: str = "approle") -> None:
         with self._state.lock:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from secrets_agent.devserver.flavor import VAULT, Flavor
 from secrets_agent.devserver.kvstore import KVv1, KVv2
 from secrets_agent.devserver.policy import normalize_paths
 from secrets_agent.devserver.tokens import TokenStore, random_id
@@ -15,16 +17,55 @@ KVEngine = KVv1 | KVv2
 
 
 @dataclass(slots=True)
+class SecretId:
+    """One AppRole secret_id's record (the secret_id itself is its key in the role)."""
+
+    accessor: str
+    created: float
+    ttl: float = 0.0  # 0 = never expires
+    num_uses: int = 0  # uses left; 0 = unlimited
+    metadata: dict[str, str] = field(default_factory=dict)
+    cidr_list: list[str] = field(default_factory=list)
+    token_bound_cidrs: list[str] = field(default_factory=list)
+    updated: float = 0.0
+
+    def expired(self, now: float) -> bool:
+        return bool(self.ttl) and self.created + self.ttl <= now
+
+
+@dataclass(slots=True)
 class AppRole:
     """An AppRole role: its role_id, live secret_ids and the tokens it issues."""
 
     name: str
     role_id: str
-    secret_ids: dict[str, str] = field(default_factory=dict)  # secret_id -> accessor
+    secret_ids: dict[str, SecretId] = field(default_factory=dict)
     paths: tuple[str, ...] | None = None
     policies: list[str] = field(default_factory=list)
     token_ttl: float = 0.0
     bind_secret_id: bool = True
+    token_max_ttl: float = 0.0
+    token_explicit_max_ttl: float = 0.0
+    token_period: float = 0.0
+    secret_id_ttl: float = 0.0
+    secret_id_num_uses: int = 0
+    secret_id_bound_cidrs: list[str] | None = None
+    token_bound_cidrs: list[str] = field(default_factory=list)
+
+    def new_secret_id(self, secret_id: str | None = None, **settings: Any) -> tuple[str, SecretId]:
+        """Store a new secret_id (random unless given) with the role's TTL and use limit."""
+        now = time.time()
+        record = SecretId(accessor=str(uuid.uuid4()), created=now, updated=now,
+                          ttl=self.secret_id_ttl, num_uses=self.secret_id_num_uses)  # fmt: skip
+        for key, value in settings.items():
+            setattr(record, key, value)
+        secret_id = secret_id or str(uuid.uuid4())
+        self.secret_ids[secret_id] = record
+        return secret_id, record
+
+    def by_accessor(self, accessor: str) -> str | None:
+        """The secret_id whose accessor is ``accessor``."""
+        return next((s for s, r in self.secret_ids.items() if r.accessor == accessor), None)
 
 
 @dataclass(slots=True)
@@ -50,14 +91,17 @@ class AuthMount:
 class VaultState:
     """Everything the server knows. Hold ``lock`` while reading or changing any of it."""
 
-    def __init__(self, root_token: str | None = None) -> None:
+    def __init__(self, root_token: str | None = None, flavor: Flavor = VAULT) -> None:
         self.lock = threading.RLock()
+        self.flavor = flavor
+        self.wrapped: dict[str, Any] = {}  # wrapping token -> handlers.wrapping.Wrapped
+        self.token_roles: dict[str, Any] = {}  # name -> handlers.token_roles.TokenRole
         self.sealed = False
         self.cluster_id = str(uuid.uuid4())
         self.mounts: dict[str, KVEngine] = {"secret": KVv2()}
         self.mount_accessors: dict[str, str] = {"secret": "kv_" + random_id(8).lower()}
         self.auth_mounts: dict[str, AuthMount] = {}
-        self.tokens = TokenStore()
+        self.tokens = TokenStore(prefix=flavor.token_prefix)
         root = self.tokens.create(
             policies=["root"],
             path="auth/token/root",

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from secrets_agent.devserver.policy import normalize_paths, path_allowed
+from secrets_agent.devserver.wire import go_duration
 
 # Paths every token may use (Vault's "default" policy grants these).
 SELF_PATHS = (
@@ -17,6 +18,9 @@ SELF_PATHS = (
     "auth/token/renew-self",
     "auth/token/revoke-self",
     "sys/capabilities-self",
+    "sys/wrapping/wrap",
+    "sys/wrapping/lookup",
+    "sys/wrapping/unwrap",
 )
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -44,6 +48,8 @@ class Token:
     meta: dict[str, str] | None = None
     num_uses: int = 0
     last_renewal: float | None = None
+    period: float = 0.0  # periodic token: each renewal sets the TTL to this
+    explicit_max_ttl: float = 0.0  # 0 = no cap beyond the TTL
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -63,8 +69,9 @@ class Token:
 class TokenStore:
     """Tokens by id. Not thread-safe by itself: the caller holds the state lock."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, prefix: str = "hvs.") -> None:
         self.clock = clock
+        self.prefix = prefix
         self._tokens: dict[str, Token] = {}
 
     def create(
@@ -79,14 +86,20 @@ class TokenStore:
         meta: dict[str, str] | None = None,
         orphan: bool = False,
         token_id: str | None = None,
+        period: float = 0.0,
+        explicit_max_ttl: float = 0.0,
     ) -> Token:
-        """Create and store a token. ``ttl`` None or 0 = no expiry."""
+        """Create and store a token. ``ttl`` None or 0 = no expiry; a ``period`` replaces the
+        TTL; ``explicit_max_ttl`` caps it (from creation, renewals included)."""
         now = self.clock()
+        ttl = period or ttl
+        if explicit_max_ttl and (not ttl or ttl > explicit_max_ttl):
+            ttl = explicit_max_ttl
         names = list(policies or [])
         if "root" not in names and "default" not in names:
             names.insert(0, "default")
         token = Token(
-            id=token_id or "hvs." + random_id(24),
+            id=token_id or self.prefix + random_id(24),
             accessor=random_id(24),
             policies=sorted(set(names)),
             paths=None if "root" in names else normalize_paths(paths),
@@ -98,6 +111,8 @@ class TokenStore:
             renewable=renewable and bool(ttl),
             orphan=orphan,
             meta=meta,
+            period=float(period),
+            explicit_max_ttl=float(explicit_max_ttl),
         )
         self._tokens[token.id] = token
         return token
@@ -115,11 +130,31 @@ class TokenStore:
     def revoke(self, token_id: str) -> None:
         self._tokens.pop(token_id, None)
 
-    def renew(self, token: Token, increment: float | None) -> Token:
-        """Extend the TTL (by ``increment`` or the creation TTL); ValueError if not renewable."""
+    def renew(self, token: Token, increment: float | None) -> list[str] | None:
+        """Extend the TTL (by ``increment`` or the creation TTL; a periodic token by its period),
+        capped by ``explicit_max_ttl``; returns Vault's warnings (None if none). ValueError if
+        not renewable."""
         if not token.renewable or token.expire_at is None:
             raise ValueError("lease is not renewable")
         now = self.clock()
-        token.expire_at = now + (increment if increment else token.ttl)
+        wanted = token.period or increment or token.ttl
+        token.expire_at = now + wanted
         token.last_renewal = now
-        return token
+        if token.explicit_max_ttl:
+            cap = token.creation_time + token.explicit_max_ttl
+            if token.expire_at > cap:
+                token.expire_at = cap
+                limit = _short(token.explicit_max_ttl)
+                return [f'TTL of "{_short(wanted)}" exceeded the effective max_ttl of '
+                        f'"{limit}"; TTL value is capped accordingly']  # fmt: skip
+        return None
+
+
+def _short(seconds: float) -> str:
+    """A duration as Vault's TTL warnings print it: "5h", "1h30m", "90s"."""
+    text = go_duration(seconds)
+    if text != "0s" and text.endswith("m0s"):
+        text = text[:-2]
+    if text.endswith("h0m"):
+        text = text[:-2]
+    return text

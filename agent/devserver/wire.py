@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 JSON_TYPE = "application/json"
 PERMISSION_DENIED = "1 error occurred:\n\t* permission denied\n\n"
-INVALID_TOKEN = "2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n"  # noqa: S105
+# No token at all, and a login at a path where no auth method is mounted: a bare string.
+NO_TOKEN = "permission denied"  # noqa: S105
 SEALED = "Vault is sealed"
 DEFAULT_LEASE_SECONDS = 2764800  # 768h, the system default lease TTL
 

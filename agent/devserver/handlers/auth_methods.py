@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
 from typing import TYPE_CHECKING, Any
 
-from secrets_agent.devserver.handlers import token_auth
+from secrets_agent.devserver.handlers import approle, token_auth
 from secrets_agent.devserver.state import AppRole, AuthMount
 from secrets_agent.devserver.wire import (
     DEFAULT_LEASE_SECONDS,
@@ -21,8 +20,6 @@ from secrets_agent.devserver.wire import (
 if TYPE_CHECKING:
     from secrets_agent.devserver.state import VaultState
     from secrets_agent.devserver.wire import Request
-
-INVALID_CREDENTIALS = "invalid role or secret ID"
 
 
 def _split(path: str) -> tuple[str, str]:
@@ -41,6 +38,8 @@ def is_login(state: VaultState, path: str) -> bool:
 
 
 def _issue(state: VaultState, role: Any, path: str, display: str, meta: dict[str, str]) -> Reply:
+    caps = [c for c in (getattr(role, "token_explicit_max_ttl", 0.0),
+                        getattr(role, "token_max_ttl", 0.0)) if c]  # fmt: skip
     token = state.tokens.create(
         policies=role.policies,
         paths=role.paths,
@@ -49,6 +48,8 @@ def _issue(state: VaultState, role: Any, path: str, display: str, meta: dict[str
         display_name=display,
         meta=meta,
         orphan=True,
+        period=getattr(role, "token_period", 0.0),
+        explicit_max_ttl=min(caps) if caps else 0.0,
     )
     auth = token_auth.auth_block(token, state.tokens.clock())
     return ok(None, auth=auth, mount_type="")
@@ -60,19 +61,11 @@ def login(state: VaultState, req: Request) -> Reply:
     auth = state.auth_mounts[mount]
     path = f"auth/{mount}/login"
     if auth.type == "approle":
-        role_id = req.data.get("role_id")
-        if not role_id:
-            return error(400, "missing role_id")
-        role = next((r for r in auth.roles.values() if r.role_id == role_id), None)
-        if role is None:
-            return error(400, INVALID_CREDENTIALS)
-        secret_id = req.data.get("secret_id")
-        if role.bind_secret_id:
-            if not secret_id:
-                return error(400, "missing secret_id")
-            if secret_id not in role.secret_ids:
-                return error(400, INVALID_CREDENTIALS)
-        return _issue(state, role, path, "approle", {"role_name": role.name})
+        found = approle.login(auth.roles, req, state.tokens.clock())
+        if isinstance(found, Reply):
+            return found
+        role, meta = found
+        return _issue(state, role, path, "approle", {**meta, "role_name": role.name})
     name, jwt = req.data.get("role"), req.data.get("jwt")
     if not name:
         return error(400, "missing role")
@@ -130,8 +123,17 @@ def _role_settings(data: dict[str, Any]) -> dict[str, Any]:
     policies = data.get("token_policies", data.get("policies"))
     if policies is not None:
         settings["policies"] = token_auth.policy_list(policies) or []
-    if data.get("token_ttl") not in (None, ""):
-        settings["token_ttl"] = parse_duration(data["token_ttl"])
+    for key in ("token_ttl", "token_max_ttl", "token_explicit_max_ttl", "token_period",
+                "secret_id_ttl"):  # fmt: skip
+        if data.get(key) not in (None, ""):
+            settings[key] = parse_duration(data[key])
+    if data.get("period") not in (None, ""):
+        settings["token_period"] = parse_duration(data["period"])
+    if data.get("secret_id_num_uses") not in (None, ""):
+        settings["secret_id_num_uses"] = int(data["secret_id_num_uses"])
+    for key in ("secret_id_bound_cidrs", "token_bound_cidrs"):
+        if isinstance(data.get(key), list):
+            settings[key] = [str(c) for c in data[key]]
     if "bind_secret_id" in data:
         settings["bind_secret_id"] = data["bind_secret_id"] not in (False, "false", "0")
     return settings
@@ -167,40 +169,38 @@ def _role_endpoint(
     role = auth.roles.get(name)
     if not rest:
         if req.op == "update":
-            if auth.type == "approle":
-                state.approle(mount, name, **_role_settings(req.data))
-            else:
-                state.kubernetes_role(mount, name, **_role_settings(req.data))
-            return no_content()
+            return _write_role(state, auth, mount, name, req)
         if req.op == "delete":
             auth.roles.pop(name, None)
             return no_content()
         if role is None:
             return error(404)
+        if isinstance(role, AppRole):
+            return ok(approle.role_data(role), mount_type=auth.type)
         data = {"token_policies": role.policies, "token_ttl": int(role.token_ttl)}
         return ok(data, mount_type=auth.type)
     if not isinstance(role, AppRole):
         if role is None:
             return error(400, f'role "{name}" does not exist')
         return error(404, "unsupported path")
-    endpoint = "/".join(rest)
-    if endpoint == "role-id":
-        if req.op == "update" and req.data.get("role_id"):
-            role.role_id = str(req.data["role_id"])
-            return no_content()
-        return ok({"role_id": role.role_id}, mount_type="approle")
-    if endpoint in ("secret-id", "custom-secret-id") and req.op == "update":
-        secret_id = str(req.data.get("secret_id") or "") if endpoint == "custom-secret-id" else ""
-        secret_id = secret_id or str(uuid.uuid4())
-        accessor = str(uuid.uuid4())
-        role.secret_ids[secret_id] = accessor
-        data = {"secret_id": secret_id, "secret_id_accessor": accessor,
-                "secret_id_num_uses": 0, "secret_id_ttl": 0}  # fmt: skip
-        return ok(data, mount_type="approle")
-    if endpoint == "secret-id" and req.op == "list":
-        keys = sorted(role.secret_ids.values())
-        return ok({"keys": keys}, mount_type="approle") if keys else error(404)
-    if endpoint == "secret-id/destroy" and req.op in ("update", "delete"):
-        role.secret_ids.pop(str(req.data.get("secret_id") or ""), None)
+    return approle.handle(role, "/".join(rest), req, state.tokens.clock())
+
+
+def _write_role(state: VaultState, auth: AuthMount, mount: str, name: str, req: Request) -> Reply:
+    """Create or update a role over the API; one holding only the ``default`` policy may use
+    no path beyond it (the dev server keeps no policy documents)."""
+    settings = _role_settings(req.data)
+    if auth.type != "approle":
+        state.kubernetes_role(mount, name, **settings)
         return no_content()
-    return error(404, "unsupported path")
+    existing = auth.roles.get(name)
+    refused = approle.check_constraints(
+        bool(settings.get("bind_secret_id", getattr(existing, "bind_secret_id", True))),
+        settings.get("secret_id_bound_cidrs", getattr(existing, "secret_id_bound_cidrs", None)),
+        settings.get("token_bound_cidrs", getattr(existing, "token_bound_cidrs", [])),
+    )
+    if refused is not None:
+        return refused
+    role = state.approle(mount, name, **settings)
+    role.paths = token_auth.default_only(role.policies, role.paths)
+    return no_content()

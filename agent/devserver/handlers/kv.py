@@ -190,10 +190,12 @@ def _metadata(engine: KVv2, req: Request, path: str) -> Reply:
         {
             "cas_required": entry.cas_required,
             "created_time": rfc3339(entry.created_ns),
+            "current_metadata_version": entry.metadata_version,
             "current_version": entry.current,
             "custom_metadata": entry.custom_metadata,
             "delete_version_after": go_duration(entry.delete_version_after),
             "max_versions": entry.max_versions,
+            "metadata_cas_required": entry.metadata_cas_required,
             "oldest_version": entry.oldest,
             "updated_time": rfc3339(entry.updated_ns),
             "versions": versions,
@@ -211,6 +213,8 @@ def _update_metadata(engine: KVv2, req: Request, path: str) -> Reply:
             entry.max_versions = int(req.data["max_versions"])
         if "cas_required" in req.data:
             entry.cas_required = bool(req.data["cas_required"])
+        if "metadata_cas_required" in req.data:
+            entry.metadata_cas_required = bool(req.data["metadata_cas_required"])
         if "delete_version_after" in req.data:
             entry.delete_version_after = parse_duration(req.data["delete_version_after"])
         custom = req.data.get("custom_metadata")
@@ -221,6 +225,7 @@ def _update_metadata(engine: KVv2, req: Request, path: str) -> Reply:
     except (TypeError, ValueError):
         return error(400, "invalid request")
     entry.updated_ns = now
+    entry.metadata_version += 1
     engine.entries[path] = entry
     return no_content()
 

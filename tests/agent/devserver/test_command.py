@@ -97,3 +97,28 @@ def test_port_in_use_is_runtime_error(capsys: pytest.CaptureFixture[str]) -> Non
         port = sock.getsockname()[1]
         assert cli.run(_parse(["--port", str(port)])) == 1
     assert "cannot listen" in capsys.readouterr().err
+
+
+def test_flavor_openbao_words_a_dead_token_as_openbao() -> None:
+    proc = _spawn("--port", "0", "--flavor", "openbao")
+    try:
+        assert proc.stdout is not None
+        lines = dict(proc.stdout.readline().strip().split("=", 1) for _ in range(2))
+        assert lines["VAULT_TOKEN"].startswith("s.")
+        with pytest.raises(hvac.exceptions.Forbidden) as info:
+            hvac.Client(url=lines["VAULT_ADDR"], token="s.dead").secrets.kv.v2.read_secret_version(
+                "a", raise_on_deleted_version=True
+            )
+        assert info.value.errors == ["permission denied"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_unknown_flavor_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        _parse(["--flavor", "consul"])
+    assert info.value.code == 2
+    assert "invalid choice: 'consul'" in capsys.readouterr().err

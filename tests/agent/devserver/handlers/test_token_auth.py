@@ -82,8 +82,16 @@ def test_revoked_token_via_python_api(vault: VaultDevServer) -> None:
     assert hvac.Client(url=vault.url, token=token).is_authenticated() is False
 
 
-def test_missing_token_is_permission_denied(vault: VaultDevServer) -> None:
+def test_missing_token_is_a_bare_permission_denied(vault: VaultDevServer) -> None:
+    """No token (and a login where nothing is mounted): no multi-error wrapper, as in Vault
+    1.10+ and OpenBao; a valid token outside its policy gets the wrapped text."""
     resp = requests.get(f"{vault.url}/v1/secret/data/app", timeout=5)
+    assert resp.status_code == 403 and resp.json() == {"errors": ["permission denied"]}
+    resp = requests.post(f"{vault.url}/v1/auth/nomount/login", json={"role_id": "x"}, timeout=5)
+    assert resp.status_code == 403 and resp.json() == {"errors": ["permission denied"]}
+    narrow = vault.create_token(paths=["secret/data/other"])
+    resp = requests.get(f"{vault.url}/v1/secret/data/app", headers={"X-Vault-Token": narrow},
+                        timeout=5)  # fmt: skip
     assert resp.status_code == 403 and resp.json() == {"errors": [DENIED]}
 
 
