@@ -270,7 +270,7 @@ def format_status(status: Mapping[str, object], *, now: float) -> str:
     templates = status.get("templates")
     for entry in templates if isinstance(templates, list) else []:
         if isinstance(entry, Mapping):
-            row = _template_row(entry, now)
+            row: tuple[str, ...] = _template_row(entry, now)
             rows.append((*row[:4], "-", row[4]) if leased else row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     lines = [", ".join(head)]
