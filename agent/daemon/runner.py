@@ -2,9 +2,10 @@
 
 The runner keeps ONE one-shot timer, ``wake``, armed at the table's earliest due time (a
 secret, the outage probe or the source's maintenance), and one interval job, ``heartbeat``, every
-``HEARTBEAT`` seconds. ``wake`` takes everything due within ``COALESCE`` seconds, splits it into
-fetch calls (``batch_size`` paths each; spread over the workers when the source reads one path a
-call), hands them to the workers and re-arms itself. A worker that finishes a call re-arms the
+``HEARTBEAT`` seconds. ``wake`` takes everything due within the table's coalescing window
+(``table.coalesce_window``), splits it into fetch calls (``batch_size`` paths each; spread over
+the workers when the source reads one path a call), hands them to the workers and re-arms
+itself. A worker that finishes a call re-arms the
 timer only if it made something due earlier than the timer (a backoff): finishing a refresh
 costs O(1) here, whatever the number of secrets.
 
@@ -32,14 +33,13 @@ from secrets_agent.daemon.table import SecretTable
 if TYPE_CHECKING:
     from secrets_agent.config.load import SecretSpec
 
-__all__ = ["COALESCE", "HEARTBEAT", "Runner"]
+__all__ = ["HEARTBEAT", "Runner"]
 
 log = logging.getLogger(__name__)
 
 WAKE_JOB = "wake"
 HEARTBEAT_JOB = "heartbeat"
 HEARTBEAT = 1.0
-COALESCE = 0.05  # secrets due within this many seconds of each other are taken together
 IDLE_MAINTENANCE = 60.0  # when the source has nothing to maintain, ask again after this
 MIN_MAINTENANCE = 1.0
 
@@ -130,12 +130,13 @@ class Runner:
                 return
             now = self._clock()
             size = max(1, self._batch_size())
-            due = self._table.take_due(now + COALESCE, self._rng, fill_to=size)
+            ahead = self._table.coalesce()
+            due = self._table.take_due(now + ahead, self._rng, fill_to=size)
             probe = self._table.take_probe(now)
             maintain = (
                 not self._maintaining
                 and self._maintain_at is not None
-                and self._maintain_at <= now + COALESCE
+                and self._maintain_at <= now + ahead
             )
             if maintain:
                 self._maintaining = True

@@ -6,6 +6,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fake_sources import agent_config, spec
 from secrets_agent.daemon.refresh import RefreshResult
 from secrets_agent.daemon.reload import plan_reload
@@ -108,3 +109,12 @@ def test_reload_plan(tmp_path: Path) -> None:
     plan = plan_reload(old, moved, states)
     assert set(plan.removed) == {"keep", "drop", "change"} and plan.new_writer
     assert [s.target for s in plan.fetch_now] == ["keep"]
+
+
+def test_wake_ups_take_due_secrets_along_by_a_share_of_the_shortest_interval() -> None:
+    from secrets_agent.daemon.table import coalesce_window
+
+    assert coalesce_window(0.0) == 0.05  # no secrets / sub-second intervals: 50 ms
+    assert coalesce_window(10.0) == 0.05
+    assert coalesce_window(300.0) == pytest.approx(0.9)  # the 5-minute default
+    assert coalesce_window(86_400.0) == 1.0
