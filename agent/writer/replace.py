@@ -29,6 +29,7 @@ import logging
 import os
 import stat
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from functools import cache
 
 from secrets_agent.writer.errors import WriteError, why
@@ -39,6 +40,20 @@ TEMP_PREFIX = ".tmp-"  # names of temporary files (the agent's own, removed at s
 CREATE_FLAGS = os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_WRONLY | os.O_CLOEXEC
 RENAME_EXCHANGE = 2
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+@dataclass(frozen=True)
+class FileRules:
+    """What a written file must look like, and who writes it: ``mode``, the owner and group
+    it gets (``None``: the writer's own), the writer's effective ids (``euid``/``egid``, for
+    the skip-unchanged rule) and whether to ``fsync`` (not on tmpfs/ramfs)."""
+
+    mode: int
+    uid: int | None
+    gid: int | None
+    euid: int
+    egid: int
+    sync: bool
 
 
 def temp_name() -> str:
@@ -53,33 +68,16 @@ def replace_file(
     content: bytes,
     *,
     target: str,
-    mode: int,
-    uid: int | None,
-    gid: int | None,
-    euid: int,
-    egid: int,
-    sync: bool,
+    rules: FileRules,
 ) -> bool:
     """Make ``name`` in directory ``dfd`` hold ``content`` with ``mode`` and owner; return
     True if it changed. ``target`` is the path named in a ``WriteError``."""
-    temp = stage_file(
-        dfd,
-        dir_stat,
-        name,
-        content,
-        target=target,
-        mode=mode,
-        uid=uid,
-        gid=gid,
-        euid=euid,
-        egid=egid,
-        sync=sync,
-    )
+    temp = stage_file(dfd, dir_stat, name, content, target=target, rules=rules)
     if temp is None:
         return False
     try:
         os.rename(temp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
-        if sync:
+        if rules.sync:
             os.fsync(dfd)
     except OSError as exc:
         with contextlib.suppress(FileNotFoundError):
@@ -94,12 +92,7 @@ def replace_files(
     contents: Mapping[str, bytes],
     *,
     where: str,
-    mode: int,
-    uid: int | None,
-    gid: int | None,
-    euid: int,
-    egid: int,
-    sync: bool,
+    rules: FileRules,
 ) -> list[str]:
     """Make each ``name -> content`` of ``contents`` in directory ``dfd`` current, all or
     nothing (module docstring); return the names that changed. ``where`` (``"dir/"``) prefixes
@@ -107,19 +100,7 @@ def replace_files(
     staged: list[tuple[str, str]] = []
     try:
         for name, content in contents.items():
-            temp = stage_file(
-                dfd,
-                dir_stat,
-                name,
-                content,
-                target=where + name,
-                mode=mode,
-                uid=uid,
-                gid=gid,
-                euid=euid,
-                egid=egid,
-                sync=sync,
-            )
+            temp = stage_file(dfd, dir_stat, name, content, target=where + name, rules=rules)
             if temp is not None:
                 staged.append((name, temp))
     except BaseException:
@@ -131,7 +112,7 @@ def replace_files(
         except OSError as exc:
             _discard(dfd, (t for _n, t in staged[index:]))
             raise WriteError(where + name, why(exc), errno=exc.errno) from exc
-    if sync and staged:
+    if rules.sync and staged:
         os.fsync(dfd)
     return [name for name, _temp in staged]
 
@@ -149,12 +130,7 @@ def stage_file(
     content: bytes,
     *,
     target: str,
-    mode: int,
-    uid: int | None,
-    gid: int | None,
-    euid: int,
-    egid: int,
-    sync: bool,
+    rules: FileRules,
 ) -> str | None:
     """The first half of a replace: ``None`` when ``name`` is already current, else the name
     of a new temp file in ``dfd`` holding ``content``. Raises ``WriteError`` (nothing left)."""
@@ -163,11 +139,11 @@ def stage_file(
             dfd,
             name,
             content,
-            mode=mode,
-            uid=uid,
-            gid=gid,
-            euid=euid,
-            egid=egid,
+            mode=rules.mode,
+            uid=rules.uid,
+            gid=rules.gid,
+            euid=rules.euid,
+            egid=rules.egid,
             dir_stat=dir_stat,
         ):
             return None
@@ -177,7 +153,9 @@ def stage_file(
         raise WriteError(target, why(exc), errno=exc.errno) from exc
     temp = temp_name()
     try:
-        create_file(dfd, temp, content, mode=mode, uid=uid, gid=gid, sync=sync)
+        create_file(
+            dfd, temp, content, mode=rules.mode, uid=rules.uid, gid=rules.gid, sync=rules.sync
+        )
     except OSError as exc:
         raise WriteError(target, why(exc), errno=exc.errno) from exc
     return temp

@@ -40,7 +40,7 @@ from secrets_agent.writer.directories import UnsafePathError
 from secrets_agent.writer.errors import OutputDirError, WriteError, why
 from secrets_agent.writer.output_dir import OutputDir
 from secrets_agent.writer.paths import relpath_problem, segment_problem
-from secrets_agent.writer.replace import TEMP_PREFIX, replace_file, replace_files
+from secrets_agent.writer.replace import TEMP_PREFIX, FileRules, replace_file, replace_files
 from secrets_agent.writer.sets import NotSwappableError, RetiredSets, replace_set
 
 __all__ = ["TEMP_PREFIX", "OutputDirError", "SecretWriter", "WriteError"]
@@ -183,16 +183,7 @@ class SecretWriter:
             try:
                 dfd, dir_stat = self._open_dir(parent or ".", dirs, gid)
                 changed = replace_files(
-                    dfd,
-                    dir_stat,
-                    names,
-                    where=where,
-                    mode=mode,
-                    uid=uid,
-                    gid=gid,
-                    euid=self._euid,
-                    egid=self._egid,
-                    sync=not self._root.memory_fs,
+                    dfd, dir_stat, names, where=where, rules=self._rules(mode, uid, gid)
                 )
             finally:
                 self._root.dirs.trim()
@@ -286,18 +277,11 @@ class SecretWriter:
         gid: int | None,
     ) -> bool:
         return replace_file(
-            dfd,
-            dir_stat,
-            name,
-            content,
-            target=target,
-            mode=mode,
-            uid=uid,
-            gid=gid,
-            euid=self._euid,
-            egid=self._egid,
-            sync=not self._root.memory_fs,
+            dfd, dir_stat, name, content, target=target, rules=self._rules(mode, uid, gid)
         )
+
+    def _rules(self, mode: int, uid: int | None, gid: int | None) -> FileRules:
+        return FileRules(mode, uid, gid, self._euid, self._egid, not self._root.memory_fs)
 
     def reshape(
         self,
