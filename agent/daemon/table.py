@@ -6,7 +6,8 @@ and cost O(secrets involved), never O(all secrets): what is due at ``now`` (``ta
 ``take_probe``), when the next thing is due (``wake_at``), record the results of a fetch
 (``complete``), and what changed since the last look (``changes``, for the publisher). Every next
 refresh time is decided by ``policy.next_refresh`` and stored by ``_store``, the one place that
-writes ``next_refresh_at``.
+writes ``next_refresh_at``; ``_store`` also notes whether a change is notable
+(``state.notable_change``) or routine, so the publisher can write routine ones less often.
 
 A secret is always in exactly one of three places, which is what keeps every secret alive:
 queued in the heap at its ``next_refresh_at``; *in flight* (handed out by ``take_due`` or
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING
 from secrets_agent.daemon import outage, policy
 from secrets_agent.daemon.leases import lease_timing
 from secrets_agent.daemon.refresh_heap import RefreshHeap
-from secrets_agent.daemon.state import SecretState
+from secrets_agent.daemon.state import SecretState, notable_change
 from secrets_agent.sources.result import BackendUnavailableError, SourceError
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ class SecretTable:
         self._lock = threading.Lock()
         self._specs: dict[str, SecretSpec] = {}
         self._coalesce = MIN_COALESCE
+        self._shortest = 0.0  # the shortest refresh interval (0: no secrets)
         self._states: dict[str, SecretState] = {}
         self._heap = RefreshHeap()
         self._in_flight: set[str] = set()
@@ -88,6 +90,7 @@ class SecretTable:
         self._synced: set[str] = set()  # written (or found in place) at least once
         self._refreshed: set[str] = set()  # fetched successfully by this process
         self._dirty: set[str] = set()
+        self._notable = False  # a change in ``_dirty`` is notable (``state.notable_change``)
         self._order_changed = True
         self._gate = outage.OutageGate(cap=outage.DEFAULT_PROBE_MAX)
         self.configure(specs, probe_max=probe_max)
@@ -129,7 +132,8 @@ class SecretTable:
                 self._dirty.discard(st.target)
             self._specs = new
             intervals = [s.refresh_interval for s in new.values()]
-            self._coalesce = coalesce_window(min(intervals, default=0.0))
+            self._shortest = min(intervals, default=0.0)
+            self._coalesce = coalesce_window(self._shortest)
             if probe_max is None:
                 self._gate.cap = outage.probe_ceiling(outage.DEFAULT_PROBE_MAX, intervals)
                 self._gate.steady_gap = outage.steady_gap(intervals)
@@ -163,12 +167,17 @@ class SecretTable:
             self._states[target] = state
             self._synced.add(target)
             self._dirty.add(target)
+            self._notable = True
 
     # -- queries -------------------------------------------------------------------------
 
     def coalesce(self) -> float:
         """How far ahead a wake-up takes due secrets along (``coalesce_window``)."""
         return self._coalesce
+
+    def shortest_interval(self) -> float:
+        """The shortest refresh interval of the configured secrets (0.0 without secrets)."""
+        return self._shortest
 
     def specs(self) -> list[SecretSpec]:
         with self._lock:
@@ -198,12 +207,18 @@ class SecretTable:
         """True if ``changes`` has something to report (a lock-free hint)."""
         return bool(self._dirty) or self._order_changed
 
+    def has_notable_changes(self) -> bool:
+        """True if something ``changes`` would report is more than routine (a lock-free hint):
+        a notable state change (``state.notable_change``), a new secret, a reload."""
+        return self._notable or self._order_changed
+
     def changes(self) -> tuple[list[str] | None, dict[str, SecretState]]:
         """(The config order if it changed, else None; states changed) since the last call."""
         with self._lock:
             order = list(self._specs) if self._order_changed else None
             changed = {t: self._states[t] for t in self._dirty}
             self._dirty.clear()
+            self._notable = False
             self._order_changed = False
             return order, changed
 
@@ -356,6 +371,18 @@ class SecretTable:
             if recovery is not None:
                 self._catch_up(recovery, {d.spec.target for d in done}, now, rng)
 
+    def give_back(self, specs: Sequence[SecretSpec]) -> None:
+        """Secrets handed out by ``take_due`` whose fetch never started (the backend went down
+        meanwhile): queued again at their due time, so the next wake-up holds them."""
+        with self._lock:
+            for spec in specs:
+                target = spec.target
+                self._in_flight.discard(target)
+                state = self._states.get(target)
+                if state is not None and self._specs.get(target) == spec:
+                    at = state.next_refresh_at
+                    self._heap.push(target, 0.0 if at is None else at)
+
     def abandon(
         self, specs: Sequence[SecretSpec], *, probe: bool, now: float, rng: random.Random
     ) -> None:
@@ -385,6 +412,8 @@ class SecretTable:
         state.next_refresh_at = schedule.next_refresh_at
         state.resume_at = schedule.resume_at
         state.replace_at = schedule.replace_at
+        if not self._notable and notable_change(self._states.get(target), state):
+            self._notable = True
         self._states[target] = state
         self._dirty.add(target)
         if isinstance(event, policy.Held):
