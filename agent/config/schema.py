@@ -64,7 +64,7 @@ class AwsBackendConfig:
     type: str = "aws"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SecretSpec:
     """One ``[[secrets]]`` entry with the agent's defaults already applied."""
 

@@ -157,7 +157,7 @@ class Agent:
         Raises ``OutputDirError`` when ``output_dir`` is unusable (nothing is written then).
         """
         self._prepare()
-        report = self._refresher.run(self._table.specs(), probe=True)
+        report = self._refresher.sync(self._table.specs())
         self._publisher.flush(force=True)
         return report
 
@@ -263,7 +263,7 @@ class Agent:
             log.error("output directory unusable after reload: %s", exc)
         else:
             try:
-                self._refresher.run(fetch_now, probe=True)
+                self._refresher.sync(fetch_now)
                 self._refresher.render_templates()
             except Exception as exc:  # the schedule must survive a bug: retry them soon
                 log.error("fetch after reload failed: %s: %s", type(exc).__name__, exc)

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from secrets_agent.daemon.changes import ChangeListeners
-from secrets_agent.daemon.fetch import fetch_specs
+from secrets_agent.daemon.fetch import Outcome, fetch_specs
 from secrets_agent.daemon.leases import Issued, fetch_leased, refresh_leased, release
 from secrets_agent.daemon.onchange import run_on_change
 from secrets_agent.daemon.refresh import RefreshResult, refresh
 from secrets_agent.daemon.table import Done, SecretTable
 from secrets_agent.daemon.templates import Rendered, TemplateOutputs, run_commands
-from secrets_agent.sources.result import SecretData, SourceError
+from secrets_agent.sources.result import BackendUnavailableError, SecretData, SourceError
 
 if TYPE_CHECKING:
     from secrets_agent.config.load import SecretSpec
@@ -31,9 +31,13 @@ if TYPE_CHECKING:
     from secrets_agent.sources.base import SecretSource
     from secrets_agent.writer.writer import SecretWriter
 
-__all__ = ["BatchRefresher", "SyncReport"]
+__all__ = ["SYNC_CHUNK", "BatchRefresher", "SyncReport"]
 
 log = logging.getLogger(__name__)
+
+# ``sync`` fetches this many secrets at a time: what one call holds in memory is bounded, and
+# a large first sync leaves no peak of fetched data behind in the process's heap.
+SYNC_CHUNK = 500
 
 
 @dataclass
@@ -44,6 +48,13 @@ class SyncReport:
     written: int = 0
     unchanged: int = 0
     failed: dict[str, str] = field(default_factory=dict)
+
+    def add(self, other: SyncReport) -> None:
+        """Count ``other`` (the report of another part of the same sync) in this one."""
+        self.ok = self.ok and other.ok
+        self.written += other.written
+        self.unchanged += other.unchanged
+        self.failed.update(other.failed)
 
 
 class BatchRefresher:
@@ -70,18 +81,58 @@ class BatchRefresher:
         self._clock = clock
         self._rng = rng
 
+    def sync(self, specs: Sequence[SecretSpec]) -> SyncReport:
+        """``run`` every spec, ``SYNC_CHUNK`` at a time (the first sync, a reload's new
+        secrets). The first call counts as the outage probe; a backend found down by a later
+        one closes the gate without backing the probe off further."""
+        report = SyncReport(ok=True)
+        for start in range(0, len(specs), SYNC_CHUNK):
+            report.add(self.run(specs[start : start + SYNC_CHUNK], probe=start == 0))
+        return report
+
     def run(self, specs: Sequence[SecretSpec], *, probe: bool = False) -> SyncReport:
         """Fetch ``specs`` with one call per version stage, write them, record the results.
 
         ``probe``: a backend-wide failure backs the outage probe off one step (the probe
         itself, and calls made while the backend may be down, like the first sync).
         """
-        report = SyncReport(ok=True)
         if not specs:
-            return report
+            return SyncReport(ok=True)
         source = self._source()
         kv = [s for s in specs if s.kind != "lease"]
         outcomes = fetch_specs(source, kv) if kv else {}
+        return self._apply(source, specs, outcomes, probe)
+
+    def run_each(self, specs: Sequence[SecretSpec]) -> tuple[SyncReport, list[SecretSpec]]:
+        """Fetch ``specs`` one at a time on this thread (a source that reads one path a
+        call), then write and record them together; returns the report and the secrets not
+        fetched: fetching stops at the first backend-wide failure, so a backend that went
+        down costs this call one timeout, not one per secret (the caller gives the rest back
+        to the table)."""
+        if not specs:
+            return SyncReport(ok=True), []
+        source = self._source()
+        outcomes: dict[str, Outcome] = {}
+        for index, spec in enumerate(specs):
+            if spec.kind == "lease":
+                continue  # fetched by ``_apply``, one by one
+            outcomes.update(fetch_specs(source, [spec]))
+            if isinstance(outcomes[spec.target][0], BackendUnavailableError):
+                return self._apply(source, specs[: index + 1], outcomes, False), list(
+                    specs[index + 1 :]
+                )
+        return self._apply(source, specs, outcomes, False), []
+
+    def _apply(
+        self,
+        source: SecretSource,
+        specs: Sequence[SecretSpec],
+        outcomes: dict[str, Outcome],
+        probe: bool,
+    ) -> SyncReport:
+        """Write the fetched ``outcomes`` (and fetch and write the leased ``specs``), record
+        every result in the table, tell listeners, run ``on_change``."""
+        report = SyncReport(ok=True)
         writer = self._writer()
         done: list[Done] = []
         changed: list[str] = []
@@ -135,6 +186,8 @@ class BatchRefresher:
     def _templates_done(
         self, rendered: list[Rendered], report: SyncReport, writer: SecretWriter
     ) -> None:
+        if not rendered:
+            return
         for r in rendered:
             if not r.ok:
                 report.ok = False

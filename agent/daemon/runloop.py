@@ -3,7 +3,8 @@
 Signal handlers only set events; this loop does the work on the main thread: ``WATCHDOG=1`` at
 half of ``WATCHDOG_USEC`` while the scheduler is alive, SIGHUP -> ``RELOADING=1``, reload the
 config file (a bad file keeps the current config in force), ``READY=1``; SIGTERM/SIGINT ->
-``STOPPING=1``, wait for in-flight writes, exit 0.
+``STOPPING=1``, wait for in-flight writes, exit 0. After the first sync and after each reload
+the heap's free pages go back to the kernel (``secrets_agent.memory``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING
+
+from secrets_agent.memory import release_free_memory
 
 if TYPE_CHECKING:
     from secrets_agent.daemon.agent import Agent
@@ -67,6 +70,7 @@ def reload_from_file(agent: Agent) -> bool:
             agent.reload_failed(exc.problems)
             return False
         agent.reload(new)
+        release_free_memory()
         return True
     finally:
         agent.notifier.ready()
@@ -91,6 +95,7 @@ def run_forever(agent: Agent) -> int:
                 "first sync incomplete (%d failed); retrying in the background", len(report.failed)
             )
         agent.announce_ready()  # READY=1 now if every secret is in place, else once they are
+        release_free_memory()  # what parsing the config and the first sync left behind
         agent.start()
         watchdog = agent.notifier.watchdog_interval()
         next_ping = time.monotonic()

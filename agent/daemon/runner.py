@@ -3,11 +3,19 @@
 The runner keeps ONE one-shot timer, ``wake``, armed at the table's earliest due time (a
 secret, the outage probe or the source's maintenance), and one interval job, ``heartbeat``, every
 ``HEARTBEAT`` seconds. ``wake`` takes everything due within the table's coalescing window
-(``table.coalesce_window``), splits it into fetch calls (``batch_size`` paths each; spread over
-the workers when the source reads one path a call), hands them to the workers and re-arms
-itself. A worker that finishes a call re-arms the
-timer only if it made something due earlier than the timer (a backoff): finishing a refresh
-costs O(1) here, whatever the number of secrets.
+(``table.coalesce_window``), splits it into fetch calls (``batch_size`` paths each; when the
+source reads one path a call, into units of at least ``UNIT_MIN`` secrets, as many units as
+there are workers at most), hands them to the workers and re-arms itself. A few dozen secrets
+due together go to one or two workers, not eight: workers that would contend for the writer's
+and the table's locks cost more CPU than the reads (a slow backend still gets parallel reads,
+since every wake-up hands its unit to a free worker while earlier ones are still reading).
+A worker that finishes a call re-arms the timer only if it made something due earlier than the
+timer (a backoff): finishing a refresh costs O(1) here, whatever the number of secrets.
+
+A unit of one-path calls is read one after another and recorded together
+(``BatchRefresher.run_each``); it stops at the first backend-wide failure (its remaining secrets
+go back to the table, which holds them for the outage probe), so a hanging backend costs one
+timeout per worker, not one per secret of a unit.
 
 Liveness: the heartbeat runs ``wake`` too, so even a timer run that the scheduler dropped costs
 at most one heartbeat of delay; a fetch call that raises gives its secrets (and the probe) back
@@ -40,6 +48,7 @@ log = logging.getLogger(__name__)
 WAKE_JOB = "wake"
 HEARTBEAT_JOB = "heartbeat"
 HEARTBEAT = 1.0
+UNIT_MIN = 32  # secrets read one after another by one worker before a second one is used
 IDLE_MAINTENANCE = 60.0  # when the source has nothing to maintain, ask again after this
 MIN_MAINTENANCE = 1.0
 
@@ -169,7 +178,8 @@ class Runner:
             return []
         if size > 1:
             return [[list(due[i : i + size])] for i in range(0, len(due), size)]
-        per_unit = math.ceil(len(due) / self._workers)
+        units = min(self._workers, math.ceil(len(due) / UNIT_MIN))
+        per_unit = math.ceil(len(due) / units)
         return [[[s] for s in due[i : i + per_unit]] for i in range(0, len(due), per_unit)]
 
     def _submit(self, calls: list[list[SecretSpec]], *, probe: bool) -> None:
@@ -182,22 +192,37 @@ class Runner:
 
     def _run_unit(self, calls: list[list[SecretSpec]], *, probe: bool) -> None:
         try:
-            for specs in calls:
-                try:
-                    self._refresher.run(specs, probe=probe)
-                except Exception as exc:  # never lose the schedule over a bug or a full disk
-                    log.error(
-                        "refresh of %d secret(s) failed: %s: %s",
-                        len(specs),
-                        type(exc).__name__,
-                        exc,
-                    )
-                    self._table.abandon(specs, probe=probe, now=self._clock(), rng=self._rng)
+            if not probe and len(calls) > 1 and all(len(call) == 1 for call in calls):
+                self._run_each([call[0] for call in calls])
+            else:
+                for specs in calls:
+                    self._run_call(specs, probe=probe)
         finally:
             self._done()
         if self._publisher.ready_due():
             self._publisher.flush(force=True)
         self._arm()
+
+    def _run_call(self, specs: list[SecretSpec], *, probe: bool) -> None:
+        try:
+            self._refresher.run(specs, probe=probe)
+        except Exception as exc:  # never lose the schedule over a bug or a full disk
+            self._failed(specs, exc, probe=probe)
+
+    def _run_each(self, specs: list[SecretSpec]) -> None:
+        """One path a call, read one after another (``BatchRefresher.run_each``); what was
+        not read because the backend went down goes back to the table, which holds it."""
+        try:
+            _, rest = self._refresher.run_each(specs)
+        except Exception as exc:
+            self._failed(specs, exc, probe=False)
+        else:
+            if rest:
+                self._table.give_back(rest)
+
+    def _failed(self, specs: list[SecretSpec], exc: Exception, *, probe: bool) -> None:
+        log.error("refresh of %d secret(s) failed: %s: %s", len(specs), type(exc).__name__, exc)
+        self._table.abandon(specs, probe=probe, now=self._clock(), rng=self._rng)
 
     def _submit_maintenance(self) -> None:
         def run() -> None:
