@@ -97,22 +97,29 @@ class KvConnectionPool:
         token Vault no longer accepts).
         """
         where = f"reading {secret!r}" if secret else f"reading {path!r}"
-        _check_header_value(token, "token")
-        request = (
-            f"GET {self._prefix}/v1/{quote(path)} HTTP/1.1\r\n{self._fixed_headers}"
-            f"X-Vault-Token: {token}\r\n\r\n"
-        ).encode()
-        response = self._request(request, where, secret)
-        status, body = response.status, response.body
-        if status == 200:
+        response = self.get(path, token, where=where, secret=secret)
+        if response.status == 200:
             try:
-                return json.loads(body)
+                return json.loads(response.body)
             except (ValueError, RecursionError):
                 # No chaining: the decode error quotes part of the body.
                 raise InvalidResponseError(
                     f"Vault answered {where} with a body that is not JSON", path=secret
                 ) from None
-        raise _status_error(status, body, where, response.retry_after, secret)
+        raise status_error(response, where, secret)
+
+    def get(self, path: str, token: str, *, where: str, secret: str | None = None) -> Response:
+        """GET ``/v1/<path>`` with ``token``: the answer, whatever its status.
+
+        Raises a ``SourceError`` (whose ``path`` is ``secret``) when there is no answer: no
+        connection, a timeout, a certificate that does not verify, a token that cannot be sent.
+        """
+        _check_header_value(token, "token")
+        request = (
+            f"GET {self._prefix}/v1/{quote(path)} HTTP/1.1\r\n{self._fixed_headers}"
+            f"X-Vault-Token: {token}\r\n\r\n"
+        ).encode()
+        return self._request(request, where, secret)
 
     def _request(self, request: bytes, where: str, secret: str | None) -> Response:
         conn: Connection | None = None
@@ -211,13 +218,14 @@ def _errors(body: bytes) -> list[object] | None:
     return errors if isinstance(errors, list) else None
 
 
-def _status_error(
-    status: int, body: bytes, where: str, retry_after: float | None, secret: str | None
+def status_error(
+    response: Response, where: str, secret: str | None, *, login: bool = False
 ) -> SourceError:
-    """The ``SourceError`` for a non-200 answer, classified as hvac's exceptions are."""
-    errors = _errors(body)
-    failure = vault_answers.classify(status, errors, retry_after=retry_after)
-    error = source_error(failure, where=where, path=secret)
-    if status == 403 and vault_answers.says_invalid_token(errors):
+    """The ``SourceError`` for a non-200 answer met while ``where``, classified as hvac's
+    exceptions are (``login``: the request was a login)."""
+    status, errors = response.status, _errors(response.body)
+    failure = vault_answers.classify(status, errors, login=login, retry_after=response.retry_after)
+    error = source_error(failure, where=where, path=secret, login=login)
+    if status == 403 and not login and vault_answers.says_invalid_token(errors):
         return InvalidTokenError(str(error), path=secret)
     return error
