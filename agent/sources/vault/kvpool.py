@@ -13,7 +13,6 @@ message; only the HTTP status and Vault's ``errors`` strings are.
 
 from __future__ import annotations
 
-import http.client
 import json
 import ssl
 import threading
@@ -33,15 +32,20 @@ from secrets_agent.sources.vault.errors import (
     source_error,
     tls_verification_error,
 )
-from secrets_agent.sources.vault.wire import Connection, Response
+from secrets_agent.sources.vault.wire import (
+    Connection,
+    DisconnectedError,
+    MalformedAnswerError,
+    Response,
+)
 
 _UNSAFE_IN_HEADER = frozenset("\r\n\0")
 
 # Failures of a kept-alive connection that the server may have closed in the meantime: the
 # request is sent again once on a new connection.
 _STALE = (
-    http.client.RemoteDisconnected,
-    http.client.BadStatusLine,
+    DisconnectedError,
+    MalformedAnswerError,
     ConnectionResetError,
     BrokenPipeError,
     ConnectionAbortedError,
@@ -143,7 +147,7 @@ class KvConnectionPool:
             raise tls_verification_error(
                 reason.rstrip("."), address=self._address, where=where, path=secret
             ) from None
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, MalformedAnswerError) as exc:
             _discard(conn)
             raise NodeUnavailableError(
                 f"cannot connect to Vault at {self._address} while {where} ({type(exc).__name__})",

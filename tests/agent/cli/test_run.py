@@ -63,6 +63,7 @@ _NOT_IMPORTED_BY_A_VAULT_ONE_SHOT = (
     "boto3",
     "botocore",
     "ctypes.util",
+    "http.client",
     "secrets_agent.devserver",
     "secrets_agent.demo",
     "secrets_agent.sources.aws",
