@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,12 @@ import requests.utils
 from secrets_agent.config.load import AuthConfig, VaultBackendConfig
 from secrets_agent.sources import create_source
 from secrets_agent.sources.base import SourceSetupError
-from secrets_agent.sources.result import AuthenticationError, BackendUnavailableError, SecretData
+from secrets_agent.sources.result import (
+    AuthenticationError,
+    BackendUnavailableError,
+    InvalidResponseError,
+    SecretData,
+)
 from secrets_agent.sources.vault.client import LazyClient
 from secrets_agent.sources.vault.source import VaultSource, environ_proxies
 
@@ -161,3 +169,44 @@ def test_without_hvac_the_source_cannot_be_set_up(
     config = VaultBackendConfig(address=vault.url, auth=AuthConfig(method="token", token="t"))
     with pytest.raises(SourceSetupError, match="hvac"):
         create_source(config)
+
+
+@pytest.fixture
+def not_json_lookup() -> Iterator[str]:
+    """A server that answers every request 200 with a body that is not JSON (and holds the
+    token, as a lookup's body does)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            payload = b"<html>token-canary-123</html>"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_lookup_answer_that_is_not_json_is_invalid_and_not_quoted(not_json_lookup: str) -> None:
+    config = VaultBackendConfig(
+        address=not_json_lookup, auth=AuthConfig(method="token", token="t"), timeout=2.0
+    )
+    source = create_source(config)
+    assert isinstance(source, VaultSource)
+    try:
+        error = source.fetch_many(["x"])["x"]
+        assert isinstance(error, InvalidResponseError) and "token login" in str(error)
+        assert error.__cause__ is None and "canary" not in repr(error)
+        assert not _client(source).built
+    finally:
+        source.close()
