@@ -26,7 +26,7 @@ Deliberately not done here, because it would change what child processes may do:
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import logging
 import sys
 
@@ -38,10 +38,17 @@ PR_GET_DUMPABLE = 3
 PR_SET_DUMPABLE = 4
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
-    """The C library with errno tracking, or ``None`` if it cannot be loaded."""
+    """The C library with errno tracking, or ``None`` if it cannot be loaded.
+
+    The process's own symbols (``dlopen(NULL)``), which include the C library the interpreter
+    is linked with: no search for the library file (``ctypes.util.find_library`` imports
+    ``subprocess``, ``shutil`` and ``tempfile`` and may run ``ldconfig``), and it works with
+    any C library, glibc or musl.
+    """
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return ctypes.CDLL(None, use_errno=True)
     except OSError:
         return None
 

@@ -30,9 +30,6 @@ from secrets_agent.daemon.batch import BatchRefresher, SyncReport
 from secrets_agent.daemon.changes import ChangeListener, ChangeListeners
 from secrets_agent.daemon.leases import revoke_on_stop
 from secrets_agent.daemon.publish import Publisher
-from secrets_agent.daemon.reload import plan_reload
-from secrets_agent.daemon.runner import Runner
-from secrets_agent.daemon.scheduler import JobScheduler, Scheduler
 from secrets_agent.daemon.source_holder import SourceHolder
 from secrets_agent.daemon.state import SecretState
 from secrets_agent.daemon.table import SecretTable
@@ -43,6 +40,8 @@ from secrets_agent.writer.writer import SecretWriter
 
 if TYPE_CHECKING:
     from secrets_agent.config.load import Config
+    from secrets_agent.daemon.runner import Runner
+    from secrets_agent.daemon.scheduler import Scheduler
     from secrets_agent.sources.base import SecretSource
 
 __all__ = ["Agent", "SyncReport"]
@@ -163,6 +162,9 @@ class Agent:
 
     def start(self) -> None:
         """Start background refreshes (each secret at its next refresh time, or now)."""
+        from secrets_agent.daemon.runner import Runner
+        from secrets_agent.daemon.scheduler import JobScheduler
+
         self._prepare()
         with self._lock:
             if self._runner is not None:
@@ -228,6 +230,7 @@ class Agent:
 
     def _switch(self, config: Config) -> None:
         """Carry out the reload plan (the runner is paused)."""
+        from secrets_agent.daemon.reload import plan_reload
         from secrets_agent.writer.writer import OutputDirError
 
         states = {s.target: s for s in self._table.states()}

@@ -15,7 +15,6 @@ The file system type comes from ``fstatfs(2)`` magic numbers (via ctypes), falli
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import logging
 import os
@@ -195,7 +194,7 @@ _NAME_TO_MAGIC = {"tmpfs": TMPFS_MAGIC, "ramfs": RAMFS_MAGIC}
 @cache
 def _fstatfs() -> Callable[[int, ctypes.Array[ctypes.c_char]], int] | None:
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc = ctypes.CDLL(None, use_errno=True)
         func = libc.fstatfs
     except (OSError, AttributeError):
         return None

@@ -12,9 +12,8 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import hvac
 from libs.secrets._core.credentials import CredentialFileError
 from libs.secrets._core.vault_login import (
     AppRoleLogin,
@@ -56,11 +55,12 @@ def login_strategy(auth: AuthConfig) -> LoginStrategy:
 
 
 class VaultAuth:
-    """Logs an hvac client in and keeps its token alive. Thread-safe."""
+    """Logs an hvac client (or a ``client.LazyClient`` standing in for one) in and keeps its
+    token alive. Thread-safe."""
 
     def __init__(
         self,
-        client: hvac.Client,
+        client: Any,
         auth: AuthConfig,
         *,
         clock: Callable[[], float] = time.monotonic,

@@ -13,7 +13,6 @@ message; only the HTTP status and Vault's ``errors`` strings are.
 
 from __future__ import annotations
 
-import http.client
 import json
 import ssl
 import threading
@@ -33,15 +32,20 @@ from secrets_agent.sources.vault.errors import (
     source_error,
     tls_verification_error,
 )
-from secrets_agent.sources.vault.wire import Connection, Response
+from secrets_agent.sources.vault.wire import (
+    Connection,
+    DisconnectedError,
+    MalformedAnswerError,
+    Response,
+)
 
 _UNSAFE_IN_HEADER = frozenset("\r\n\0")
 
 # Failures of a kept-alive connection that the server may have closed in the meantime: the
 # request is sent again once on a new connection.
 _STALE = (
-    http.client.RemoteDisconnected,
-    http.client.BadStatusLine,
+    DisconnectedError,
+    MalformedAnswerError,
     ConnectionResetError,
     BrokenPipeError,
     ConnectionAbortedError,
@@ -97,22 +101,29 @@ class KvConnectionPool:
         token Vault no longer accepts).
         """
         where = f"reading {secret!r}" if secret else f"reading {path!r}"
-        _check_header_value(token, "token")
-        request = (
-            f"GET {self._prefix}/v1/{quote(path)} HTTP/1.1\r\n{self._fixed_headers}"
-            f"X-Vault-Token: {token}\r\n\r\n"
-        ).encode()
-        response = self._request(request, where, secret)
-        status, body = response.status, response.body
-        if status == 200:
+        response = self.get(path, token, where=where, secret=secret)
+        if response.status == 200:
             try:
-                return json.loads(body)
+                return json.loads(response.body)
             except (ValueError, RecursionError):
                 # No chaining: the decode error quotes part of the body.
                 raise InvalidResponseError(
                     f"Vault answered {where} with a body that is not JSON", path=secret
                 ) from None
-        raise _status_error(status, body, where, response.retry_after, secret)
+        raise status_error(response, where, secret)
+
+    def get(self, path: str, token: str, *, where: str, secret: str | None = None) -> Response:
+        """GET ``/v1/<path>`` with ``token``: the answer, whatever its status.
+
+        Raises a ``SourceError`` (whose ``path`` is ``secret``) when there is no answer: no
+        connection, a timeout, a certificate that does not verify, a token that cannot be sent.
+        """
+        _check_header_value(token, "token")
+        request = (
+            f"GET {self._prefix}/v1/{quote(path)} HTTP/1.1\r\n{self._fixed_headers}"
+            f"X-Vault-Token: {token}\r\n\r\n"
+        ).encode()
+        return self._request(request, where, secret)
 
     def _request(self, request: bytes, where: str, secret: str | None) -> Response:
         conn: Connection | None = None
@@ -136,7 +147,7 @@ class KvConnectionPool:
             raise tls_verification_error(
                 reason.rstrip("."), address=self._address, where=where, path=secret
             ) from None
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, MalformedAnswerError) as exc:
             _discard(conn)
             raise NodeUnavailableError(
                 f"cannot connect to Vault at {self._address} while {where} ({type(exc).__name__})",
@@ -211,13 +222,14 @@ def _errors(body: bytes) -> list[object] | None:
     return errors if isinstance(errors, list) else None
 
 
-def _status_error(
-    status: int, body: bytes, where: str, retry_after: float | None, secret: str | None
+def status_error(
+    response: Response, where: str, secret: str | None, *, login: bool = False
 ) -> SourceError:
-    """The ``SourceError`` for a non-200 answer, classified as hvac's exceptions are."""
-    errors = _errors(body)
-    failure = vault_answers.classify(status, errors, retry_after=retry_after)
-    error = source_error(failure, where=where, path=secret)
-    if status == 403 and vault_answers.says_invalid_token(errors):
+    """The ``SourceError`` for a non-200 answer met while ``where``, classified as hvac's
+    exceptions are (``login``: the request was a login)."""
+    status, errors = response.status, _errors(response.body)
+    failure = vault_answers.classify(status, errors, login=login, retry_after=response.retry_after)
+    error = source_error(failure, where=where, path=secret, login=login)
+    if status == 403 and not login and vault_answers.says_invalid_token(errors):
         return InvalidTokenError(str(error), path=secret)
     return error

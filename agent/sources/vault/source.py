@@ -3,6 +3,8 @@
 hvac logs in and keeps the token alive (``auth``) on one reused requests session; KV reads
 go through ``kvpool``'s lean keep-alive pool, a few times cheaper in CPU per read. When a
 proxy applies to the address, or an hvac client is injected, reads go through hvac instead.
+hvac and requests are imported when the hvac client is first needed (``client.LazyClient``):
+a sync with a token and no proxy never needs them.
 
 With several addresses (a cluster's nodes), every request goes to the current one; a node
 that gives no usable answer (``NodeUnavailableError``) hands the request to the next, which
@@ -12,14 +14,13 @@ at most once.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import os
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import hvac
-import requests
-import requests.adapters
-import requests.utils
 from libs.secrets._core.vault_addresses import AddressRing
 from secrets_agent.sources.base import FetchResult, data_from_object, fetch_concurrently
 from secrets_agent.sources.result import (
@@ -29,6 +30,7 @@ from secrets_agent.sources.result import (
     SourceError,
 )
 from secrets_agent.sources.vault.auth import VaultAuth
+from secrets_agent.sources.vault.client import LazyClient
 from secrets_agent.sources.vault.errors import (
     NodeUnavailableError,
     is_invalid_token,
@@ -38,10 +40,25 @@ from secrets_agent.sources.vault.errors import (
 from secrets_agent.sources.vault.kvpool import InvalidTokenError, KvConnectionPool
 
 if TYPE_CHECKING:
+    import hvac
+    import requests
     from secrets_agent.config.load import VaultBackendConfig
     from secrets_agent.sources.vault.leases import VaultLeases
 
 log = logging.getLogger(__name__)
+
+
+def environ_proxies(address: str) -> dict[str, str]:
+    """The proxies from the environment that requests would use for ``address``.
+
+    requests takes them from every ``*_proxy`` variable (any case, ``no_proxy`` included);
+    without one there is nothing to decide, and requests is not imported.
+    """
+    if not any(value and name.lower().endswith("_proxy") for name, value in os.environ.items()):
+        return {}
+    import requests.utils
+
+    return dict(requests.utils.get_environ_proxies(address))
 
 
 def build_session(address: str, *, pool_size: int, verify: str | bool = True) -> requests.Session:
@@ -51,10 +68,13 @@ def build_session(address: str, *, pool_size: int, verify: str | bool = True) ->
     ``verify`` (a CA file, or True) is set on the session itself: hvac prefers a session's
     ``verify`` over its own ``verify`` argument.
     """
+    import requests
+    import requests.adapters
+
     session = requests.Session()
     session.trust_env = False
     session.verify = verify
-    session.proxies.update(requests.utils.get_environ_proxies(address))
+    session.proxies.update(environ_proxies(address))
     adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=max(pool_size, 2))
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -82,19 +102,8 @@ class VaultSource:
         self._pools: dict[str, KvConnectionPool] = {}
         self.addresses = AddressRing(config.all_addresses)
         if client is None:
-            verify: str | bool = str(config.ca_cert) if config.ca_cert else True
-            self._session = build_session(
-                config.address, pool_size=self._concurrency, verify=verify
-            )
-            client = hvac.Client(
-                url=self.addresses.current,
-                token="",  # never picked up from VAULT_TOKEN or ~/.vault-token
-                verify=verify,
-                timeout=config.timeout,
-                session=self._session,
-                namespace=config.namespace,
-            )
-            if not self._session.proxies:
+            _require_hvac()
+            if not environ_proxies(config.address):
                 self._pools = {
                     address: KvConnectionPool(
                         address,
@@ -105,8 +114,25 @@ class VaultSource:
                     )
                     for address in self.addresses.addresses
                 }
-        self._client = client
+            client = LazyClient(self.addresses.current, self._build_client, self._pools)
+        self._client: Any = client
         self.auth = VaultAuth(client, config.auth)
+
+    def _build_client(self, url: str, token: str) -> hvac.Client:
+        """The hvac client on its own session (``LazyClient`` calls this once)."""
+        import hvac
+
+        config = self._config
+        verify: str | bool = str(config.ca_cert) if config.ca_cert else True
+        self._session = build_session(config.address, pool_size=self._concurrency, verify=verify)
+        return hvac.Client(
+            url=url,
+            token=token,  # "" until a login: never picked up from VAULT_TOKEN or ~/.vault-token
+            verify=verify,
+            timeout=config.timeout,
+            session=self._session,
+            namespace=config.namespace,
+        )
 
     def fetch_many(self, paths: Sequence[str], *, version_stage: str | None = None) -> FetchResult:
         """Read each KV path; ``version_stage`` has no meaning for Vault and is ignored."""
@@ -174,11 +200,9 @@ class VaultSource:
             token = self.auth.token
             try:
                 return self._read(address, path, token)
-            except (
-                hvac.exceptions.Forbidden,
-                hvac.exceptions.Unauthorized,
-                AccessDeniedError,
-            ) as exc:
+            except Exception as exc:
+                if not _refused(exc):
+                    raise
                 # OpenBao says only "permission denied" for a dead token: a new login decides.
                 said_invalid = isinstance(exc, InvalidTokenError) or is_invalid_token(exc)
                 if not self.auth.replace_refused(token, said_invalid=said_invalid):
@@ -217,6 +241,28 @@ class VaultSource:
         return data_from_object(
             envelope.get("data"), path=path, version=None if version is None else str(version)
         )
+
+
+def _require_hvac() -> None:
+    """Raise hvac's ImportError now, at set-up, when it is not installed (without importing
+    it: it is imported when first needed)."""
+    try:
+        found = importlib.util.find_spec("hvac") is not None
+    except ValueError:  # in sys.modules without a spec
+        found = False
+    if not found:
+        import hvac  # noqa: F401 - raises the ImportError that names it
+
+
+def _refused(exc: BaseException) -> bool:
+    """A 401/403 answer to a read: the pool's ``AccessDeniedError``, or hvac's exceptions
+    (reads through hvac have imported it)."""
+    if isinstance(exc, AccessDeniedError):
+        return True
+    exceptions = getattr(sys.modules.get("hvac"), "exceptions", None)
+    return exceptions is not None and isinstance(
+        exc, exceptions.Forbidden | exceptions.Unauthorized
+    )
 
 
 def _get(response: Any, key: str, path: str) -> Any:

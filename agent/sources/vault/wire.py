@@ -1,7 +1,8 @@
 """One persistent HTTP/1.1 connection that sends a GET and reads the answer, nothing more.
 
 ``http.client`` parses every response's headers with the ``email`` package and builds each
-request header by header; for a KV read that is most of the client's CPU. This connection writes
+request header by header; for a KV read that is most of the client's CPU (and importing it,
+with ``email``, costs a one-shot sync more than its reads). This connection writes
 the request as one prepared byte string and reads the status line, the few headers it needs
 (``Content-Length``, ``Transfer-Encoding``, ``Connection``, ``Retry-After``) and the body
 (length-delimited, chunked, or up to EOF). Anything else in the answer is skipped.
@@ -10,11 +11,13 @@ the request as one prepared byte string and reads the status line, the few heade
 from __future__ import annotations
 
 import socket
-import ssl
-from http.client import BadStatusLine, RemoteDisconnected
+from typing import TYPE_CHECKING
 
 from libs.secrets._core.failures import parse_retry_after
 from secrets_agent.sources.result import InvalidResponseError
+
+if TYPE_CHECKING:
+    import ssl
 
 MAX_LINE = 65536
 MAX_HEADERS = 100
@@ -22,6 +25,14 @@ MAX_HEADERS = 100
 # Vault's default 32 MiB request limit), room for JSON escaping and the KV envelope.
 MAX_BODY = 64 * 1024 * 1024
 _OVERSIZED = f"Vault's answer is larger than {MAX_BODY // 2**20} MiB, the most one read accepts"
+
+
+class DisconnectedError(ConnectionResetError):
+    """The server closed the connection before the whole answer arrived."""
+
+
+class MalformedAnswerError(Exception):
+    """The answer does not start like an HTTP/1.x answer (or has too many headers)."""
 
 
 class Response:
@@ -56,8 +67,8 @@ class Connection:
     def get(self, request: bytes) -> Response:
         """Send a complete request and read its response.
 
-        Raises ``RemoteDisconnected`` when the server closed the connection before answering,
-        ``BadStatusLine``/``InvalidResponseError`` for a broken answer, ``OSError``/
+        Raises ``DisconnectedError`` when the server closed the connection before answering,
+        ``MalformedAnswerError``/``InvalidResponseError`` for a broken answer, ``OSError``/
         ``TimeoutError`` from the socket.
         """
         self._sock.sendall(request)
@@ -65,11 +76,11 @@ class Connection:
         while True:
             line = reader.readline(MAX_LINE + 1)
             if not line:
-                raise RemoteDisconnected("connection closed without a response")
+                raise DisconnectedError("connection closed without a response")
             version, _, rest = line.partition(b" ")
             code = rest[:3]
             if not version.startswith(b"HTTP/1.") or not code.isdigit():
-                raise BadStatusLine("malformed status line")
+                raise MalformedAnswerError("malformed status line")
             status = int(code)
             length, chunked, close, retry_after = self._headers(version == b"HTTP/1.0")
             if status >= 200:
@@ -82,7 +93,7 @@ class Connection:
         elif length is not None:
             body = reader.read(length)
             if len(body) != length:
-                raise RemoteDisconnected("connection closed inside the response body")
+                raise DisconnectedError("connection closed inside the response body")
         else:
             body = reader.read(MAX_BODY + 1)
             close = True
@@ -100,7 +111,7 @@ class Connection:
             if line in (b"\r\n", b"\n"):
                 return length, chunked, close, retry_after
             if not line:
-                raise RemoteDisconnected("connection closed inside the response headers")
+                raise DisconnectedError("connection closed inside the response headers")
             name, _, value = line.partition(b":")
             name = name.strip().lower()
             if name == b"content-length":
@@ -114,7 +125,7 @@ class Connection:
                 close = token == b"close" or (http10 and token != b"keep-alive")
             elif name == b"retry-after":
                 retry_after = parse_retry_after(value.decode("latin-1"))
-        raise BadStatusLine("too many response headers")
+        raise MalformedAnswerError("too many response headers")
 
     def _read_chunked(self) -> bytes:
         reader = self._reader
@@ -123,7 +134,7 @@ class Connection:
         while True:
             size_line = reader.readline(MAX_LINE + 1)
             if not size_line:
-                raise RemoteDisconnected("connection closed inside a chunked body")
+                raise DisconnectedError("connection closed inside a chunked body")
             size = int(size_line.split(b";", 1)[0].strip(), 16)
             if size == 0:
                 while reader.readline(MAX_LINE + 1) not in (b"\r\n", b"\n", b""):
@@ -134,7 +145,7 @@ class Connection:
                 raise InvalidResponseError(_OVERSIZED)
             chunk = reader.read(size)
             if len(chunk) != size:
-                raise RemoteDisconnected("connection closed inside a chunked body")
+                raise DisconnectedError("connection closed inside a chunked body")
             chunks.append(chunk)
             reader.readline(MAX_LINE + 1)  # the CRLF after the chunk
 

@@ -71,11 +71,14 @@ def test_one_session_is_reused_across_reads(vault: Any) -> None:
     for i in range(6):
         vault.put_secret(f"s{i}", {"v": str(i)})
     source = _source(vault, _token(vault))
-    assert source._session is not None
-    assert source._session.trust_env is False
     results = source.fetch_many([f"s{i}" for i in range(6)] + ["s0"])
     assert sorted(results) == [f"s{i}" for i in range(6)]  # duplicates fetched once
     assert all(isinstance(r, SecretData) for r in results.values())
+    assert (pool := source.pool()) is not None and pool.opened <= 4  # at most one per worker
+    # hvac's client (built when first needed) has one session that ignores ~/.netrc & co.
+    session = source._client.hvac().adapter.session
+    assert session is source._session and session.trust_env is False
+    source.close()
 
 
 def test_token_file_is_read_at_login(vault: Any, tmp_path: Path) -> None:
