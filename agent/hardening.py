@@ -26,9 +26,10 @@ Deliberately not done here, because it would change what child processes may do:
 from __future__ import annotations
 
 import ctypes
-import functools
 import logging
 import sys
+
+from secrets_agent.libc import libc as c_library
 
 log = logging.getLogger(__name__)
 
@@ -38,24 +39,9 @@ PR_GET_DUMPABLE = 3
 PR_SET_DUMPABLE = 4
 
 
-@functools.cache
-def _libc() -> ctypes.CDLL | None:
-    """The C library with errno tracking, or ``None`` if it cannot be loaded.
-
-    The process's own symbols (``dlopen(NULL)``), which include the C library the interpreter
-    is linked with: no search for the library file (``ctypes.util.find_library`` imports
-    ``subprocess``, ``shutil`` and ``tempfile`` and may run ``ldconfig``), and it works with
-    any C library, glibc or musl.
-    """
-    try:
-        return ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return None
-
-
 def _prctl(option: int, arg: int = 0) -> int:
     """Call ``prctl(option, arg, 0, 0, 0)``; raises ``OSError`` on failure."""
-    libc = _libc()
+    libc = c_library()
     if libc is None:
         raise OSError("libc is not available")
     prctl = libc.prctl

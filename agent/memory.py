@@ -8,32 +8,21 @@ glibc's ``malloc_trim`` releases them. Elsewhere (musl, macOS) this is a no-op.
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import logging
-from functools import cache
-from typing import Any
+
+from secrets_agent.libc import libc
 
 __all__ = ["release_free_memory"]
 
 log = logging.getLogger(__name__)
 
 
-@cache
-def _libc() -> Any:
-    """The symbols the interpreter was linked with (its C library among them), or None."""
-    try:
-        return ctypes.CDLL(None)
-    except OSError:
-        return None
-
-
 def release_free_memory() -> bool:
     """Collect garbage, then return free heap pages to the kernel; True if the C library
     could be asked (glibc)."""
     gc.collect()
-    libc = _libc()
-    trim = getattr(libc, "malloc_trim", None)
+    trim = getattr(libc(), "malloc_trim", None)
     if trim is None:
         return False
     trim(0)

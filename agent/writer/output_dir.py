@@ -23,7 +23,9 @@ import stat
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import cast
 
+from secrets_agent.libc import libc as c_library
 from secrets_agent.writer.directories import DIR_FLAGS, DirCache, apply_mode, check_dir_stat
 from secrets_agent.writer.errors import OutputDirError, why
 from secrets_agent.writer.replace import TEMP_PREFIX
@@ -193,14 +195,12 @@ _NAME_TO_MAGIC = {"tmpfs": TMPFS_MAGIC, "ramfs": RAMFS_MAGIC}
 
 @cache
 def _fstatfs() -> Callable[[int, ctypes.Array[ctypes.c_char]], int] | None:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        func = libc.fstatfs
-    except (OSError, AttributeError):
+    func = getattr(c_library(), "fstatfs", None)
+    if func is None:
         return None
     func.argtypes = (ctypes.c_int, ctypes.c_void_p)
     func.restype = ctypes.c_int
-    return func
+    return cast(Callable[[int, ctypes.Array[ctypes.c_char]], int], func)
 
 
 def fs_magic(fd: int) -> int:
