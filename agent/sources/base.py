@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -146,14 +145,19 @@ def data_from_object(
             f"secret {path!r}: expected a JSON object, got {type(obj).__name__}", path=path
         )
     fields: dict[str, str] = {}
+    bound = 2  # at most this many bytes of JSON: each character encodes to 6 at most
     for key, value in obj.items():
         if not isinstance(key, str):
             raise InvalidResponseError(f"secret {path!r}: a field name is not a string", path=path)
-        fields[key] = _field_text(value)
-    if raw is None:
-        raw = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-    check_size(raw, path=path)
-    return SecretData(fields=fields, raw=raw, version=version)
+        text = fields[key] = _field_text(value)
+        bound += 6 * (len(key) + len(text) + 3)
+    if raw is not None:
+        check_size(raw, path=path)
+        return SecretData(fields=fields, raw=raw, version=version)
+    data = SecretData(fields=fields, version=version, source_object=obj)
+    if bound > MAX_SECRET_BYTES:  # large: measure the real text
+        check_size(data.raw, path=path)
+    return data
 
 
 def check_size(raw: str | bytes, *, path: str) -> None:

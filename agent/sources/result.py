@@ -6,31 +6,67 @@ Nothing here holds a secret value in its ``repr``: values live in ``SecretData``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import ClassVar
 
 from libs.secrets._core.failures import Failure, FailureKind
 
 
-@dataclass(frozen=True, repr=False)
 class SecretData:
     """One secret as fetched from a backend.
 
     ``fields`` is the secret's key/value object when the backend delivered one (Vault KV data,
     an AWS ``SecretString`` holding a JSON object); ``raw`` is the whole payload as text or
     bytes (an AWS plain string or ``SecretBinary``; for Vault the JSON of ``fields``).
+
+    ``raw`` may be given as the decoded ``source_object`` instead: its JSON text is then made
+    when first asked for (most formats never need it, and a refresh that changed nothing
+    should not pay for encoding the secret again). Not to be changed after it is made.
     """
 
-    fields: Mapping[str, str] | None
-    raw: str | bytes
-    version: str | None = None
+    __slots__ = ("_object", "_raw", "fields", "version")
+
+    def __init__(
+        self,
+        fields: Mapping[str, str] | None,
+        raw: str | bytes | None = None,
+        version: str | None = None,
+        *,
+        source_object: object = None,
+    ) -> None:
+        if raw is None and source_object is None:
+            raise TypeError("SecretData needs raw or source_object")
+        self.fields = fields
+        self.version = version
+        self._raw = raw
+        self._object = source_object
+
+    @property
+    def raw(self) -> str | bytes:
+        raw = self._raw
+        if raw is None:
+            raw = self._raw = object_json(self._object)
+            self._object = None
+        return raw
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SecretData):
+            return NotImplemented
+        return (self.fields, self.version, self.raw) == (other.fields, other.version, other.raw)
+
+    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         names = sorted(self.fields) if self.fields is not None else None
         return f"SecretData(fields={names!r}, version={self.version!r}, raw=<redacted>)"
 
     __str__ = __repr__
+
+
+def object_json(obj: object) -> str:
+    """The compact JSON text of a decoded backend object (as the reader writes one)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
 class SourceError(Exception):
