@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from secrets_agent.daemon.changes import ChangeListeners
-from secrets_agent.daemon.fetch import Outcome, fetch_specs
+from secrets_agent.daemon.fetch import Outcome, fetch_one, fetch_specs
 from secrets_agent.daemon.leases import Issued, fetch_leased, refresh_leased, release
 from secrets_agent.daemon.onchange import run_on_change
 from secrets_agent.daemon.refresh import RefreshResult, refresh
@@ -116,8 +116,8 @@ class BatchRefresher:
         for index, spec in enumerate(specs):
             if spec.kind == "lease":
                 continue  # fetched by ``_apply``, one by one
-            outcomes.update(fetch_specs(source, [spec]))
-            if isinstance(outcomes[spec.target][0], BackendUnavailableError):
+            outcome = outcomes[spec.target] = fetch_one(source, spec)
+            if isinstance(outcome[0], BackendUnavailableError):
                 return self._apply(source, specs[: index + 1], outcomes, False), list(
                     specs[index + 1 :]
                 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from secrets_agent.sources.result import SecretData, SourceError
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from secrets_agent.config.load import SecretSpec
     from secrets_agent.sources.base import SecretSource
 
-__all__ = ["Outcome", "fetch_specs"]
+__all__ = ["Outcome", "fetch_one", "fetch_specs"]
 
 log = logging.getLogger(__name__)
 
@@ -32,22 +32,34 @@ def fetch_specs(source: SecretSource, specs: Sequence[SecretSpec]) -> dict[str, 
     for stage, members in by_stage.items():
         paths = list(dict.fromkeys(s.path for s in members))
         started = time.monotonic()
-        try:
-            if stage is None:
-                results = source.fetch_many(paths)
-            else:
-                results = source.fetch_many(paths, version_stage=stage)
-        except Exception as exc:
-            log.error("source %s failed: %s", source.name, type(exc).__name__)
-            results = {
-                p: SourceError(f"source error ({type(exc).__name__})", path=p) for p in paths
-            }
+        results = _call(source, paths, stage)
         seconds = time.monotonic() - started
         for spec in members:
-            result = results.get(spec.path)
-            if result is None:
-                result = SourceError(
-                    f"the source returned nothing for {spec.path!r}", path=spec.path
-                )
-            outcomes[spec.target] = (result, seconds)
+            outcomes[spec.target] = (_result(results, spec.path), seconds)
     return outcomes
+
+
+def fetch_one(source: SecretSource, spec: SecretSpec) -> Outcome:
+    """``fetch_specs`` of one spec (the path of every read of a one-path-a-call source)."""
+    started = time.monotonic()
+    results = _call(source, [spec.path], spec.version_stage)
+    return _result(results, spec.path), time.monotonic() - started
+
+
+def _call(
+    source: SecretSource, paths: list[str], stage: str | None
+) -> Mapping[str, SecretData | SourceError]:
+    try:
+        if stage is None:
+            return source.fetch_many(paths)
+        return source.fetch_many(paths, version_stage=stage)
+    except Exception as exc:
+        log.error("source %s failed: %s", source.name, type(exc).__name__)
+        return {p: SourceError(f"source error ({type(exc).__name__})", path=p) for p in paths}
+
+
+def _result(results: Mapping[str, SecretData | SourceError], path: str) -> SecretData | SourceError:
+    result = results.get(path)
+    if result is None:
+        return SourceError(f"the source returned nothing for {path!r}", path=path)
+    return result

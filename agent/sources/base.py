@@ -149,7 +149,7 @@ def data_from_object(
     for key, value in obj.items():
         if not isinstance(key, str):
             raise InvalidResponseError(f"secret {path!r}: a field name is not a string", path=path)
-        text = fields[key] = _field_text(value)
+        text = fields[key] = value if type(value) is str else _field_text(value)
         bound += 6 * (len(key) + len(text) + 3)
     if raw is not None:
         check_size(raw, path=path)

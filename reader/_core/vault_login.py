@@ -269,6 +269,12 @@ class TokenKeeper:
                 return None
             return max(MIN_LEAD, self._renew_at - self._clock())
 
+    def due(self) -> bool:
+        """True if ``ensure`` has something to do: no token yet, or one due for renewal (a
+        lock-free look for the path of every read; ``ensure`` decides under the lock)."""
+        renew_at = self._renew_at
+        return self._token is None or (renew_at is not None and self._clock() >= renew_at)
+
     def ensure(self) -> None:
         """Log in if there is no token yet, or renew / log in again if one is due."""
         with self._lock:

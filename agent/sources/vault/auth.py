@@ -90,6 +90,8 @@ class VaultAuth:
 
     def ensure(self) -> None:
         """Log in if there is no token yet, or renew / log in again if one is due."""
+        if not self.keeper.due():
+            return
         with self._translated("renewing the token"):
             self.keeper.ensure()
 
