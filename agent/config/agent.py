@@ -64,6 +64,7 @@ def parse_agent(data: Mapping[str, object], problems: Problems) -> AgentSettings
         max_bytes=t.integer("max_bytes", DEFAULT_MAX_BYTES, 1, MAX_BYTES_LIMIT),
         refuse_unsafe_files=t.boolean("refuse_unsafe_files", False),
         outage_probe_max=t.duration("outage_probe_max", None),
+        catch_up_window=t.duration("catch_up_window", None, positive=False),
     )
     t.finish()
     return settings if output_dir is not None else None

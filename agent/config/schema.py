@@ -127,6 +127,7 @@ class AgentSettings:
     max_bytes: int = DEFAULT_MAX_BYTES
     refuse_unsafe_files: bool = False  # see secrets_agent.cli.preflight
     outage_probe_max: float | None = None  # None: adaptive (daemon.outage.probe_ceiling)
+    catch_up_window: float | None = None  # None: the fleet rule (daemon.outage.catch_up_window)
 
 
 @dataclass(frozen=True)

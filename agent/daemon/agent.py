@@ -78,7 +78,11 @@ class Agent:
         )
         self._writer = _make_writer(config)
         self._prepared = False
-        self._table = SecretTable(config.secrets, probe_max=config.agent.outage_probe_max)
+        self._table = SecretTable(
+            config.secrets,
+            probe_max=config.agent.outage_probe_max,
+            catch_up_max=config.agent.catch_up_window,
+        )
         self._changes = ChangeListeners()
         self._templates = TemplateOutputs(config.templates, config.secrets)
         self._refresher = BatchRefresher(
@@ -252,7 +256,10 @@ class Agent:
             if plan.new_source:
                 self._sources.replace(config.backend)
             self._table.configure(
-                config.secrets, probe_max=config.agent.outage_probe_max, reset=plan.removed
+                config.secrets,
+                probe_max=config.agent.outage_probe_max,
+                catch_up_max=config.agent.catch_up_window,
+                reset=plan.removed,
             )
             self._config = config
         self._publisher.set_reload_error([])

@@ -17,7 +17,9 @@ the agent closes a gate instead:
   (they are serving their last good value and the backend answers) and are fetched spread
   uniformly over a catch-up window ``W = min(0.9 x interval, max(2 x outage, 10 s))``,
   so a fleet's recovery peak stays near ``1 + outage / W`` times its steady rate, with no
-  synchronised burst;
+  synchronised burst (``[agent] catch_up_window`` caps ``W`` for an agent that must be fresh
+  again within seconds and whose backend can take the burst: then every overdue secret is read
+  within that many seconds of the return);
 * a caught-up secret then returns to the place in the refresh cycle it held before the outage
   (:func:`resume_at`), so the catch-up does not leave a lasting bump in the fleet's schedule.
 
@@ -97,12 +99,14 @@ class OutageGate:
     """Agent-wide outage state. Open (``down_since is None``) while the backend answers.
 
     ``cap`` is the probe's backoff ceiling (:func:`probe_ceiling`), ``steady_gap`` the mean gap
-    between the agent's steady refreshes (:func:`steady_gap`). ``held`` maps each secret that
-    came due while the gate was closed to its ``HeldSecret``.
+    between the agent's steady refreshes (:func:`steady_gap`), ``catch_up_limit`` the longest
+    catch-up window (:func:`catch_up_window`; None: as long as the rule says). ``held`` maps
+    each secret that came due while the gate was closed to its ``HeldSecret``.
     """
 
     cap: float
     steady_gap: float = 0.0
+    catch_up_limit: float | None = None  # ``[agent] catch_up_window``
     down_since: float | None = None
     error: str | None = None
     failed_probes: int = 0
@@ -125,6 +129,7 @@ class Recovery:
     outage: float
     last_failure_at: float
     held: dict[str, HeldSecret]
+    catch_up_limit: float | None = None
 
 
 def backend_down(
@@ -186,6 +191,7 @@ def backend_answered(gate: OutageGate, now: float) -> Recovery | None:
         outage=max(0.0, now - gate.down_since),
         last_failure_at=gate.last_failure_at if gate.last_failure_at is not None else now,
         held=dict(gate.held),
+        catch_up_limit=gate.catch_up_limit,
     )
     gate.down_since = None
     gate.error = None
@@ -197,14 +203,16 @@ def backend_answered(gate: OutageGate, now: float) -> Recovery | None:
     return recovery
 
 
-def catch_up_window(outage: float, interval: float) -> float:
+def catch_up_window(outage: float, interval: float, limit: float | None = None) -> float:
     """``W = min(0.9 x interval, max(2 x outage, MIN_CATCH_UP_WINDOW))``: over how long overdue
-    secrets are spread after an outage of ``outage`` seconds.
+    secrets are spread after an outage of ``outage`` seconds; never longer than ``limit``
+    (``[agent] catch_up_window``) when one is set.
 
     At most 0.9 of the interval: a secret caught up at the start of the window is due again
     0.9-1.1 intervals later, and a longer window would overlap its end with that next round.
     """
-    return min((1.0 - JITTER_FRACTION) * interval, max(2.0 * outage, MIN_CATCH_UP_WINDOW))
+    window = min((1.0 - JITTER_FRACTION) * interval, max(2.0 * outage, MIN_CATCH_UP_WINDOW))
+    return window if limit is None else min(window, limit)
 
 
 def resume_at(due_at: float, fetched_at: float, interval: float) -> float:

@@ -91,6 +91,7 @@ class CatchUp:
     outage: float
     due_at: float
     has_file: bool
+    window_limit: float | None = None  # ``[agent] catch_up_window``
 
 
 @dataclass(frozen=True)
@@ -214,10 +215,10 @@ def _interval_schedule(
             return Schedule(now + failure_delay(failures, interval, rng, retry_after=retry_after))
         case Held(probe_at=probe_at):
             return Schedule(probe_at)
-        case CatchUp(outage=outage, due_at=due_at, has_file=has_file):
+        case CatchUp(outage=outage, due_at=due_at, has_file=has_file, window_limit=limit):
             if not has_file:
                 return Schedule(now)
-            fetch_at = now + rng.uniform(0.0, catch_up_window(outage, interval))
+            fetch_at = now + rng.uniform(0.0, catch_up_window(outage, interval, limit))
             if outage < interval:
                 return Schedule(fetch_at, resume_at(due_at, fetch_at, interval))
             return Schedule(fetch_at)  # every slot missed: the catch-up time is its new place

@@ -78,7 +78,13 @@ def coalesce_window(shortest_interval: float) -> float:
 class SecretTable:
     """Specs, states, the refresh heap and the outage gate. See the module docstring."""
 
-    def __init__(self, specs: Iterable[SecretSpec], *, probe_max: float | None = None) -> None:
+    def __init__(
+        self,
+        specs: Iterable[SecretSpec],
+        *,
+        probe_max: float | None = None,
+        catch_up_max: float | None = None,
+    ) -> None:
         self._lock = threading.Lock()
         self._specs: dict[str, SecretSpec] = {}
         self._coalesce = MIN_COALESCE
@@ -93,7 +99,7 @@ class SecretTable:
         self._notable = False  # a change in ``_dirty`` is notable (``state.notable_change``)
         self._order_changed = True
         self._gate = outage.OutageGate(cap=outage.DEFAULT_PROBE_MAX)
-        self.configure(specs, probe_max=probe_max)
+        self.configure(specs, probe_max=probe_max, catch_up_max=catch_up_max)
 
     # -- configuration -------------------------------------------------------------------
 
@@ -102,12 +108,14 @@ class SecretTable:
         specs: Iterable[SecretSpec],
         *,
         probe_max: float | None = None,
+        catch_up_max: float | None = None,
         reset: Collection[str] = (),
     ) -> list[SecretState]:
         """Switch to ``specs`` (config order). A secret whose spec changed starts afresh (a new
         state when its path changed, or when it is in ``reset``: its files are gone) and is due
         now; returns the states of removed secrets. ``probe_max``: ``[agent] outage_probe_max``
-        (None: ``outage.probe_ceiling`` chooses it from the secrets' intervals)."""
+        (None: ``outage.probe_ceiling`` chooses it from the secrets' intervals);
+        ``catch_up_max``: ``[agent] catch_up_window`` (``outage.catch_up_window``)."""
         with self._lock:
             new = {s.target: s for s in specs}
             removed = [st for t, st in self._states.items() if t not in new]
@@ -139,6 +147,7 @@ class SecretTable:
                 self._gate.steady_gap = outage.steady_gap(intervals)
             else:  # as configured
                 self._gate.cap, self._gate.steady_gap = probe_max, 0.0
+            self._gate.catch_up_limit = catch_up_max
             if not new:
                 outage.backend_answered(self._gate, 0.0)  # nothing to probe with
             self._order_changed = True
@@ -451,7 +460,9 @@ class SecretTable:
             if has_file:  # serving its last good value, and the backend answers again
                 state.last_error = held.last_error
                 state.consecutive_failures = held.consecutive_failures
-            event = policy.CatchUp(recovery.outage, held.due_at, has_file)
+            event = policy.CatchUp(
+                recovery.outage, held.due_at, has_file, window_limit=recovery.catch_up_limit
+            )
             self._store(target, state, event, now, rng)
             planned += 1
         log.info(

@@ -554,3 +554,12 @@ def test_env_allow_list_and_prefix() -> None:
             "secrets[0].env_prefix: must be upper-case letters, digits and _,"
             " not starting with a digit"
         ]
+
+
+def test_catch_up_window_is_a_duration_and_zero_means_at_once() -> None:
+    assert parse_config(BASE, environ={}).agent.catch_up_window is None
+    got = parse_config(config(agent__catch_up_window="5s"), environ={})
+    assert got.agent.catch_up_window == 5.0
+    assert parse_config(config(agent__catch_up_window="0s"), environ={}).agent.catch_up_window == 0
+    (problem,) = problems_of(config(agent__catch_up_window="soon"))
+    assert "catch_up_window" in problem

@@ -36,6 +36,9 @@ def test_catch_up_window() -> None:
     assert pacing.catch_up_window(60.0, 300.0) == 120.0
     assert pacing.catch_up_window(600.0, 300.0) == 270.0  # never overlapping the next round
     assert pacing.catch_up_window(60.0, 1.5) == pytest.approx(1.35)
+    assert pacing.catch_up_window(60.0, 300.0, 5.0) == 5.0  # [agent] catch_up_window
+    assert pacing.catch_up_window(1.0, 300.0, 0.0) == 0.0
+    assert pacing.catch_up_window(1.0, 3.0, 5.0) == pytest.approx(2.7)
 
 
 def test_probe_ceiling_is_seconds_not_the_refresh_interval() -> None:
