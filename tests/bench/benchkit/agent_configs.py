@@ -57,6 +57,7 @@ class SecretsAgent:
 
     name: str = "secrets-agent"
     token_name: str = "secrets-agent"
+    agent_lines: tuple[str, ...] = ()  # more ``[agent]`` keys, e.g. 'catch_up_window = "5s"'
 
     def command(self, config: Path, *, once: bool) -> list[str]:
         script = Path(sys.executable).with_name("secrets-agent")
@@ -73,6 +74,7 @@ class SecretsAgent:
             "[agent]",
             f"output_dir = {json.dumps(str(out))}",
             f"refresh_interval = {json.dumps(interval)}",
+            *self.agent_lines,
             "",
             "[backend]",
             'type = "vault"',
