@@ -3,6 +3,8 @@
 While the backend is out the files stay exactly as they were (same inode, same bytes), status
 reports the failure, the agent's CPU use stays low (no busy loop), and after the backend returns
 every secret is fresh again within the bound the outage policy allows (``recovery_bound``).
+The default run takes the daemon through a refusal, a hang and a 429 storm; ``-m soak`` adds a
+sealed Vault and 500s.
 """
 
 from __future__ import annotations
@@ -92,6 +94,20 @@ def _phase(
 
 
 def test_vault_outages(vault: Any, tmpfs_dir: Path) -> None:
+    """One of each way a fetch fails: refused at once (a busy loop would show in the CPU
+    figure), hanging until the timeout, and answered with a ``Retry-After`` to honour."""
+    _vault_outages(vault, tmpfs_dir, ("down", "hanging", "429 Retry-After 3"))
+
+
+@pytest.mark.soak
+def test_vault_outages_soak(vault: Any, tmpfs_dir: Path) -> None:
+    """The 5xx answers (sealed: 503, and 500): they fail at once, as the refusal of the default
+    run does, and the agent takes them as the same outage (a sealed Vault under a running daemon
+    is also in tests/e2e/test_agent_vault.py)."""
+    _vault_outages(vault, tmpfs_dir, ("sealed", "500"))
+
+
+def _vault_outages(vault: Any, tmpfs_dir: Path, kinds: tuple[str, ...]) -> None:
     paths = ["app/db", "app/api", "billing"]
     for i, p in enumerate(paths):
         vault.put_secret(p, {"user": f"u{i}", "password": f"pw-{i}-" + "z" * 40})
@@ -105,28 +121,29 @@ def test_vault_outages(vault: Any, tmpfs_dir: Path) -> None:
     with Daemon(config, out, level="info") as daemon:
         assert wait_for(lambda: daemon.all_ok_since(0), timeout=20) is not None, daemon.output
 
-        results["sealed"] = _phase(daemon, "sealed", vault.seal, vault.unseal)
-        results["down"] = _phase(daemon, "down (refused)", vault.stop, vault.start)
-        results["hanging"] = _phase(
-            daemon, "hanging", lambda: vault.hang(True), lambda: vault.hang(False)
-        )
-
         def honours_retry_after() -> None:
             for e in daemon.secrets():
                 assert e["next_refresh_at"] - e["last_attempt_at"] >= 3.0 - 0.01, e
 
-        vault.reset_counters()
-        results["429 Retry-After 3"] = _phase(
-            daemon,
-            "429",
-            lambda: vault.fail_next(100_000, 429, retry_after=3),
-            vault.clear_faults,
-            check=honours_retry_after,
-            retry_after=3.0,
-        )
-        results["500"] = _phase(
-            daemon, "500", lambda: vault.fail_next(100_000, 500), vault.clear_faults
-        )
+        def storm_429() -> None:
+            vault.reset_counters()
+            vault.fail_next(100_000, 429, retry_after=3)
+
+        phases: dict[str, tuple[str, Callable[[], None], Callable[[], None], dict[str, Any]]] = {
+            "sealed": ("sealed", vault.seal, vault.unseal, {}),
+            "down": ("down (refused)", vault.stop, vault.start, {}),
+            "hanging": ("hanging", lambda: vault.hang(True), lambda: vault.hang(False), {}),
+            "429 Retry-After 3": (
+                "429",
+                storm_429,
+                vault.clear_faults,
+                {"check": honours_retry_after, "retry_after": 3.0},
+            ),
+            "500": ("500", lambda: vault.fail_next(100_000, 500), vault.clear_faults, {}),
+        }
+        for kind in kinds:
+            name, begin, end, options = phases[kind]
+            results[kind] = _phase(daemon, name, begin, end, **options)
         log = daemon.output
     assert b"Traceback" not in log
     for name, r in results.items():
