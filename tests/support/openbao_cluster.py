@@ -64,6 +64,8 @@ storage "raft" {{
   path = "{self._dir / "data"}"
   node_id = "n{index}"
   performance_multiplier = 1
+  autopilot_reconcile_interval = "1s"
+  autopilot_update_interval = "500ms"
 }}
 listener "tcp" {{
   address = "127.0.0.1:{self.port}"
@@ -78,6 +80,11 @@ disable_mlock = true
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        self.launch()
+        self.wait_listening()
+
+    def launch(self) -> None:
+        """Start the process; ``wait_listening`` waits for its API."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
         log = open(self._dir / "bao.log", "ab")  # noqa: SIM115 (the child keeps it)
         try:
@@ -87,6 +94,8 @@ disable_mlock = true
             )  # fmt: skip
         finally:
             log.close()
+
+    def wait_listening(self) -> None:
         self._wait(lambda: self.health() != 0, "listening")
 
     @property
@@ -114,9 +123,17 @@ disable_mlock = true
             self._process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self._process is None or self._process.poll() is not None:
+        self.terminate()
+        self.reap()
+
+    def terminate(self) -> None:
+        """SIGTERM (the node shuts down in the background: ``reap`` waits for it)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+
+    def reap(self) -> None:
+        if self._process is None:
             return
-        self._process.terminate()
         try:
             self._process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -153,7 +170,9 @@ class OpenBaoCluster:
 
     def _form(self) -> None:
         first, *others = self.nodes
-        first.start()
+        for node in self.nodes:  # the others start up while the first is initialised
+            node.launch()
+        first.wait_listening()
         status, answer = _call(
             f"{first.url}/v1/sys/init", "PUT", {"secret_shares": 1, "secret_threshold": 1}
         )
@@ -170,13 +189,14 @@ class OpenBaoCluster:
             {"server_stabilization_time": "1s", "cleanup_dead_servers": False},
         )
         for node in others:
-            node.start()
+            node.wait_listening()
             status, _ = _call(
                 f"{node.url}/v1/sys/storage/raft/join", "PUT", {"leader_api_addr": first.url}
             )
             if status != 200:
                 raise RuntimeError(f"node {node.index}: raft join answered {status}")
             node.unseal(self._key)
+        for node in others:
             node._wait(lambda n=node: n.health() == 429, "a standby")  # type: ignore[misc]
         self._wait_for_voters(len(self.nodes))
         self.call("sys/mounts/secret", "POST", {"type": "kv", "options": {"version": "2"}})
@@ -242,5 +262,7 @@ class OpenBaoCluster:
         raise RuntimeError(f"no leader elected within {timeout:.0f} s")
 
     def stop(self) -> None:
+        for node in self.nodes:  # all shut down at once
+            node.terminate()
         for node in self.nodes:
-            node.stop()
+            node.reap()
