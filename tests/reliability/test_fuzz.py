@@ -28,7 +28,7 @@ from secrets_agent.daemon.state import SecretState
 from secrets_agent.sources.result import SecretData, SourceError
 from secrets_agent.writer.writer import SecretWriter
 
-DEFAULT, SOAK = 200, 5000
+DEFAULT, SOAK = 100, 5000  # examples: the default run, and `-m soak`
 COUNTS: dict[str, int] = {}
 
 
