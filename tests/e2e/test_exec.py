@@ -404,14 +404,21 @@ def test_rotation_signals_the_child_once_after_every_file_is_in_place(
 ORPHAN_CHILD = """
 import os, sys, time
 # Leave an orphan: a grandchild whose parent exits at once is re-parented to PID 1.
+read_end, write_end = os.pipe()
 pid = os.fork()
 if pid == 0:
-    if os.fork() == 0:
+    orphan = os.fork()
+    if orphan == 0:
         time.sleep(0.2)
         os._exit(0)
+    os.write(write_end, str(orphan).encode())
     os._exit(0)
 os.waitpid(pid, 0)
-time.sleep(3)
+orphan = int(os.read(read_end, 32))
+# Gone from /proc once PID 1 has reaped it; a PID 1 that never reaps leaves it a zombie.
+deadline = time.monotonic() + 3
+while os.path.exists(f"/proc/{orphan}") and time.monotonic() < deadline:
+    time.sleep(0.02)
 zombies = 0
 for entry in os.listdir("/proc"):
     if entry.isdigit():
