@@ -106,7 +106,7 @@ def test_no_sequence_of_outcomes_loses_a_secret(
 
 @pytest.mark.soak
 @pytest.mark.timeout(1800)
-@settings(_EXPLORE, max_examples=1000)
+@settings(_EXPLORE, max_examples=300)
 @given(ops=steps, seed=st.integers(0, 2**16))
 def test_no_sequence_of_outcomes_loses_a_secret_soak(
     tmpfs_dir: Path, ops: list[tuple[Any, ...]], seed: int, monkeypatch: pytest.MonkeyPatch
