@@ -26,8 +26,9 @@ from secrets_agent.status import read_status
 TTL, MAX_TTL, MARGIN = 5, 13, 3
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def postgres() -> Iterator[PostgresServer]:
+    """One server for the module: each test has its own OpenBao, and so its own users."""
     binaries = postgres_binaries()
     if binaries is None or shutil.which("psql") is None:
         pytest.skip("PostgreSQL is not installed")
