@@ -3,16 +3,17 @@
 While the backend is out the files stay exactly as they were (same inode, same bytes), status
 reports the failure, the agent's CPU use stays low (no busy loop), and after the backend returns
 every secret is fresh again within the bound the outage policy allows (``recovery_bound``).
-The default run takes the daemon through a refusal, a hang and a 429 storm; ``-m soak`` adds a
-sealed Vault and 500s.
+Three daemons, each against its own dev server, go through the five Vault outages side by side.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -93,26 +94,45 @@ def _phase(
     return result | {"bound": bound}
 
 
+# Each daemon goes through its outages one after the other (the gate and the backoff must be
+# back to normal after each); the three daemons run side by side, each against its own server.
+PLANS = (("sealed", "down"), ("hanging", "500"), ("429 Retry-After 3",))
+
+
 def test_vault_outages(vault: Any, tmpfs_dir: Path) -> None:
-    """One of each way a fetch fails: refused at once (a busy loop would show in the CPU
-    figure), hanging until the timeout, and answered with a ``Retry-After`` to honour."""
-    _vault_outages(vault, tmpfs_dir, ("down", "hanging", "429 Retry-After 3"))
+    from secrets_agent.devserver import VaultDevServer
+
+    with contextlib.ExitStack() as stack:
+        servers = [vault, *(stack.enter_context(VaultDevServer()) for _ in PLANS[1:])]
+        with ThreadPoolExecutor(len(PLANS)) as pool:
+            runs = [
+                pool.submit(_vault_outages, server, tmpfs_dir / f"daemon{i}", plan)
+                for i, (server, plan) in enumerate(zip(servers, PLANS, strict=True))
+            ]
+            results = {name: r for run in runs for name, r in run.result().items()}
+    for name, r in results.items():
+        record(
+            f"outage: vault {name}",
+            tried=1,
+            lost=0,
+            unit="outage",
+            cpu_while_down=f"{r['cpu'] * 100:.1f}%",
+            recovered_after=f"{r['recovered']:.2f}s",
+            bound=f"{r['bound']:.2f}s",
+            backoff_cap=f"{INTERVAL}s",
+        )
+    for name, r in results.items():
+        assert r["cpu"] < 0.25, f"{name}: {r['cpu']:.2%} CPU while down"
 
 
-@pytest.mark.soak
-def test_vault_outages_soak(vault: Any, tmpfs_dir: Path) -> None:
-    """The 5xx answers (sealed: 503, and 500): they fail at once, as the refusal of the default
-    run does, and the agent takes them as the same outage (a sealed Vault under a running daemon
-    is also in tests/e2e/test_agent_vault.py)."""
-    _vault_outages(vault, tmpfs_dir, ("sealed", "500"))
-
-
-def _vault_outages(vault: Any, tmpfs_dir: Path, kinds: tuple[str, ...]) -> None:
+def _vault_outages(vault: Any, root: Path, kinds: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """A daemon against ``vault`` through the outages ``kinds``, one after the other."""
     paths = ["app/db", "app/api", "billing"]
     for i, p in enumerate(paths):
         vault.put_secret(p, {"user": f"u{i}", "password": f"pw-{i}-" + "z" * 40})
-    out = tmpfs_dir / "out"
-    config = tmpfs_dir / "agent.toml"
+    root.mkdir()
+    out = root / "out"
+    config = root / "agent.toml"
     auth = f'{{ method = "token", token = "{vault.root_token}" }}'
     config.write_text(
         vault_toml(out, vault.url, paths, auth=auth, interval=f"{INTERVAL}s", timeout="1s")
@@ -146,18 +166,7 @@ def _vault_outages(vault: Any, tmpfs_dir: Path, kinds: tuple[str, ...]) -> None:
             results[kind] = _phase(daemon, name, begin, end, **options)
         log = daemon.output
     assert b"Traceback" not in log
-    for name, r in results.items():
-        record(
-            f"outage: vault {name}",
-            tried=1,
-            lost=0,
-            unit="outage",
-            cpu_while_down=f"{r['cpu'] * 100:.1f}%",
-            recovered_after=f"{r['recovered']:.2f}s",
-            bound=f"{r['bound']:.2f}s",
-            backoff_cap=f"{INTERVAL}s",
-        )
-        assert r["cpu"] < 0.25, f"{name}: {r['cpu']:.2%} CPU while down"
+    return results
 
 
 @pytest.mark.parametrize(
