@@ -4,7 +4,10 @@ Node 1 is initialised (one key share) and unsealed; nodes 2 and 3 join it throug
 ``sys/storage/raft/join`` and are unsealed with the same key. Standbys forward client requests
 to the active node. ``kill(i)`` ends a node with SIGKILL (no leadership hand-over), so the
 others must notice the silence and elect a new leader; ``performance_multiplier = 1`` keeps
-raft's timeouts at their shortest, an election takes a few seconds.
+raft's timeouts at their shortest, an election takes a few seconds. Autopilot is off
+(``BAO_RAFT_AUTOPILOT_DISABLE``): a joining node is a voter at once instead of a non-voter
+promoted after a stabilisation period, so the cluster can replace a lost leader as soon as it
+is formed.
 
 Everything goes over plain HTTP with the standard library: the helper needs no client library.
 """
@@ -64,8 +67,6 @@ storage "raft" {{
   path = "{self._dir / "data"}"
   node_id = "n{index}"
   performance_multiplier = 1
-  autopilot_reconcile_interval = "1s"
-  autopilot_update_interval = "500ms"
 }}
 listener "tcp" {{
   address = "127.0.0.1:{self.port}"
@@ -86,6 +87,7 @@ disable_mlock = true
     def launch(self) -> None:
         """Start the process; ``wait_listening`` waits for its API."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+        env["BAO_RAFT_AUTOPILOT_DISABLE"] = "true"
         log = open(self._dir / "bao.log", "ab")  # noqa: SIM115 (the child keeps it)
         try:
             self._process = subprocess.Popen(
@@ -181,13 +183,6 @@ class OpenBaoCluster:
         self._key, self.root_token = answer["keys_base64"][0], answer["root_token"]
         first.unseal(self._key)
         first._wait(lambda: first.health() == 200, "active")
-        # Autopilot makes a joined node a voter once it has been healthy this long (10 s by
-        # default); until then a lost leader cannot be replaced.
-        self.call(
-            "sys/storage/raft/autopilot/configuration",
-            "POST",
-            {"server_stabilization_time": "1s", "cleanup_dead_servers": False},
-        )
         for node in others:
             node.wait_listening()
             status, _ = _call(
