@@ -1,4 +1,4 @@
-"""End to end: a 12 s certificate from a real OpenBao PKI engine, re-issued by the agent before
+"""End to end: a 10 s certificate from a real OpenBao PKI engine, re-issued by the agent before
 it expires; certificate and key always a matching pair; a restart keeps the certificate."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ serialization = pytest.importorskip("cryptography.hazmat.primitives.serializatio
 
 # The certificate's validity: re-issued at half of it (renew_at = 0.5), so each certificate in
 # place has TTL / 2 of its life left when it is replaced.
-TTL = 12
+TTL = 10
 
 
 @pytest.fixture
