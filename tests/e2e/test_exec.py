@@ -404,14 +404,34 @@ def test_rotation_signals_the_child_once_after_every_file_is_in_place(
 ORPHAN_CHILD = """
 import os, sys, time
 # Leave an orphan: a grandchild whose parent exits at once is re-parented to PID 1.
+read_end, write_end = os.pipe()
 pid = os.fork()
 if pid == 0:
-    if os.fork() == 0:
+    orphan = os.fork()
+    if orphan == 0:
         time.sleep(0.2)
         os._exit(0)
+    os.write(write_end, str(orphan).encode())
     os._exit(0)
 os.waitpid(pid, 0)
-time.sleep(3)
+orphan = int(os.read(read_end, 32))
+
+def state(pid):
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return None  # reaped
+    return stat[stat.rfind(")") + 2 :].split()[0]
+
+# "exited": wait until the orphan has exited (a zombie until its new parent reaps it);
+# "reaped": until PID 1 has reaped it and it is gone from /proc. At most 3 s either way.
+until = sys.argv[1]
+deadline = time.monotonic() + 3
+while time.monotonic() < deadline:
+    now = state(orphan)
+    if now is None or (until == "exited" and now == "Z"):
+        break
+    time.sleep(0.02)
 zombies = 0
 for entry in os.listdir("/proc"):
     if entry.isdigit():
@@ -439,12 +459,12 @@ def _unshare() -> list[str]:
 def test_zombies_are_reaped_as_pid_1(setup: Setup) -> None:
     unshare = _unshare()
     child = setup.script("orphans.py", ORPHAN_CHILD)
-    # Control: a plain Python PID 1 leaves the orphan a zombie, so the scenario is real.
+    # Control: under a plain Python PID 1 the orphan becomes a zombie, so the scenario is real.
     control = subprocess.run(
-        [*unshare, sys.executable, str(child)], capture_output=True, text=True, timeout=60
+        [*unshare, sys.executable, str(child), "exited"], capture_output=True, text=True, timeout=60
     )
     assert control.stdout.split()[-1] != "0", control.stdout + control.stderr
-    result = run_exec([*unshare, *exec_argv(setup.config, sys.executable, str(child))])
+    result = run_exec([*unshare, *exec_argv(setup.config, sys.executable, str(child), "reaped")])
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == "0", result.stdout
 

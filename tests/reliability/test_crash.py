@@ -117,7 +117,7 @@ def _crash_rounds(vault: Any, tmpfs_dir: Path, *, secrets: int, rounds: int, see
 
 
 def test_sigkill_during_large_sync(vault: Any, tmpfs_dir: Path) -> None:
-    _crash_rounds(vault, tmpfs_dir, secrets=600, rounds=20, seed=1)
+    _crash_rounds(vault, tmpfs_dir, secrets=600, rounds=12, seed=1)
 
 
 @pytest.mark.soak

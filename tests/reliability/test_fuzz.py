@@ -28,7 +28,7 @@ from secrets_agent.daemon.state import SecretState
 from secrets_agent.sources.result import SecretData, SourceError
 from secrets_agent.writer.writer import SecretWriter
 
-DEFAULT, SOAK = 200, 5000
+DEFAULT, SOAK = 100, 5000  # examples: the default run, and `-m soak`
 COUNTS: dict[str, int] = {}
 
 
@@ -178,7 +178,9 @@ class FakeVault:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(  # a short poll: close() returns at once
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
     @property
     def url(self) -> str:

@@ -68,10 +68,15 @@ def test_no_channel_carries_a_value(server: Any, tmpfs_dir: Path, canary: str) -
     out = tmpfs_dir / "out"
     metrics = tmpfs_dir / "metrics.prom"
     extra_agent = f'metrics_file = "{metrics}"'
-    on_change = 'on_change = ["sleep", "2"]'
+    # The one-shot commands run a hook that ends at once; the daemon's lives until the test
+    # has read its /proc entries, and is then ended (nothing waits out its 2 s).
     good = _config(
         tmpfs_dir / "good.toml", out, server, ["app/db"], extra_agent=extra_agent,
-        extra_secret=on_change, interval="1s",
+        extra_secret='on_change = ["sleep", "0"]', interval="1s",
+    )  # fmt: skip
+    daemon_config = _config(
+        tmpfs_dir / "daemon.toml", out, server, ["app/db"], extra_agent=extra_agent,
+        extra_secret='on_change = ["sleep", "2"]', interval="1s",
     )  # fmt: skip
     failing = _config(tmpfs_dir / "fail.toml", out, server, ["app/db", "app/missing", "app/denied"])
     bad = tmpfs_dir / "bad.toml"
@@ -100,10 +105,12 @@ def test_no_channel_carries_a_value(server: Any, tmpfs_dir: Path, canary: str) -
 
     # The daemon: on_change children, reload, stop.
     server.put_secret("app/db", {"password": canary, "user": f"user2-{canary}"})
-    with Daemon(good, out) as daemon:
+    with Daemon(daemon_config, out) as daemon:
         assert wait_for(lambda: _on_change(daemon.pid), timeout=15) is not None
         for child in _on_change(daemon.pid):
             channels.update({f"on_change {k}": v for k, v in _proc_channels(child).items()})
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGTERM)  # read: the agent need not wait for it
         channels.update({f"agent {k}": v for k, v in _proc_channels(daemon.pid).items()})
         del channels[f"agent {daemon.pid}/environ"]  # the test's own environment
         ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, check=True)

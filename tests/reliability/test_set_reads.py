@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 import pytest
 from reliability_kit import record
 from secrets_agent.writer import SecretWriter
+from secrets_agent.writer.writer import RETIRED_SET_SECONDS
 
 FIELDS = ("username", "password", "host")
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
@@ -44,6 +46,7 @@ def secret_files(n: int) -> dict[str, bytes]:
 
 @dataclass
 class Counts:
+    rotations: int = 0
     sets: int = 0  # whole sets read through one directory descriptor
     mixes: int = 0  # sets with fields of more than one version
     retries: int = 0  # the directory was replaced while it was read: opened again
@@ -108,8 +111,11 @@ def _read_library(out: Path, stop: threading.Event, counts: Counts) -> None:
     counts.add(library_reads=reads, library_errors=errors)
 
 
-def rounds(out: Path, rotations: int, *, whole_sets: bool = True) -> Counts:
-    """Rotate the secret ``rotations`` times under the readers; return what they saw."""
+def rounds(
+    out: Path, rotations: int, *, whole_sets: bool = True, min_seconds: float = 0.0
+) -> Counts:
+    """Rotate the secret ``rotations`` times, and on for at least ``min_seconds``, under the
+    readers; return what they saw."""
     writer = SecretWriter(out)
     writer.prepare()
     if not whole_sets:  # the file-by-file replacement the whole-set switch replaced
@@ -123,10 +129,14 @@ def rounds(out: Path, rotations: int, *, whole_sets: bool = True) -> Counts:
     ]
     for thread in threads:
         thread.start()
+    n = 0
+    until = time.monotonic() + min_seconds
     try:
-        for n in range(1, rotations + 1):
+        while n < rotations or time.monotonic() < until:
+            n += 1
             assert writer.write_files(secret_files(n), mode=0o400)
     finally:
+        counts.rotations = n
         stop.set()
         for thread in threads:
             thread.join()
@@ -135,14 +145,30 @@ def rounds(out: Path, rotations: int, *, whole_sets: bool = True) -> Counts:
 
 
 def test_a_field_set_is_never_read_mixed(out_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # A writer that switches field by field mixes a large share of the sets (see ``rounds``),
+    # so 1,000 rotations find it many times over; the run lasts past the time an old set is
+    # kept, so old sets are removed while the readers read.
+    _never_mixed(out_dir, caplog, 1000, min_seconds=RETIRED_SET_SECONDS + 1.0)
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(900)
+def test_a_field_set_is_never_read_mixed_soak(
+    out_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _never_mixed(out_dir, caplog, 30_000)
+
+
+def _never_mixed(
+    out_dir: Path, caplog: pytest.LogCaptureFixture, rotations: int, *, min_seconds: float = 0.0
+) -> None:
     caplog.set_level(logging.WARNING)
-    rotations = 3000
-    counts = rounds(out_dir, rotations)
+    counts = rounds(out_dir, rotations, min_seconds=min_seconds)
     # a failed read would be hidden by the library's stale-if-error, which logs it
     failed = [r for r in caplog.records if r.name.startswith("libs.secrets")]
     record(
         "consistent sets: 3-field secret rotated, read per directory",
-        tried=rotations,
+        tried=counts.rotations,
         lost=counts.mixes + counts.path_missing + counts.library_errors + len(failed),
         unit="rotations",
         sets=counts.sets,

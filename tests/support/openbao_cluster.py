@@ -4,7 +4,10 @@ Node 1 is initialised (one key share) and unsealed; nodes 2 and 3 join it throug
 ``sys/storage/raft/join`` and are unsealed with the same key. Standbys forward client requests
 to the active node. ``kill(i)`` ends a node with SIGKILL (no leadership hand-over), so the
 others must notice the silence and elect a new leader; ``performance_multiplier = 1`` keeps
-raft's timeouts at their shortest, an election takes a few seconds.
+raft's timeouts at their shortest, an election takes a few seconds. Autopilot is off
+(``BAO_RAFT_AUTOPILOT_DISABLE``): a joining node is a voter at once instead of a non-voter
+promoted after a stabilisation period, so the cluster can replace a lost leader as soon as it
+is formed.
 
 Everything goes over plain HTTP with the standard library: the helper needs no client library.
 """
@@ -78,7 +81,13 @@ disable_mlock = true
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        self.launch()
+        self.wait_listening()
+
+    def launch(self) -> None:
+        """Start the process; ``wait_listening`` waits for its API."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+        env["BAO_RAFT_AUTOPILOT_DISABLE"] = "true"
         log = open(self._dir / "bao.log", "ab")  # noqa: SIM115 (the child keeps it)
         try:
             self._process = subprocess.Popen(
@@ -87,6 +96,8 @@ disable_mlock = true
             )  # fmt: skip
         finally:
             log.close()
+
+    def wait_listening(self) -> None:
         self._wait(lambda: self.health() != 0, "listening")
 
     @property
@@ -114,9 +125,17 @@ disable_mlock = true
             self._process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self._process is None or self._process.poll() is not None:
+        self.terminate()
+        self.reap()
+
+    def terminate(self) -> None:
+        """SIGTERM (the node shuts down in the background: ``reap`` waits for it)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+
+    def reap(self) -> None:
+        if self._process is None:
             return
-        self._process.terminate()
         try:
             self._process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -153,7 +172,9 @@ class OpenBaoCluster:
 
     def _form(self) -> None:
         first, *others = self.nodes
-        first.start()
+        for node in self.nodes:  # the others start up while the first is initialised
+            node.launch()
+        first.wait_listening()
         status, answer = _call(
             f"{first.url}/v1/sys/init", "PUT", {"secret_shares": 1, "secret_threshold": 1}
         )
@@ -162,21 +183,15 @@ class OpenBaoCluster:
         self._key, self.root_token = answer["keys_base64"][0], answer["root_token"]
         first.unseal(self._key)
         first._wait(lambda: first.health() == 200, "active")
-        # Autopilot makes a joined node a voter once it has been healthy this long (10 s by
-        # default); until then a lost leader cannot be replaced.
-        self.call(
-            "sys/storage/raft/autopilot/configuration",
-            "POST",
-            {"server_stabilization_time": "1s", "cleanup_dead_servers": False},
-        )
         for node in others:
-            node.start()
+            node.wait_listening()
             status, _ = _call(
                 f"{node.url}/v1/sys/storage/raft/join", "PUT", {"leader_api_addr": first.url}
             )
             if status != 200:
                 raise RuntimeError(f"node {node.index}: raft join answered {status}")
             node.unseal(self._key)
+        for node in others:
             node._wait(lambda n=node: n.health() == 429, "a standby")  # type: ignore[misc]
         self._wait_for_voters(len(self.nodes))
         self.call("sys/mounts/secret", "POST", {"type": "kv", "options": {"version": "2"}})
@@ -242,5 +257,7 @@ class OpenBaoCluster:
         raise RuntimeError(f"no leader elected within {timeout:.0f} s")
 
     def stop(self) -> None:
+        for node in self.nodes:  # all shut down at once
+            node.terminate()
         for node in self.nodes:
-            node.stop()
+            node.reap()

@@ -90,20 +90,40 @@ def test_fixed_scenario_recovers(
     _run(tmpfs_dir / f"out{seed}", ops, seed, monkeypatch)
 
 
-@settings(
-    max_examples=60,
+_EXPLORE = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+
+
+@settings(_EXPLORE, max_examples=20)
 @given(ops=steps, seed=st.integers(0, 2**16))
 def test_no_sequence_of_outcomes_loses_a_secret(
     tmpfs_dir: Path, ops: list[tuple[Any, ...]], seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _example(tmpfs_dir / "out", ops, seed, monkeypatch)
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(1800)
+@settings(_EXPLORE, max_examples=300)
+@given(ops=steps, seed=st.integers(0, 2**16))
+def test_no_sequence_of_outcomes_loses_a_secret_soak(
+    tmpfs_dir: Path, ops: list[tuple[Any, ...]], seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _example(tmpfs_dir / "out", ops, seed, monkeypatch)
+
+
+def _example(
+    out: Path, ops: list[tuple[Any, ...]], seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One hypothesis example: a fresh output directory, and the crash hook of this example
+    only (the function-scoped ``monkeypatch`` outlives the examples)."""
     import shutil
 
-    out = tmpfs_dir / "out"
     shutil.rmtree(out, ignore_errors=True)
-    _run(out, ops, seed, monkeypatch)
+    with monkeypatch.context() as patch:
+        _run(out, ops, seed, patch)
 
 
 def _run(out: Path, ops: list[tuple[Any, ...]], seed: int, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -146,13 +146,14 @@ def test_the_wait_is_bounded() -> None:
     release = manager.holds["db/password"] = threading.Event()
 
     async def main() -> None:
-        with pytest.raises(SecretBackendUnavailableError, match="no answer"):
-            await manager.aget_secret("db/password")
+        try:
+            with pytest.raises(SecretBackendUnavailableError, match="no answer"):
+                await manager.aget_secret("db/password")
+        finally:  # the read gave up while the backend still held it; now let the backend go
+            release.set()  # (asyncio.run waits for the executor's thread before returning)
 
-    try:
-        asyncio.run(main())
-    finally:
-        release.set()
+    asyncio.run(main())
+    assert manager.released == [True]
     manager.close()
 
 

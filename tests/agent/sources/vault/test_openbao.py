@@ -47,16 +47,16 @@ def test_maintain_renews_the_token_before_it_expires(openbao: Any) -> None:
     openbao.put_secret("agent/renew", {"k": "v"})
     policy = openbao.policy("agent-renew", "secret/data/agent/renew")
     role_id, secret_id = openbao.enable_approle(
-        "approle", "agent-renew", policy, token_ttl="6s", token_max_ttl="1m"
+        "approle", "agent-renew", policy, token_ttl="4s", token_max_ttl="1m"
     )
     source = _source(openbao, AuthConfig(method="approle", role_id=role_id, secret_id=secret_id))
     try:
         assert isinstance(source.fetch_many(["agent/renew"])["agent/renew"], SecretData)
         token = source.auth.token
         due = source.maintain()
-        assert due is not None and due <= 4.0
-        for _ in range(10):  # 7.5 s in all: past the 6 s TTL the token started with
-            time.sleep(0.75)
+        assert due is not None and due <= 4 * 2 / 3
+        for _ in range(18):  # 4.5 s in all: past the 4 s TTL the token started with
+            time.sleep(0.25)
             source.maintain()
         assert source.auth.token == token
         assert isinstance(source.fetch_many(["agent/renew"])["agent/renew"], SecretData)
