@@ -239,7 +239,10 @@ class VaultSource:
         if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
             raise InvalidResponseError(f"secret {path!r}: KV v2 version is not a number", path=path)
         return data_from_object(
-            envelope.get("data"), path=path, version=None if version is None else str(version)
+            envelope.get("data"),
+            path=path,
+            # Kept once per number: every secret's state holds its version.
+            version=None if version is None else sys.intern(str(version)),
         )
 
 
