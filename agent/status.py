@@ -42,6 +42,7 @@ from secrets_agent.durations import format_duration
 from secrets_agent.writer.writer import SecretWriter
 
 STATUS_FILE = ".status.json"
+_COMPACT = (",", ":")
 STATUS_MODE = 0o640
 FORMAT_VERSION = 1
 _STATE_KEYS = (
@@ -94,8 +95,9 @@ def state_entry(state: SecretState) -> dict[str, object]:
 
 
 def entry_json(state: SecretState) -> str:
-    """One secret's entry as a line of JSON (the daemon caches these per secret)."""
-    return json.dumps(state_entry(state), default=str, ensure_ascii=False)
+    """One secret's entry as a line of compact JSON (the daemon caches these per secret:
+    10,000 secrets keep ~3 MiB of them)."""
+    return json.dumps(state_entry(state), default=str, ensure_ascii=False, separators=_COMPACT)
 
 
 def status_document(

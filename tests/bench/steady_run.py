@@ -25,6 +25,7 @@ LABELS = {
     "after-rebuild": "After the daemon rebuild",
     "before-rebuild-long": "Before the daemon rebuild, long run",
     "after-rebuild-long": "After the daemon rebuild, long run",
+    "after-tuning": "After tuning the steady state (publishing, units, memory)",
 }
 
 
