@@ -103,6 +103,7 @@ class Agent:
             started_at=clock(),
             config=config_identity(config.source),
             templates=self._templates.status_entries,
+            templates_ready=self._templates.ready,
         )
         self._given_scheduler = scheduler
         self._runner: Runner | None = None
@@ -132,8 +133,9 @@ class Agent:
         return self._templates.states()
 
     def all_synced(self) -> bool:
-        """True once every configured secret has been written successfully at least once."""
-        return self._table.ready()
+        """True once every configured secret and template output has been written
+        successfully at least once."""
+        return self._table.ready() and self._templates.ready()
 
     def scheduler_alive(self) -> bool:
         """True while background refreshes are running."""

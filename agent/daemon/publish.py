@@ -61,11 +61,13 @@ class Publisher:
         started_at: float,
         config: str | None = None,
         templates: Callable[[], list[dict[str, object]]] | None = None,
+        templates_ready: Callable[[], bool] | None = None,
         cost_clock: Callable[[], float] = time.thread_time,
     ) -> None:
         self._table = table
         self._cost_clock = cost_clock  # CPU seconds of the flushing thread
         self._templates = templates  # the entries of template outputs (daemon.templates)
+        self._templates_ready = templates_ready  # every template output written once
         self._notifier = notifier
         self._clock = clock
         self._lock = threading.Lock()
@@ -98,12 +100,17 @@ class Publisher:
             self._reload_error = [" ".join(str(p).split()) for p in problems]
 
     def announce_ready(self) -> None:
-        """Send ``READY=1`` with the first flush that finds every secret in place."""
+        """Send ``READY=1`` with the first flush that finds every secret and template output in
+        place."""
         self._announce = True
 
     def ready_due(self) -> bool:
         """True if READY=1 is owed and every secret is in place (then flush at once)."""
-        return self._announce and not self._ready_sent and self._table.ready()
+        return self._announce and not self._ready_sent and self._in_place()
+
+    def _in_place(self) -> bool:
+        """Every secret and every template output has been in place at least once."""
+        return self._table.ready() and (self._templates_ready is None or self._templates_ready())
 
     def flush(self, *, force: bool = False) -> None:
         """Publish what changed (always with ``force``), as often as the module docstring
@@ -139,7 +146,7 @@ class Publisher:
             self._lines.pop(target, None)
         states = [self._states[t] for t in self._order if t in self._states]
         templates = self._templates() if self._templates is not None else []
-        ready = self._table.ready()
+        ready = self._in_place()
         info: dict[str, object] = {
             "pid": os.getpid(),
             "version": __version__,

@@ -208,6 +208,11 @@ class TemplateOutputs:
             due, self._dirty = sorted(self._dirty), set()
             return [self._render(self._outputs[target], writer, now) for target in due]
 
+    def ready(self) -> bool:
+        """True once every output has been written (or found current) at least once."""
+        with self._lock:
+            return all(o.state.rendered_at is not None for o in self._outputs.values())
+
     def states(self) -> list[TemplateState]:
         """Copies of every output's state, in config order."""
         with self._lock:

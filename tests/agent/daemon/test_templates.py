@@ -236,3 +236,44 @@ def test_a_failed_write_is_retried_with_the_next_fetch(out: Path) -> None:
     assert b"app:two@" in (out / "app.conf").read_bytes()
     assert agent.template_states()[0].last_error is None
     agent.stop()
+
+
+def test_ready_waits_for_every_template_output(out: Path) -> None:
+    from secrets_agent.notify import Notifier
+
+    class Readies(Notifier):
+        def __init__(self) -> None:
+            super().__init__(None)
+            self.count = 0
+
+        def ready(self, status: str | None = None) -> None:
+            self.count += 1
+
+    source = FakeSource()
+    source.set("postgres", user="app")  # no "password": the template cannot be rendered yet
+    source.set("alpaca", key="K1")
+    scheduler = ManualScheduler()
+    notifier = Readies()
+    agent = Agent(
+        make_config(out),
+        source=source,
+        notifier=notifier,
+        clock=scheduler.clock,
+        scheduler=scheduler,
+        rng=random.Random(3),
+    )
+    assert not agent.sync_once().ok  # every secret is in place, the template output is not
+    assert not agent.all_synced()
+    agent.announce_ready()
+    agent.start()
+    try:
+        scheduler.advance(30)
+        assert notifier.count == 0
+        status = json.loads((out / ".status.json").read_text())
+        assert status["agent"]["ready"] is False
+        source.set("postgres", version="2", user="app", password="pw")
+        scheduler.advance(70)  # postgres's next refresh (60 s) renders the output
+        assert (out / "app.conf").exists()
+        assert notifier.count == 1 and agent.all_synced()
+    finally:
+        agent.stop()
