@@ -43,7 +43,7 @@ from collections.abc import Callable, Collection, Mapping
 from secrets_agent.writer.directories import DIR_FLAGS, apply_mode, check_dir_stat
 from secrets_agent.writer.entries import build, remove_entry, swap
 from secrets_agent.writer.errors import WriteError, why
-from secrets_agent.writer.replace import TEMP_PREFIX, exchange, is_current, temp_name
+from secrets_agent.writer.replace import TEMP_PREFIX, FileRules, exchange, is_current, temp_name
 
 
 class NotSwappableError(Exception):
@@ -57,17 +57,13 @@ def replace_set(
     *,
     old: Collection[str] | None,
     target: str,
-    mode: int,
+    rules: FileRules,
     dir_mode: int,
-    uid: int | None,
-    gid: int | None,
-    euid: int,
-    egid: int,
-    sync: bool,
     retire: Callable[[str, list[str]], None],
 ) -> list[str]:
     """Make directory ``name`` of ``dfd`` hold exactly ``files`` (field -> content), as a whole
-    (module docstring). ``old``: the field names the caller wrote before (``None``: unknown).
+    (module docstring), each file as ``rules`` say and the directory with ``dir_mode``.
+    ``old``: the field names the caller wrote before (``None``: unknown).
     ``retire(name, entries)`` is handed the old directory, switched out (the caller removes it
     later: ``RetiredSets``).
     Returns the fields written or removed, sorted (empty: nothing changed). Raises
@@ -83,35 +79,35 @@ def replace_set(
         raise WriteError(target, why(exc), errno=exc.errno) from exc
     if fd is None:
         temp = temp_name()
-        _build(dfd, temp, files, target, mode, dir_mode, uid, gid, None, sync)
+        _build(dfd, temp, files, target, rules, dir_mode, None)
         try:
             os.rename(temp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 remove_entry(dfd, temp, list(files))
             raise WriteError(target, why(exc), errno=exc.errno) from exc
-        if sync:
+        if rules.sync:
             os.fsync(dfd)
         return sorted(files)
     try:
         dir_stat = os.fstat(fd)
-        changed, dropped = _compare(fd, dir_stat, files, old, target, mode, uid, gid, euid, egid)
-        apply_mode(fd, dir_stat, dir_mode, euid)  # as a walk into the directory would
+        changed, dropped = _compare(fd, dir_stat, files, old, target, rules)
+        apply_mode(fd, dir_stat, dir_mode, rules.euid)  # as a walk into the directory would
     except OSError as exc:
         raise WriteError(target, why(exc), errno=exc.errno) from exc
     finally:
         os.close(fd)
     if not changed and not dropped:
         return []
-    if dir_stat.st_uid != euid:
+    if dir_stat.st_uid != rules.euid:
         raise NotSwappableError("the directory is not owned by the agent")
     special = stat.S_IMODE(dir_stat.st_mode) & ~0o777
-    group = gid if gid is not None else dir_stat.st_gid
+    group = rules.gid if rules.gid is not None else dir_stat.st_gid
     copies: list[str] = []
     try:
         for _ in range(2):  # the new set, and the copy the bridge symlink points to
             copies.append(temp_name())
-            _build(dfd, copies[-1], files, target, mode, special | dir_mode, uid, gid, group, sync)
+            _build(dfd, copies[-1], files, target, rules, special | dir_mode, group)
         switched_out = switch_directories(dfd, name, copies[0], copies[1])
     except (OSError, WriteError) as exc:
         for copy in copies:
@@ -122,7 +118,7 @@ def replace_set(
         raise WriteError(target, why(exc), errno=exc.errno) from exc
     for entry in switched_out:
         retire(entry, [*files, *dropped])
-    if sync:
+    if rules.sync:
         os.fsync(dfd)
     return sorted({*changed, *(e for e in dropped if not e.startswith(TEMP_PREFIX))})
 
@@ -133,23 +129,19 @@ def _compare(
     files: Mapping[str, bytes],
     old: Collection[str] | None,
     target: str,
-    mode: int,
-    uid: int | None,
-    gid: int | None,
-    euid: int,
-    egid: int,
+    rules: FileRules,
 ) -> tuple[list[str], list[str]]:
     """The fields that differ and the entries to drop (stale fields named in ``old``, temp
     files); ``NotSwappableError`` when something else is in the directory and a write is due."""
-    problem = check_dir_stat(dir_stat, euid)
+    problem = check_dir_stat(dir_stat, rules.euid)
     if problem is not None:
         raise WriteError(target, f"refusing: directory {problem}")
     changed = []
     for field, content in files.items():
         try:
             current = is_current(
-                fd, field, content, mode=mode, uid=uid, gid=gid, euid=euid, egid=egid,
-                dir_stat=dir_stat,
+                fd, field, content, mode=rules.mode, uid=rules.uid, gid=rules.gid,
+                euid=rules.euid, egid=rules.egid, dir_stat=dir_stat,
             )  # fmt: skip
         except IsADirectoryError:
             raise WriteError(
@@ -178,18 +170,15 @@ def _build(
     temp: str,
     files: Mapping[str, bytes],
     target: str,
-    mode: int,
+    rules: FileRules,
     dir_mode: int,
-    uid: int | None,
-    gid: int | None,
     dir_gid: int | None,
-    sync: bool,
 ) -> None:
     """``entries.build`` with its ``OSError`` as a ``WriteError`` naming ``target``."""
     try:
         build(
-            dfd, temp, files, mode=mode, dir_mode=dir_mode, uid=uid, gid=gid, sync=sync,
-            dir_gid=dir_gid,
+            dfd, temp, files, mode=rules.mode, dir_mode=dir_mode, uid=rules.uid, gid=rules.gid,
+            sync=rules.sync, dir_gid=dir_gid,
         )  # fmt: skip
     except OSError as exc:
         raise WriteError(target, why(exc), errno=exc.errno) from exc

@@ -216,13 +216,8 @@ class SecretWriter:
                     names,
                     old=old,
                     target=parent,
-                    mode=mode,
+                    rules=self._rules(mode, uid, gid),
                     dir_mode=self.dir_mode,
-                    uid=uid,
-                    gid=gid,
-                    euid=self._euid,
-                    egid=self._egid,
-                    sync=not self._root.memory_fs,
                     retire=retire,
                 )
             except NotSwappableError as exc:
