@@ -111,19 +111,22 @@ def _has_inline_credential(source: Path) -> bool:
 
 
 def plain_http(config: Config) -> list[str]:
-    """A warning for a backend address that is plain HTTP to a host off loopback."""
+    """A warning for each backend address that is plain HTTP to a host off loopback (every
+    node of a Vault address list)."""
     backend = config.backend
     if isinstance(backend, VaultBackendConfig):
-        key, url = "backend.address", backend.address
+        key, urls = "backend.address", backend.all_addresses
     else:
-        key, url = "backend.endpoint_url", backend.endpoint_url or ""
-    parts = urlsplit(url)
-    if parts.scheme.lower() != "http" or is_loopback(parts.hostname or ""):
-        return []
-    return [
-        f"{key} {url} is plain HTTP to a host off loopback: credentials and secret values"
-        " cross the network unencrypted (use https://)"
-    ]
+        key, urls = "backend.endpoint_url", (backend.endpoint_url or "",)
+    warnings = []
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme.lower() == "http" and not is_loopback(parts.hostname or ""):
+            warnings.append(
+                f"{key} {url} is plain HTTP to a host off loopback: credentials and secret"
+                " values cross the network unencrypted (use https://)"
+            )
+    return warnings
 
 
 def is_loopback(host: str) -> bool:

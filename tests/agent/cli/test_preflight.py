@@ -144,6 +144,9 @@ def test_a_config_others_can_read_or_write_is_reported_and_its_token_never_shown
         ('type = "vault"\naddress = "http://[::1]:8200"', False),
         ('type = "aws"\nregion = "eu-west-1"\nendpoint_url = "http://moto.internal:5000"', True),
         ('type = "aws"\nregion = "eu-west-1"', False),
+        # Every node of an address list is looked at, not only the first.
+        ('type = "vault"\naddress = ["https://a.example:8200", "http://b.example:8200"]', True),
+        ('type = "vault"\naddress = ["https://a.example:8200", "http://127.0.0.1:8200"]', False),
     ],
 )
 def test_plain_http_off_loopback_is_warned(
