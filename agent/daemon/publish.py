@@ -105,7 +105,7 @@ class Publisher:
         self._announce = True
 
     def ready_due(self) -> bool:
-        """True if READY=1 is owed and every secret is in place (then flush at once)."""
+        """True if READY=1 is owed and everything is in place (then flush at once)."""
         return self._announce and not self._ready_sent and self._in_place()
 
     def _in_place(self) -> bool:
