@@ -149,10 +149,10 @@ class Runner:
             )
             if maintain:
                 self._maintaining = True
-        for calls in self._split(due, size):
-            self._submit(calls, probe=False)
+        for unit in self._split(due, size):
+            self._submit(unit, one_by_one=size == 1)
         if probe is not None:
-            self._submit([[probe]], probe=True)
+            self._submit([probe], probe=True)
         if maintain:
             self._submit_maintenance()
         self._arm()
@@ -172,31 +172,32 @@ class Runner:
 
     # -- work ----------------------------------------------------------------------------
 
-    def _split(self, due: Sequence[SecretSpec], size: int) -> list[list[list[SecretSpec]]]:
-        """Group due secrets into units of work, each a list of fetch calls of ``size``."""
+    def _split(self, due: Sequence[SecretSpec], size: int) -> list[list[SecretSpec]]:
+        """Group due secrets into units of work: one fetch call of ``size`` paths each, or
+        (``size`` 1) at least ``UNIT_MIN`` secrets read one after another, one unit a worker."""
         if not due:
             return []
-        if size > 1:
-            return [[list(due[i : i + size])] for i in range(0, len(due), size)]
-        units = min(self._workers, math.ceil(len(due) / UNIT_MIN))
-        per_unit = math.ceil(len(due) / units)
-        return [[[s] for s in due[i : i + per_unit]] for i in range(0, len(due), per_unit)]
+        if size == 1:
+            units = min(self._workers, math.ceil(len(due) / UNIT_MIN))
+            size = math.ceil(len(due) / units)
+        return [list(due[i : i + size]) for i in range(0, len(due), size)]
 
-    def _submit(self, calls: list[list[SecretSpec]], *, probe: bool) -> None:
+    def _submit(
+        self, specs: list[SecretSpec], *, probe: bool = False, one_by_one: bool = False
+    ) -> None:
         with self._idle:
             self._active += 1
         try:
-            self._scheduler.submit(lambda: self._run_unit(calls, probe=probe))
+            self._scheduler.submit(lambda: self._run_unit(specs, probe, one_by_one))
         except RuntimeError:  # shut down: the next start or resume re-queues them
             self._done()
 
-    def _run_unit(self, calls: list[list[SecretSpec]], *, probe: bool) -> None:
+    def _run_unit(self, specs: list[SecretSpec], probe: bool, one_by_one: bool) -> None:
         try:
-            if not probe and len(calls) > 1 and all(len(call) == 1 for call in calls):
-                self._run_each([call[0] for call in calls])
+            if one_by_one:
+                self._run_each(specs)
             else:
-                for specs in calls:
-                    self._run_call(specs, probe=probe)
+                self._run_call(specs, probe=probe)
         finally:
             self._done()
         if self._publisher.ready_due():
