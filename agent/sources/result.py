@@ -6,11 +6,11 @@ Nothing here holds a secret value in its ``repr``: values live in ``SecretData``
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import ClassVar
 
 from libs.secrets._core.failures import Failure, FailureKind
+from libs.secrets._core.values import field_text
 
 
 class SecretData:
@@ -46,7 +46,7 @@ class SecretData:
     def raw(self) -> str | bytes:
         raw = self._raw
         if raw is None:
-            raw = self._raw = object_json(self._object)
+            raw = self._raw = field_text(self._object)  # compact JSON, as the reader writes it
             self._object = None
         return raw
 
@@ -62,11 +62,6 @@ class SecretData:
         return f"SecretData(fields={names!r}, version={self.version!r}, raw=<redacted>)"
 
     __str__ = __repr__
-
-
-def object_json(obj: object) -> str:
-    """The compact JSON text of a decoded backend object (as the reader writes one)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
 class SourceError(Exception):
