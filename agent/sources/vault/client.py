@@ -16,13 +16,12 @@ maps to.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from secrets_agent.sources.result import AccessDeniedError, InvalidResponseError
-from secrets_agent.sources.vault.kvpool import KvConnectionPool, status_error
+from secrets_agent.sources.result import AccessDeniedError
+from secrets_agent.sources.vault.kvpool import KvConnectionPool, json_body, status_error
 
 if TYPE_CHECKING:
     import hvac
@@ -105,13 +104,7 @@ class LazyClient:
             raise Forbidden(f"Vault refused {where} (403)")
         if response.status != 200:
             raise status_error(response, where, None, login=True)
-        try:
-            return json.loads(response.body)
-        except (ValueError, RecursionError):
-            # No chaining: the decode error keeps the body, which names the token.
-            raise InvalidResponseError(
-                f"Vault answered {where} with a body that is not JSON"
-            ) from None
+        return json_body(response, where, None)  # its body names the token: never quoted
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):  # not yet set (a half-built object): never hvac's

@@ -103,13 +103,7 @@ class KvConnectionPool:
         where = f"reading {secret!r}" if secret else f"reading {path!r}"
         response = self.get(path, token, where=where, secret=secret)
         if response.status == 200:
-            try:
-                return json.loads(response.body)
-            except (ValueError, RecursionError):
-                # No chaining: the decode error quotes part of the body.
-                raise InvalidResponseError(
-                    f"Vault answered {where} with a body that is not JSON", path=secret
-                ) from None
+            return json_body(response, where, secret)
         raise status_error(response, where, secret)
 
     def get(self, path: str, token: str, *, where: str, secret: str | None = None) -> Response:
@@ -220,6 +214,17 @@ def _errors(body: bytes) -> list[object] | None:
     except (ValueError, AttributeError, RecursionError):
         return None
     return errors if isinstance(errors, list) else None
+
+
+def json_body(response: Response, where: str, secret: str | None) -> object:
+    """The decoded JSON body of an answer met while ``where``; ``InvalidResponseError`` when
+    it is not JSON (never chained: the decode error quotes part of the body)."""
+    try:
+        return json.loads(response.body)
+    except (ValueError, RecursionError):
+        raise InvalidResponseError(
+            f"Vault answered {where} with a body that is not JSON", path=secret
+        ) from None
 
 
 def status_error(
