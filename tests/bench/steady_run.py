@@ -15,8 +15,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
+
+from benchkit.markdown import splice as between
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -31,12 +32,7 @@ LABELS = {
 
 def splice(document: str, name: str, block: str) -> str:
     """Replace the ``name`` block of ``document`` with ``block`` (append it if missing)."""
-    start, end = f"<!-- steady:{name}:start -->", f"<!-- steady:{name}:end -->"
-    head, found, rest = document.partition(start)
-    if not found or end not in rest:
-        return f"{document.rstrip()}\n\n{start}\n{block.rstrip()}\n{end}\n"
-    _, _, tail = rest.partition(end)
-    return f"{head}{start}\n{block.rstrip()}\n{end}{tail}"
+    return between(document, f"<!-- steady:{name}:start -->", f"<!-- steady:{name}:end -->", block)
 
 
 def demote_headings(markdown: str) -> str:
@@ -55,35 +51,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args = parser.parse_args(argv)
 
-    import pytest
-
     sys.path.insert(0, str(HERE))
     from benchkit import machine
+    from benchkit.markdown import run_bench
 
-    with tempfile.TemporaryDirectory() as tmp:
-        results = Path(tmp) / "results.md"
-        os.environ["BENCH_MARKDOWN"] = str(results)
-        os.chdir(REPO)
-        target = str(HERE / "test_bench_steady.py")
-        code = pytest.main(
-            [target, "-m", "bench", "-s", "-p", "no:cacheprovider", *args.pytest_args]
-        )
-        if args.write and results.exists():
-            title = LABELS.get(args.write, args.write)
-            settings = (
-                ", ".join(
-                    f"{k}={v}"
-                    for k, v in sorted(os.environ.items())
-                    if k.startswith("BENCH_") and k != "BENCH_MARKDOWN"
-                )
-                or "defaults"
+    code, results = run_bench([str(HERE / "test_bench_steady.py")], args.pytest_args)
+    if args.write and results is not None:
+        title = LABELS.get(args.write, args.write)
+        settings = (
+            ", ".join(
+                f"{k}={v}"
+                for k, v in sorted(os.environ.items())
+                if k.startswith("BENCH_") and k != "BENCH_MARKDOWN"
             )
-            tables = demote_headings(results.read_text())
-            block = f"### {title}\n\n{machine.describe()} Settings: {settings}.\n\n{tables}\n"
-            doc = REPO / "BENCHMARKS.md"
-            doc.write_text(splice(doc.read_text(), args.write, block))
-            print(f"updated {doc}")
-    return int(code)
+            or "defaults"
+        )
+        tables = demote_headings(results)
+        block = f"### {title}\n\n{machine.describe()} Settings: {settings}.\n\n{tables}\n"
+        doc = REPO / "BENCHMARKS.md"
+        doc.write_text(splice(doc.read_text(), args.write, block))
+        print(f"updated {doc}")
+    return code
 
 
 if __name__ == "__main__":
