@@ -76,6 +76,7 @@ class Agent:
         self._sources = SourceHolder(
             config.backend, concurrency=config.agent.concurrency, source=source
         )
+        self._sources.expect(_kv_paths(config))
         self._writer = _make_writer(config)
         self._prepared = False
         self._table = SecretTable(
@@ -257,6 +258,7 @@ class Agent:
                 self._publisher.set_outputs(None, None, config.backend.type)
             if plan.new_source:
                 self._sources.replace(config.backend)
+            self._sources.expect(_kv_paths(config))
             self._table.configure(
                 config.secrets,
                 probe_max=config.agent.outage_probe_max,
@@ -307,3 +309,8 @@ class Agent:
             except Exception as exc:
                 log.warning("could not remove %s: %s", relpath, exc)
         return removed
+
+
+def _kv_paths(config: Config) -> list[str]:
+    """The paths of the KV secrets (what the source may confirm without reading them)."""
+    return [s.path for s in config.secrets if s.kind == "kv"]

@@ -17,13 +17,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from secrets_agent.daemon.changes import ChangeListeners
+from secrets_agent.daemon.confirm import confirm_unchanged
 from secrets_agent.daemon.fetch import Outcome, fetch_one, fetch_specs
 from secrets_agent.daemon.leases import Issued, fetch_leased, refresh_leased, release
 from secrets_agent.daemon.onchange import run_on_change
 from secrets_agent.daemon.refresh import RefreshResult, refresh
 from secrets_agent.daemon.table import Done, SecretTable
 from secrets_agent.daemon.templates import Rendered, TemplateOutputs, run_commands
-from secrets_agent.sources.result import BackendUnavailableError, SecretData, SourceError
+from secrets_agent.sources.result import (
+    UNCHANGED,
+    BackendUnavailableError,
+    SecretData,
+    SourceError,
+)
 
 if TYPE_CHECKING:
     from secrets_agent.config.load import SecretSpec
@@ -99,8 +105,10 @@ class BatchRefresher:
         if not specs:
             return SyncReport(ok=True)
         source = self._source()
-        kv = [s for s in specs if s.kind != "lease"]
-        outcomes = fetch_specs(source, kv) if kv else {}
+        outcomes: dict[str, Outcome] = {} if probe else self._confirmed(source, specs)
+        kv = [s for s in specs if s.kind != "lease" and s.target not in outcomes]
+        if kv:
+            outcomes.update(fetch_specs(source, kv))
         return self._apply(source, specs, outcomes, probe)
 
     def run_each(self, specs: Sequence[SecretSpec]) -> tuple[SyncReport, list[SecretSpec]]:
@@ -112,16 +120,28 @@ class BatchRefresher:
         if not specs:
             return SyncReport(ok=True), []
         source = self._source()
-        outcomes: dict[str, Outcome] = {}
+        outcomes = self._confirmed(source, specs)
         for index, spec in enumerate(specs):
-            if spec.kind == "lease":
-                continue  # fetched by ``_apply``, one by one
+            if spec.kind == "lease" or spec.target in outcomes:
+                continue  # leases are fetched by ``_apply``, one by one
             outcome = outcomes[spec.target] = fetch_one(source, spec)
             if isinstance(outcome[0], BackendUnavailableError):
                 return self._apply(source, specs[: index + 1], outcomes, False), list(
                     specs[index + 1 :]
                 )
         return self._apply(source, specs, outcomes, False), []
+
+    def _confirmed(self, source: SecretSource, specs: Sequence[SecretSpec]) -> dict[str, Outcome]:
+        """The outcomes of the ``specs`` the source confirms without a read
+        (``daemon.confirm``)."""
+        same = confirm_unchanged(
+            source,
+            self._writer(),
+            specs,
+            state_of=self._table.peek,
+            feeds_template=self._templates.feeds,
+        )
+        return dict.fromkeys(same, (UNCHANGED, None))
 
     def _apply(
         self,

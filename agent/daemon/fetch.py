@@ -1,4 +1,7 @@
-"""Fetching specs from a source: one ``fetch_many`` per version stage, errors as outcomes."""
+"""Fetching specs from a source: one ``fetch_many`` per version stage, errors as outcomes.
+
+A secret the source confirmed without a read (``daemon.confirm``) has the outcome
+``(UNCHANGED, None)``."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from secrets_agent.sources.result import SecretData, SourceError
+from secrets_agent.sources.result import SecretData, SourceError, Unchanged
 
 if TYPE_CHECKING:
     from secrets_agent.config.load import SecretSpec
@@ -17,7 +20,8 @@ __all__ = ["Outcome", "fetch_one", "fetch_specs"]
 
 log = logging.getLogger(__name__)
 
-Outcome = tuple[SecretData | SourceError, float]  # fetched data or error, fetch seconds
+# fetched data, an error or a confirmation; the fetch's seconds (None: no fetch)
+Outcome = tuple[SecretData | SourceError | Unchanged, float | None]
 
 
 def fetch_specs(source: SecretSource, specs: Sequence[SecretSpec]) -> dict[str, Outcome]:

@@ -22,6 +22,7 @@ from secrets_agent.sources.result import (
     SecretData,
     SecretMissingError,
     SourceError,
+    Unchanged,
 )
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def _default_render(spec: SecretSpec, data: SecretData) -> Mapping[str, bytes]:
 
 def refresh(
     spec: SecretSpec,
-    outcome: SecretData | SourceError,
+    outcome: SecretData | SourceError | Unchanged,
     writer: SecretWriter,
     state: SecretState,
     *,
@@ -71,6 +72,10 @@ def refresh(
     state.last_attempt_at = now
     if fetch_seconds is not None:
         state.fetch_seconds = fetch_seconds
+    if isinstance(outcome, Unchanged):  # confirmed without a read (``daemon.confirm``)
+        state.fetched_at = now
+        log.debug("%s unchanged (version %s, confirmed without a read)", spec.target, state.version)
+        return RefreshResult(ok=True, changed=False)
     if isinstance(outcome, SourceError):
         missing = isinstance(outcome, SecretMissingError)
         if missing:
@@ -126,6 +131,9 @@ def _write(
     state.missing = False
     state.last_error = None
     state.consecutive_failures = 0
+    # What a later refresh needs to confirm the secret without a read (``daemon.confirm``).
+    state.stamp = data.stamp
+    state.files_mark = None if data.stamp is None else writer.identity(state.files)
     if changed:
         state.changed_at = now
         log.info("updated %s (version %s, %d file(s))", spec.target, data.version, len(written))

@@ -3,6 +3,7 @@
 A source that cannot be built (no AWS region, an unreadable CA file) does not stop the agent:
 ``get`` hands out an ``UnavailableSource`` that fails every secret with the
 ``SourceSetupError`` that says why, and building is tried again ``SETUP_RETRY`` seconds later.
+Every source it hands out has been told the paths the agent will ask about (``expect``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from secrets_agent.sources.base import (
@@ -45,6 +47,16 @@ class SourceHolder:
         self._owned = source is None
         self._lock = threading.Lock()
         self._failed: tuple[float, UnavailableSource] | None = None
+        self._expected: tuple[str, ...] = ()
+
+    def expect(self, paths: Iterable[str]) -> None:
+        """The KV paths the agent will ask about, for this source and every one built later
+        (``SecretSource.expect``)."""
+        with self._lock:
+            self._expected = tuple(paths)
+            source = self._source
+        if source is not None:
+            source.expect(self._expected)
 
     def get(self) -> SecretSource:
         """The source (built now if needed), or an ``UnavailableSource`` saying why not."""
@@ -60,6 +72,7 @@ class SourceHolder:
                 self._failed = (time.monotonic(), UnavailableSource(str(exc)))
                 return self._failed[1]
             self._failed = None
+            self._source.expect(self._expected)
             return self._source
 
     def replace(self, backend: VaultBackendConfig | AwsBackendConfig) -> None:

@@ -32,6 +32,9 @@ class SecretState:
     missing: bool = False  # the backend now reports the secret missing; files kept
     files: list[str] = field(default_factory=list)  # paths relative to output_dir
     resume_at: float | None = None  # the pre-outage slot to return to after a catch-up fetch
+    # ``daemon.confirm``: what lets a refresh confirm the secret without reading it again
+    stamp: int | None = None  # the source's stamp of the version written (``SecretData.stamp``)
+    files_mark: int | None = None  # the identity of the files as written (``writer.identity``)
     # kind = "lease" (``daemon.leases``): the lease in force (its id, never the secret)
     lease_id: str | None = None  # None for a certificate issued without a lease
     lease_started_at: float | None = None  # when the lease was granted or last renewed

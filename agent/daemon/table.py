@@ -202,6 +202,11 @@ class SecretTable:
             state = self._states.get(target)
             return None if state is None else copy.copy(state)
 
+    def peek(self, target: str) -> SecretState | None:
+        """``target``'s stored state (to look at, never to change), or None."""
+        with self._lock:
+            return self._states.get(target)
+
     def states(self) -> list[SecretState]:
         """Every secret's state in config order (stored states: do not change them)."""
         with self._lock:

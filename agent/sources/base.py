@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -42,6 +42,12 @@ class SecretSource(Protocol):
     ``maintain`` is the source's housekeeping hook (Vault renews its token there): it returns
     the seconds until the next call is useful, or None when nothing is due (the agent asks
     again after a quiet minute). Sources without housekeeping return None.
+
+    ``unchanged`` saves reads: of ``known`` (path -> the ``SecretData.stamp`` last fetched), it
+    returns the paths the source can tell, by evidence at most ``max_age`` seconds old, are
+    still at that version (Vault KV v2 on OpenBao, from directory listings). ``expect`` tells
+    the source every path the agent will ask about (at start and on reload). Sources that
+    cannot tell return an empty set; ``unchanged`` never raises.
     """
 
     name: str
@@ -53,12 +59,16 @@ class SecretSource(Protocol):
 
     def maintain(self) -> float | None: ...
 
+    def expect(self, paths: Iterable[str]) -> None: ...
+
+    def unchanged(self, known: Mapping[str, int], *, max_age: float) -> set[str]: ...
+
     def close(self) -> None: ...
 
 
 class SourceBase:
     """Defaults of the optional parts of ``SecretSource`` for sources that need nothing more:
-    one path a call, no housekeeping, nothing to close."""
+    one path a call, no housekeeping, no confirmation without a read, nothing to close."""
 
     name = "source"
     batch_size = 1
@@ -66,6 +76,13 @@ class SourceBase:
     def maintain(self) -> float | None:
         """Nothing to maintain."""
         return None
+
+    def expect(self, paths: Iterable[str]) -> None:
+        """Nothing to prepare."""
+
+    def unchanged(self, known: Mapping[str, int], *, max_age: float) -> set[str]:
+        """Nothing can be confirmed without reading it."""
+        return set()
 
     def close(self) -> None:
         """Nothing to release."""

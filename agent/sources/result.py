@@ -23,9 +23,12 @@ class SecretData:
     ``raw`` may be given as the decoded ``source_object`` instead: its JSON text is then made
     when first asked for (most formats never need it, and a refresh that changed nothing
     should not pay for encoding the secret again). Not to be changed after it is made.
+
+    ``stamp`` identifies the version beyond its number, for a source that can later confirm
+    the secret is still at it without reading it (``SecretSource.unchanged``); None otherwise.
     """
 
-    __slots__ = ("_object", "_raw", "fields", "version")
+    __slots__ = ("_object", "_raw", "fields", "stamp", "version")
 
     def __init__(
         self,
@@ -34,11 +37,13 @@ class SecretData:
         version: str | None = None,
         *,
         source_object: object = None,
+        stamp: int | None = None,
     ) -> None:
         if raw is None and source_object is None:
             raise TypeError("SecretData needs raw or source_object")
         self.fields = fields
         self.version = version
+        self.stamp = stamp
         self._raw = raw
         self._object = source_object
 
@@ -62,6 +67,19 @@ class SecretData:
         return f"SecretData(fields={names!r}, version={self.version!r}, raw=<redacted>)"
 
     __str__ = __repr__
+
+
+class Unchanged:
+    """What a refresh fetched when the source confirmed the secret is still at the version
+    last fetched (``SecretSource.unchanged``): nothing to render or write."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "Unchanged()"
+
+
+UNCHANGED = Unchanged()
 
 
 class SourceError(Exception):

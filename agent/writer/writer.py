@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -350,6 +351,40 @@ class SecretWriter:
                 log.warning("could not remove a replaced set of fields (%s): %s", name, exc)
 
     # -- removing --------------------------------------------------------------------------
+
+    def identity(self, relpaths: Sequence[str]) -> int | None:
+        """A number that changes whenever any of ``relpaths`` is written, replaced, re-owned,
+        re-moded, linked or removed (each file's device, inode, change time, size, mode, owner
+        and links); None when one is missing or not a regular file, or ``output_dir`` is
+        unusable. Only looks: nothing is created, opened or changed."""
+        if not relpaths:
+            return None
+        marks = []
+        with self._lock:
+            try:
+                root, _ = self._root_for(relpaths[0])
+            except WriteError:
+                return None
+            for relpath in relpaths:
+                try:
+                    st = os.stat(relpath, dir_fd=root, follow_symlinks=False)
+                except (OSError, ValueError):
+                    return None
+                if not stat.S_ISREG(st.st_mode):
+                    return None
+                marks.append(
+                    (
+                        st.st_dev,
+                        st.st_ino,
+                        st.st_ctime_ns,
+                        st.st_size,
+                        st.st_mode,
+                        st.st_uid,
+                        st.st_gid,
+                        st.st_nlink,
+                    )
+                )
+        return hash(tuple(marks))
 
     def remove(self, relpath: str) -> bool:
         """Remove the regular file ``<output_dir>/<relpath>`` and then every directory above it

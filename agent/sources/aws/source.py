@@ -27,6 +27,7 @@ from secrets_agent.sources.aws.errors import (
 )
 from secrets_agent.sources.base import (
     FetchResult,
+    SourceBase,
     check_size,
     data_from_object,
     fetch_concurrently,
@@ -131,7 +132,7 @@ def _data_or_error(value: Any, path: str) -> SecretData | SourceError:
         )
 
 
-class AwsSource:
+class AwsSource(SourceBase):
     """Fetches Secrets Manager secrets, batching where it can."""
 
     name = "aws"

@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import ssl
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from libs.secrets._core import vault_answers
 from secrets_agent.sources.result import (
@@ -106,15 +107,25 @@ class KvConnectionPool:
             return json_body(response, where, secret)
         raise status_error(response, where, secret)
 
-    def get(self, path: str, token: str, *, where: str, secret: str | None = None) -> Response:
-        """GET ``/v1/<path>`` with ``token``: the answer, whatever its status.
+    def get(
+        self,
+        path: str,
+        token: str,
+        *,
+        where: str,
+        secret: str | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> Response:
+        """GET ``/v1/<path>`` (with ``query`` parameters) with ``token``: the answer, whatever
+        its status.
 
         Raises a ``SourceError`` (whose ``path`` is ``secret``) when there is no answer: no
         connection, a timeout, a certificate that does not verify, a token that cannot be sent.
         """
         _check_header_value(token, "token")
+        target = quote(path) if not query else f"{quote(path)}?{urlencode(query)}"
         request = (
-            f"GET {self._prefix}/v1/{quote(path)} HTTP/1.1\r\n{self._fixed_headers}"
+            f"GET {self._prefix}/v1/{target} HTTP/1.1\r\n{self._fixed_headers}"
             f"X-Vault-Token: {token}\r\n\r\n"
         ).encode()
         return self._request(request, where, secret)

@@ -10,6 +10,11 @@ With several addresses (a cluster's nodes), every request goes to the current on
 that gives no usable answer (``NodeUnavailableError``) hands the request to the next, which
 then stays current (``libs.secrets._core.vault_addresses``). A read or a login tries each node
 at most once.
+
+On KV v2, a secret that has not changed since the agent wrote it can be confirmed without a
+read: ``unchanged`` asks a directory listing with each key's current version (OpenBao's
+``detailed-metadata``; ``listing``), one listing for a whole directory of secrets. Where that
+cannot be listed (HashiCorp Vault, a token without ``list``), secrets are read as before.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import importlib.util
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from libs.secrets._core.vault_addresses import AddressRing
@@ -37,7 +42,20 @@ from secrets_agent.sources.vault.errors import (
     map_vault_error,
     record_response_hook,
 )
-from secrets_agent.sources.vault.kvpool import InvalidTokenError, KvConnectionPool
+from secrets_agent.sources.vault.kvpool import (
+    InvalidTokenError,
+    KvConnectionPool,
+    json_body,
+    status_error,
+)
+from secrets_agent.sources.vault.listing import (
+    PAGE,
+    KvListings,
+    ListingRefusedError,
+    Page,
+    page_stamps,
+    version_stamp,
+)
 
 if TYPE_CHECKING:
     import hvac
@@ -117,6 +135,7 @@ class VaultSource:
             client = LazyClient(self.addresses.current, self._build_client, self._pools)
         self._client: Any = client
         self.auth = VaultAuth(client, config.auth)
+        self.listings = KvListings()
 
     def _build_client(self, url: str, token: str) -> hvac.Client:
         """The hvac client on its own session (``LazyClient`` calls this once)."""
@@ -137,6 +156,42 @@ class VaultSource:
     def fetch_many(self, paths: Sequence[str], *, version_stage: str | None = None) -> FetchResult:
         """Read each KV path; ``version_stage`` has no meaning for Vault and is ignored."""
         return fetch_concurrently(paths, self._fetch_one, concurrency=self._concurrency)
+
+    def expect(self, paths: Iterable[str]) -> None:
+        """The KV paths the agent will ask ``unchanged`` about (``listing.KvListings``)."""
+        if self._config.kv_version == 2 and self._pools:
+            self.listings.expect(paths)
+
+    def unchanged(self, known: Mapping[str, int], *, max_age: float) -> set[str]:
+        """Of ``known`` (path -> stamp of the version last read), the paths a directory
+        listing at most ``max_age`` seconds old shows still at that version. Never raises: a
+        path without such evidence is simply not in the answer (and is read)."""
+        if self._config.kv_version != 2 or not self._pools or not known:
+            return set()
+        return self.listings.confirmed(known, max_age=max_age, read_page=self._list_page)
+
+    def _list_page(self, directory: str, after: str | None) -> Page:
+        """One page of ``detailed-metadata`` listing of ``directory`` at the current node."""
+        pool = self._pools.get(self.addresses.current)
+        if pool is None:
+            raise ListingRefusedError("no connection pool for this node")
+        where = f"listing {directory or '/'!r}"
+        self.auth.ensure()
+        query = {"list": "true", "limit": str(PAGE)}
+        if after is not None:
+            query["after"] = after
+        path = f"{self._config.kv_mount}/detailed-metadata/{directory}"
+        response = pool.get(path, self.auth.token or "", where=where, query=query)
+        if response.status == 404 and after is not None:
+            return set(), 0, None  # nothing after the last key of a full page
+        if response.status in (400, 403, 404, 405):
+            raise ListingRefusedError(f"HTTP {response.status}")
+        if response.status != 200:
+            raise status_error(response, where, None)
+        try:
+            return page_stamps(json_body(response, where, None), limit=PAGE)
+        except ValueError:
+            raise ListingRefusedError("the answer is not a detailed-metadata listing") from None
 
     def pool(self, address: str | None = None) -> KvConnectionPool | None:
         """The keep-alive pool of ``address`` (default: the current node); None when reads go
@@ -238,12 +293,15 @@ class VaultSource:
         version = metadata.get("version") if isinstance(metadata, dict) else None
         if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
             raise InvalidResponseError(f"secret {path!r}: KV v2 version is not a number", path=path)
-        return data_from_object(
+        data = data_from_object(
             envelope.get("data"),
             path=path,
             # Kept once per number: every secret's state holds its version.
             version=None if version is None else sys.intern(str(version)),
         )
+        if version is not None and isinstance(metadata, dict):
+            data.stamp = version_stamp(version, metadata.get("created_time"))
+        return data
 
 
 def _require_hvac() -> None:
