@@ -27,6 +27,10 @@ _AGENT = {
     "secrets_agent_build_info": ("gauge", "Agent version and backend; always 1."),
     "secrets_agent_start_time_seconds": ("gauge", "Unix time the agent started."),
     "secrets_agent_secrets": ("gauge", "Number of configured secrets."),
+    "secrets_agent_confirmed_total": (
+        "counter",
+        "Refreshes that confirmed a secret unchanged without reading it.",
+    ),
     "secrets_agent_reload_failed": (
         "gauge",
         "1 while the last config reload was rejected (the previous config is in force).",
@@ -154,6 +158,9 @@ def render_metrics(
     if isinstance(started, int | float) and not isinstance(started, bool):
         series["secrets_agent_start_time_seconds"].append(({}, started))
     series["secrets_agent_secrets"].append(({}, len(state_list)))
+    confirmed = agent_info.get("confirmed_total")
+    if isinstance(confirmed, int) and not isinstance(confirmed, bool):
+        series["secrets_agent_confirmed_total"].append(({}, confirmed))
     series["secrets_agent_reload_failed"].append(({}, int(bool(agent_info.get("reload_error")))))
     out: list[str] = []
     for name, samples in series.items():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -24,6 +24,7 @@ from secrets_agent.daemon.onchange import run_on_change
 from secrets_agent.daemon.refresh import RefreshResult, refresh
 from secrets_agent.daemon.table import Done, SecretTable
 from secrets_agent.daemon.templates import Rendered, TemplateOutputs, run_commands
+from secrets_agent.sources.base import split_path
 from secrets_agent.sources.result import (
     UNCHANGED,
     BackendUnavailableError,
@@ -105,7 +106,7 @@ class BatchRefresher:
         if not specs:
             return SyncReport(ok=True)
         source = self._source()
-        outcomes: dict[str, Outcome] = {} if probe else self._confirmed(source, specs)
+        outcomes = {} if probe else self._confirm(source, specs)
         kv = [s for s in specs if s.kind != "lease" and s.target not in outcomes]
         if kv:
             outcomes.update(fetch_specs(source, kv))
@@ -113,35 +114,66 @@ class BatchRefresher:
 
     def run_each(self, specs: Sequence[SecretSpec]) -> tuple[SyncReport, list[SecretSpec]]:
         """Fetch ``specs`` one at a time on this thread (a source that reads one path a
-        call), then write and record them together; returns the report and the secrets not
-        fetched: fetching stops at the first backend-wide failure, so a backend that went
-        down costs this call one timeout, not one per secret (the caller gives the rest back
-        to the table)."""
+        call), then write and record them, ``SYNC_CHUNK`` at a time; returns the report and
+        the secrets not fetched: fetching stops at the first backend-wide failure, so a
+        backend that went down costs this call one timeout, not one per secret (the caller
+        gives the rest back to the table).
+
+        Secrets the source confirms without a read (``daemon.confirm``) take the other secrets
+        of their directories along (``daemon.siblings``): those are confirmed by the same
+        listing, or read, in this call too.
+        """
         if not specs:
             return SyncReport(ok=True), []
         source = self._source()
-        outcomes = self._confirmed(source, specs)
-        for index, spec in enumerate(specs):
-            if spec.kind == "lease" or spec.target in outcomes:
-                continue  # leases are fetched by ``_apply``, one by one
-            outcome = outcomes[spec.target] = fetch_one(source, spec)
-            if isinstance(outcome[0], BackendUnavailableError):
-                return self._apply(source, specs[: index + 1], outcomes, False), list(
-                    specs[index + 1 :]
-                )
-        return self._apply(source, specs, outcomes, False), []
+        outcomes = self._confirm(source, specs)
+        along = self._along(specs, outcomes)
+        todo = [*specs, *along]
+        report = SyncReport(ok=True)
+        try:
+            for start in range(0, len(todo), SYNC_CHUNK):
+                chunk = todo[start : start + SYNC_CHUNK]
+                if start + SYNC_CHUNK > len(specs):  # holds secrets taken along
+                    outcomes.update(self._confirm(source, chunk, skip=outcomes))
+                for index, spec in enumerate(chunk):
+                    if spec.kind == "lease" or spec.target in outcomes:
+                        continue  # leases are fetched by ``_apply``, one by one
+                    outcome = outcomes[spec.target] = fetch_one(source, spec)
+                    if isinstance(outcome[0], BackendUnavailableError):
+                        report.add(self._apply(source, chunk[: index + 1], outcomes, False))
+                        return report, todo[start + index + 1 :]
+                report.add(self._apply(source, chunk, outcomes, False))
+                for spec in chunk:  # what one call holds stays bounded
+                    outcomes.pop(spec.target, None)
+        except BaseException:
+            self._table.give_back(along)  # those not recorded yet go back to their times
+            raise
+        return report, []
 
-    def _confirmed(self, source: SecretSource, specs: Sequence[SecretSpec]) -> dict[str, Outcome]:
-        """The outcomes of the ``specs`` the source confirms without a read
-        (``daemon.confirm``)."""
+    def _confirm(
+        self,
+        source: SecretSource,
+        specs: Sequence[SecretSpec],
+        *,
+        skip: Collection[str] = (),
+    ) -> dict[str, Outcome]:
+        """The outcomes of the ``specs`` (but those in ``skip``) the source confirms without
+        a read (``daemon.confirm``)."""
         same = confirm_unchanged(
             source,
             self._writer(),
-            specs,
+            [s for s in specs if s.target not in skip] if skip else specs,
             state_of=self._table.peek,
             feeds_template=self._templates.feeds,
         )
         return dict.fromkeys(same, (UNCHANGED, None))
+
+    def _along(self, specs: Sequence[SecretSpec], confirmed: Collection[str]) -> list[SecretSpec]:
+        """The secrets taken along by the ``confirmed`` ones (``SecretTable.take_along``)."""
+        if not confirmed:
+            return []
+        directories = {split_path(s.path)[0] for s in specs if s.target in confirmed}
+        return self._table.take_along(directories, self._clock())
 
     def _apply(
         self,

@@ -157,6 +157,7 @@ class Publisher:
             and not any(t.get("consecutive_failures") for t in templates),
             "ready": ready,
             "secrets": len(states),
+            "confirmed_total": self._table.confirmed_total(),
             "reload_error": list(self._reload_error) or None,
         }
         line = summary(states, now, reload_error=self._reload_error)

@@ -37,7 +37,8 @@ RenderFunc = Callable[["SecretSpec", SecretData], Mapping[str, bytes]]
 @dataclass(frozen=True)
 class RefreshResult:
     """What one refresh did. ``changed`` means at least one file was written or removed;
-    ``retry_after`` is the backend's hint after a throttled fetch."""
+    ``retry_after`` is the backend's hint after a throttled fetch; ``confirmed``: the source
+    confirmed the secret unchanged without a read (``daemon.confirm``)."""
 
     ok: bool
     changed: bool
@@ -45,6 +46,7 @@ class RefreshResult:
     missing: bool = False
     written: tuple[str, ...] = ()
     retry_after: float | None = None
+    confirmed: bool = False
 
 
 def _default_render(spec: SecretSpec, data: SecretData) -> Mapping[str, bytes]:
@@ -75,7 +77,7 @@ def refresh(
     if isinstance(outcome, Unchanged):  # confirmed without a read (``daemon.confirm``)
         state.fetched_at = now
         log.debug("%s unchanged (version %s, confirmed without a read)", spec.target, state.version)
-        return RefreshResult(ok=True, changed=False)
+        return RefreshResult(ok=True, changed=False, confirmed=True)
     if isinstance(outcome, SourceError):
         missing = isinstance(outcome, SecretMissingError)
         if missing:

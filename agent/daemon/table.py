@@ -30,8 +30,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from secrets_agent.daemon import outage, policy
+from secrets_agent.daemon.confirm import EVIDENCE_SHARE
 from secrets_agent.daemon.leases import lease_timing
 from secrets_agent.daemon.refresh_heap import RefreshHeap
+from secrets_agent.daemon.siblings import Siblings
 from secrets_agent.daemon.state import SecretState, notable_change
 from secrets_agent.sources.result import BackendUnavailableError, SourceError
 
@@ -99,6 +101,8 @@ class SecretTable:
         self._notable = False  # a change in ``_dirty`` is notable (``state.notable_change``)
         self._order_changed = True
         self._gate = outage.OutageGate(cap=outage.DEFAULT_PROBE_MAX)
+        self._siblings = Siblings(EVIDENCE_SHARE)
+        self._confirmed_total = 0  # refreshes confirmed without a read (``daemon.confirm``)
         self.configure(specs, probe_max=probe_max, catch_up_max=catch_up_max)
 
     # -- configuration -------------------------------------------------------------------
@@ -139,6 +143,7 @@ class SecretTable:
                 self._synced.discard(st.target)
                 self._dirty.discard(st.target)
             self._specs = new
+            self._siblings.configure(new.values())
             intervals = [s.refresh_interval for s in new.values()]
             self._shortest = min(intervals, default=0.0)
             self._coalesce = coalesce_window(self._shortest)
@@ -201,6 +206,11 @@ class SecretTable:
         with self._lock:
             state = self._states.get(target)
             return None if state is None else copy.copy(state)
+
+    def confirmed_total(self) -> int:
+        """Refreshes so far that the source confirmed without a read."""
+        with self._lock:
+            return self._confirmed_total
 
     def peek(self, target: str) -> SecretState | None:
         """``target``'s stored state (to look at, never to change), or None."""
@@ -302,6 +312,31 @@ class SecretTable:
             self._in_flight.update(due)
             return [self._specs[t] for t in due]
 
+    def take_along(self, directories: Iterable[str], now: float) -> list[SecretSpec]:
+        """Hand out the queued secrets of ``directories`` that were not fetched within
+        ``EVIDENCE_SHARE`` of their interval, for a listing of those directories to confirm
+        (``daemon.siblings``); they are in flight until ``complete``. Nothing while the
+        outage gate is closed."""
+        with self._lock:
+            if not self._gate.is_open:
+                return []
+            along: list[SecretSpec] = []
+            for directory in directories:
+                for target in self._siblings.sweep(directory, now):
+                    if target in self._in_flight or target not in self._heap:
+                        continue
+                    spec = self._specs[target]
+                    fetched_at = self._states[target].fetched_at
+                    if (
+                        fetched_at is None
+                        or now - fetched_at < EVIDENCE_SHARE * spec.refresh_interval
+                    ):
+                        continue
+                    self._heap.drop(target)
+                    self._in_flight.add(target)
+                    along.append(spec)
+            return along
+
     def take_probe(self, now: float) -> SecretSpec | None:
         """The secret to probe the backend with, if the gate is closed and the probe is due."""
         with self._lock:
@@ -350,6 +385,7 @@ class SecretTable:
             for d in done:
                 target = d.spec.target
                 self._in_flight.discard(target)
+                self._confirmed_total += d.result.confirmed
                 if self._specs.get(target) != d.spec:
                     continue  # removed or changed by a reload meanwhile
                 event: policy.Event

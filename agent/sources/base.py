@@ -125,6 +125,14 @@ def create_source(
     raise SourceSetupError(f"unknown backend type {backend.type!r} (valid: vault, aws)")
 
 
+def split_path(path: str) -> tuple[str, str]:
+    """A backend path's directory and key: ``a/b/c`` -> (``a/b/``, ``c``); a top-level key
+    lives in directory ``""``. Secrets of one directory can share one listing
+    (``SecretSource.unchanged``)."""
+    directory, slash, key = path.rpartition("/")
+    return directory + slash, key
+
+
 def fetch_concurrently(
     paths: Sequence[str],
     fetch_one: Callable[[str], SecretData | SourceError],

@@ -17,8 +17,8 @@ the server).
 * A secret's stamp is ``version_stamp(version, created_time)``: a secret deleted and created
   again starts again at version 1, with another creation time. A current version that is
   deleted or destroyed has no stamp, so the secret is read (and reports itself missing).
-* A listing is kept as a set of ``hash((key, stamp))`` numbers, nothing else: no key names, no
-  values (listings hold none), and about 60 bytes a key.
+* A listing is kept as a sorted array of ``hash((key, stamp))`` numbers, nothing else: no key
+  names, no values (listings hold none), 8 bytes a key.
 """
 
 from __future__ import annotations
@@ -26,9 +26,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from array import array
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 
+from secrets_agent.sources.base import split_path
 from secrets_agent.sources.result import SourceError
 
 __all__ = [
@@ -48,7 +51,7 @@ WIDE = 4  # a directory listing more than WIDE x its configured secrets (+ a pag
 RETRY_REFUSED = 600.0  # seconds until a directory that could not be listed is tried again
 
 # One page: (stamps of its keys, how many keys it listed, the last key or None at the end).
-Page = tuple[set[int], int, str | None]
+Page = tuple[list[int], int, str | None]
 PageReader = Callable[[str, str | None], Page]
 
 
@@ -66,12 +69,6 @@ def version_stamp(version: object, created_time: object) -> int | None:
     return hash((str(version), created_time))
 
 
-def split_path(path: str) -> tuple[str, str]:
-    """``a/b/c`` -> (``a/b/``, ``c``); a top-level key lives in directory ``""``."""
-    directory, slash, key = path.rpartition("/")
-    return directory + slash, key
-
-
 def page_stamps(body: object, *, limit: int) -> Page:
     """Decode one ``detailed-metadata`` page: the stamps of its keys with a live current
     version, the number of keys listed, and the key to continue after (None: last page).
@@ -81,11 +78,11 @@ def page_stamps(body: object, *, limit: int) -> Page:
     info = data.get("key_info") if isinstance(data, dict) else None
     if not isinstance(keys, list) or not isinstance(info, dict):
         raise ValueError("not a detailed-metadata listing")
-    stamps: set[int] = set()
+    stamps: list[int] = []
     for key, meta in info.items():
         stamp = _live_stamp(meta)
         if stamp is not None:
-            stamps.add(hash((key, stamp)))
+            stamps.append(hash((key, stamp)))
     last = keys[-1] if keys and len(keys) >= limit and isinstance(keys[-1], str) else None
     return stamps, len(keys), last
 
@@ -106,11 +103,18 @@ def _live_stamp(meta: object) -> int | None:
 
 
 class _Listing:
+    """One directory's listing: when it was started, and its sorted ``hash((key, stamp))``."""
+
     __slots__ = ("at", "stamps")
 
-    def __init__(self, at: float, stamps: set[int]) -> None:
+    def __init__(self, at: float, stamps: list[int]) -> None:
         self.at = at
-        self.stamps = stamps
+        self.stamps = array("q", sorted(stamps))
+
+    def __contains__(self, mark: int) -> bool:
+        stamps = self.stamps
+        i = bisect_left(stamps, mark)
+        return i < len(stamps) and stamps[i] == mark
 
 
 class KvListings:
@@ -150,15 +154,15 @@ class KvListings:
                 by_directory.setdefault(directory, []).append((path, key, stamp))
         confirmed: set[str] = set()
         for directory, members in by_directory.items():
-            stamps = self._stamps(directory, max_age, read_page)
-            if stamps is not None:
-                confirmed.update(p for p, key, stamp in members if hash((key, stamp)) in stamps)
+            listing = self._listing(directory, max_age, read_page)
+            if listing is not None:
+                confirmed.update(p for p, key, stamp in members if hash((key, stamp)) in listing)
         return confirmed
 
-    def _stamps(self, directory: str, max_age: float, read_page: PageReader) -> set[int] | None:
+    def _listing(self, directory: str, max_age: float, read_page: PageReader) -> _Listing | None:
         listing = self._fresh(directory, max_age)
         if listing is not None:
-            return listing.stamps
+            return listing
         with self._lock:
             if self._clock() < self._refused.get(directory, 0.0):
                 return None
@@ -166,7 +170,7 @@ class KvListings:
         with gate:  # one listing at a time per directory; the others use its result
             listing = self._fresh(directory, max_age)
             if listing is not None:
-                return listing.stamps
+                return listing
             return self._list(directory, read_page)
 
     def _fresh(self, directory: str, max_age: float) -> _Listing | None:
@@ -176,18 +180,18 @@ class KvListings:
             return listing
         return None
 
-    def _list(self, directory: str, read_page: PageReader) -> set[int] | None:
+    def _list(self, directory: str, read_page: PageReader) -> _Listing | None:
         started = self._clock()
         with self._lock:
             most = WIDE * self._sizes.get(directory, 0) + PAGE
-        stamps: set[int] = set()
+        stamps: list[int] = []
         after: str | None = None
         count = 0
         try:
             while True:
                 page, listed, after = read_page(directory, after)
                 self.listed += 1
-                stamps |= page
+                stamps += page
                 count += listed
                 if count > most:
                     log.info(
@@ -207,10 +211,11 @@ class KvListings:
         except (SourceError, ValueError) as exc:
             log.debug("listing %r failed: %s", directory, type(exc).__name__)
             return None
+        listing = _Listing(started, stamps)
         with self._lock:
             if directory in self._sizes:
-                self._listings[directory] = _Listing(started, stamps)
-        return stamps
+                self._listings[directory] = listing
+        return listing
 
     def _refuse(self, directory: str) -> None:
         with self._lock:

@@ -183,7 +183,7 @@ class VaultSource:
         path = f"{self._config.kv_mount}/detailed-metadata/{directory}"
         response = pool.get(path, self.auth.token or "", where=where, query=query)
         if response.status == 404 and after is not None:
-            return set(), 0, None  # nothing after the last key of a full page
+            return [], 0, None  # nothing after the last key of a full page
         if response.status in (400, 403, 404, 405):
             raise ListingRefusedError(f"HTTP {response.status}")
         if response.status != 200:

@@ -58,6 +58,9 @@ class SecretsAgent:
     name: str = "secrets-agent"
     token_name: str = "secrets-agent"
     agent_lines: tuple[str, ...] = ()  # more ``[agent]`` keys, e.g. 'catch_up_window = "5s"'
+    # A token that may read the secrets but not list their directory: every refresh is a read
+    # (as against HashiCorp Vault, which has no detailed-metadata listing).
+    reads_only: bool = False
 
     def command(self, config: Path, *, once: bool) -> list[str]:
         script = Path(sys.executable).with_name("secrets-agent")

@@ -141,12 +141,18 @@ class OpenBao:
             time.sleep(0.1)
         raise RuntimeError("unseal key not found in the dev server's output")
 
-    def create_token(self, display_name: str) -> str:
-        """A root-policy token without expiry whose requests the audit log names ``token-NAME``."""
+    def create_token(self, display_name: str, *, read_only: str | None = None) -> str:
+        """A token without expiry whose requests the audit log names ``token-NAME``: root, or
+        with ``read_only`` (a KV v2 path prefix) one that may only read below it (no ``list``)."""
+        policies = ["root"]
+        if read_only is not None:
+            rules = f'path "secret/data/{read_only}*" {{ capabilities = ["read"] }}\n'
+            self.api.call("PUT", f"sys/policies/acl/{display_name}", {"policy": rules})
+            policies = [display_name]
         _, answer = self.api.call(
             "POST",
             "auth/token/create",
-            {"policies": ["root"], "display_name": display_name, "no_parent": True},
+            {"policies": policies, "display_name": display_name, "no_parent": True},
         )
         token: str = answer["auth"]["client_token"]
         return token

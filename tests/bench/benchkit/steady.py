@@ -8,6 +8,7 @@ from the audit log (see :mod:`benchkit.audit`). Outages are in :mod:`benchkit.ou
 
 from __future__ import annotations
 
+import json
 import secrets
 import shutil
 import tempfile
@@ -41,6 +42,7 @@ class SteadyResult:
     first_sync_s: float | None
     window_s: float
     reads: int
+    confirmed: int  # refreshes the agent confirmed from a listing instead of a read
     requests: int
     cpu_s: float
     rss_median_mib: float
@@ -52,12 +54,16 @@ class SteadyResult:
         return self.count * self.window_s / self.interval_s
 
     @property
-    def keep_up(self) -> float:
-        return self.reads / self.due
+    def refreshes(self) -> int:
+        return self.reads + self.confirmed
 
     @property
-    def cpu_per_read_ms(self) -> float | None:
-        return 1000 * self.cpu_s / self.reads if self.reads else None
+    def keep_up(self) -> float:
+        return self.refreshes / self.due
+
+    @property
+    def cpu_per_refresh_ms(self) -> float | None:
+        return 1000 * self.cpu_s / self.refreshes if self.refreshes else None
 
     @property
     def core_pct(self) -> float:
@@ -108,7 +114,8 @@ class Bench:
     def token_file(self, side: Side) -> Path:
         path = self.root / f"{side.token_name}.token"
         if not path.exists():
-            path.write_text(self.server.create_token(side.token_name))
+            reads_only = f"{PREFIX}/" if getattr(side, "reads_only", False) else None
+            path.write_text(self.server.create_token(side.token_name, read_only=reads_only))
             path.chmod(0o600)
         return path
 
@@ -162,9 +169,9 @@ class Bench:
                 raise RuntimeError(f"{side.name}: first sync of {count} secrets not done")
             time.sleep(warmup_s)
             daemon.sample_rss(True)
-            cpu0, t0 = daemon.cpu(), time.time()
+            cpu0, t0, confirmed0 = daemon.cpu(), time.time(), confirmed_total(out)
             time.sleep(window_s)
-            cpu1, t1 = daemon.cpu(), time.time()
+            cpu1, t1, confirmed1 = daemon.cpu(), time.time(), confirmed_total(out)
             daemon.sample_rss(False)
             rss_median, rss_max = daemon.rss()
             peak = daemon.peak()
@@ -179,6 +186,7 @@ class Bench:
             first_sync_s=first,
             window_s=t1 - t0,
             reads=len(audit.secret_reads(mine, DATA_PREFIX)),
+            confirmed=confirmed1 - confirmed0,
             requests=len(mine),
             cpu_s=cpu1 - cpu0,
             rss_median_mib=rss_median,
@@ -213,6 +221,18 @@ class Bench:
         finally:
             daemon.stop()
         return latencies, len(pending)
+
+
+def confirmed_total(out: Path) -> int:
+    """The agent's count of refreshes confirmed without a read, from its status file (0 for
+    an agent that writes none). The file lags routine changes by up to a tenth of the
+    interval, so a window's count is shifted by as much."""
+    try:
+        agent = json.loads((out / ".status.json").read_text())["agent"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+    value = agent.get("confirmed_total") if isinstance(agent, dict) else None
+    return value if isinstance(value, int) else 0
 
 
 def value(i: int) -> str:
