@@ -12,7 +12,9 @@ the server).
   evidence may be): workers asking at the same time wait for one listing.
 * A directory that cannot be listed (HashiCorp Vault has no such endpoint; a token may lack
   ``list`` on it; a 404 for a directory that is gone) or that holds more than ``WIDE`` times
-  its configured secrets is left to per-secret reads, and tried again ``RETRY_REFUSED`` later.
+  its configured secrets, or whose listing takes more than ``SLOW_SHARE`` of ``max_age`` (a
+  large directory on a short interval), is left to per-secret reads, and tried again
+  ``RETRY_REFUSED`` later.
   A backend that gives no answer gives no evidence either: the reads that follow report it.
 * A secret's stamp is ``version_stamp(version, created_time)``: a secret deleted and created
   again starts again at version 1, with another creation time. A current version that is
@@ -49,6 +51,9 @@ PAGE = 100  # keys a page: one answer (and its decoding) stays under ~100 KB
 LIST_MIN = 8  # configured secrets a directory needs before listing it beats reading them
 WIDE = 4  # a directory listing more than WIDE x its configured secrets (+ a page) is not listed
 RETRY_REFUSED = 600.0  # seconds until a directory that could not be listed is tried again
+# A listing that takes longer than this share of the most its evidence may age (a large
+# directory on a short interval) would be stale for most of its use: the directory is read.
+SLOW_SHARE = 0.5
 
 # One page: (stamps of its keys, how many keys it listed, the last key or None at the end).
 Page = tuple[list[int], int, str | None]
@@ -171,7 +176,7 @@ class KvListings:
             listing = self._fresh(directory, max_age)
             if listing is not None:
                 return listing
-            return self._list(directory, read_page)
+            return self._list(directory, read_page, max_age)
 
     def _fresh(self, directory: str, max_age: float) -> _Listing | None:
         with self._lock:
@@ -180,7 +185,7 @@ class KvListings:
             return listing
         return None
 
-    def _list(self, directory: str, read_page: PageReader) -> _Listing | None:
+    def _list(self, directory: str, read_page: PageReader, max_age: float) -> _Listing | None:
         started = self._clock()
         with self._lock:
             most = WIDE * self._sizes.get(directory, 0) + PAGE
@@ -210,6 +215,17 @@ class KvListings:
             return None
         except (SourceError, ValueError) as exc:
             log.debug("listing %r failed: %s", directory, type(exc).__name__)
+            return None
+        took = self._clock() - started
+        if took > SLOW_SHARE * max_age:
+            log.info(
+                "listing %r took %.1f s, too long for evidence at most %.1f s old; its secrets"
+                " are read one by one",
+                directory,
+                took,
+                max_age,
+            )
+            self._refuse(directory)
             return None
         listing = _Listing(started, stamps)
         with self._lock:
