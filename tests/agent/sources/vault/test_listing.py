@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 from secrets_agent.config.load import AuthConfig, VaultBackendConfig
 from secrets_agent.sources.result import BackendUnavailableError, SecretData, SecretMissingError
+from secrets_agent.sources.vault import listing
+from secrets_agent.sources.vault import source as vault_source
 from secrets_agent.sources.vault.listing import (
     LIST_MIN,
     PAGE,
@@ -194,6 +196,34 @@ def test_a_directory_of_several_pages_is_listed_page_by_page(
     assert afters == [None, *(split_path(paths[PAGE * i - 1])[1] for i in range(1, pages))]
 
 
+def test_keys_with_odd_characters_page_and_confirm(
+    openbao: Any, root_source: VaultSource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Directory and key names are quoted in the path and in ``after``, across page ends."""
+    monkeypatch.setattr(listing, "PAGE", 3)
+    monkeypatch.setattr(vault_source, "PAGE", 3)
+    directory = f"odd dir {uuid.uuid4().hex[:6]} \u00fc/"
+    paths = [f"{directory}k {i} \u00e9?#%&+=" for i in range(10)]
+    for path in paths:
+        openbao.put_secret(path, {"k": "v"})
+    root_source.expect(paths)
+    known = _stamps(root_source, paths)
+    assert root_source.unchanged(known, max_age=60.0) == set(paths)
+    assert root_source.listings.listed == 4
+
+
+def test_top_level_secrets_are_listed_at_the_mount(openbao: Any, root_source: VaultSource) -> None:
+    tag = uuid.uuid4().hex[:8]
+    paths = [f"top-{tag}-{i}" for i in range(LIST_MIN)]
+    for path in paths:
+        openbao.put_secret(path, {"k": "v"})
+    asked = _count_pages(root_source)
+    root_source.expect(paths)
+    known = _stamps(root_source, paths)
+    assert root_source.unchanged(known, max_age=60.0) == set(paths)
+    assert asked[0] == ("", None)
+
+
 def test_a_token_that_may_not_list_confirms_nothing_and_still_reads(
     openbao: Any, clock: Clock
 ) -> None:
@@ -295,6 +325,22 @@ def test_kv_v1_is_never_listed(openbao: Any, clock: Clock) -> None:
     source = VaultSource(config, concurrency=2)
     try:
         paths = [f"v1/s{i}" for i in range(LIST_MIN)]
+        source.expect(paths)
+        assert source.unchanged(dict.fromkeys(paths, 1), max_age=60.0) == set()
+        assert source.listings.listed == 0
+    finally:
+        source.close()
+
+
+def test_reads_through_hvac_are_never_listed(
+    openbao: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a proxy in the environment, reads go through hvac: no listing is made."""
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    source = _source(openbao.url, openbao.root_token, clock)
+    try:
+        assert source.pool() is None
+        paths = [f"proxied/s{i}" for i in range(LIST_MIN)]
         source.expect(paths)
         assert source.unchanged(dict.fromkeys(paths, 1), max_age=60.0) == set()
         assert source.listings.listed == 0
