@@ -174,6 +174,7 @@ def _tamper_same_size(path: Path) -> None:
     assert path.stat().st_size == len(content)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="tampers as root: edits 0400 files, chowns to 65534")
 def test_tampered_files_are_read_and_written_again(
     running: tuple[Running, dict[str, str]],
     tmpfs_dir: Path,
@@ -193,7 +194,7 @@ def test_tampered_files_are_read_and_written_again(
     assert run.reads.take() == []  # confirmation works before the files are touched
 
     files = run.files()
-    edited, chmodded, deleted, replaced, linked = sorted(values)[:5]
+    edited, chmodded, deleted, replaced, linked, chowned, hardlinked = sorted(values)[:7]
     _tamper_same_size(files[edited])
     files[chmodded].chmod(0o644)
     files[deleted].unlink()
@@ -203,15 +204,18 @@ def test_tampered_files_are_read_and_written_again(
     os.replace(stranger, files[replaced])
     files[linked].unlink()
     files[linked].symlink_to(outside)
+    os.chown(files[chowned], 65534, 65534)
+    os.link(files[hardlinked], tmpfs_dir / "hardlink")
 
     run.scheduler.advance(PAST_DUE)
-    assert run.reads.take() == sorted([edited, chmodded, deleted, replaced, linked])
+    tampered = [edited, chmodded, deleted, replaced, linked, chowned, hardlinked]
+    assert run.reads.take() == sorted(tampered)
     for target, path in run.files().items():
         st = os.lstat(path)
         assert stat.S_ISREG(st.st_mode), target
         assert stat.S_IMODE(st.st_mode) == 0o400, target
         assert path.read_text() == values[target], target
-        assert st.st_nlink == 1
+        assert (st.st_uid, st.st_gid, st.st_nlink) == (os.getuid(), os.getgid(), 1), target
     for state in run.agent.states():
         assert state.last_error is None
     assert outside.read_text() == "not the agent's"
@@ -222,7 +226,7 @@ def test_tampered_files_are_read_and_written_again(
         outside_before.st_mtime_ns,
         outside_before.st_ctime_ns,
     )
-    assert sorted(p.name for p in tmpfs_dir.iterdir()) == ["out", "outside"]
+    assert sorted(p.name for p in tmpfs_dir.iterdir()) == ["hardlink", "out", "outside"]
 
     run.scheduler.advance(PAST_DUE)  # written again: confirmed again
     assert run.reads.take() == []
