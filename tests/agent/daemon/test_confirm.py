@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from fake_sources import FakeSource, agent_config, spec
-from secrets_agent.config.load import Config, SecretSpec, parse_config
+from secrets_agent.config.load import Config, SecretSpec, VaultBackendConfig, parse_config
 from secrets_agent.config.schema import TemplateSpec
 from secrets_agent.daemon import batch
 from secrets_agent.daemon.agent import Agent
@@ -76,6 +76,11 @@ def _config(openbao: Any, out: Path, paths: list[str]) -> Config:
     )
 
 
+def _vault(config: Config) -> VaultBackendConfig:
+    assert isinstance(config.backend, VaultBackendConfig)
+    return config.backend
+
+
 def _put(openbao: Any, directory: str, n: int, canary: str) -> dict[str, str]:
     values = {f"{directory}/s{i:02d}": f"{canary}-{i:02d}" for i in range(n)}
     for path, value in values.items():
@@ -88,7 +93,7 @@ class Running:
 
     def __init__(self, openbao: Any, out: Path, paths: list[str]) -> None:
         config = _config(openbao, out, paths)
-        self.source = VaultSource(config.backend, concurrency=4)
+        self.source = VaultSource(_vault(config), concurrency=4)
         self.reads = Reads(self.source)
         self.scheduler = ManualScheduler()
         self.agent = Agent(
@@ -158,7 +163,9 @@ def test_a_scheduled_refresh_confirms_unchanged_secrets_and_reads_a_rotated_one(
         assert path.read_text() == values[target]
     for state in run.agent.states():
         assert state.last_error is None
-        assert state.fetched_at is not None and state.fetched_at > synced_at[state.target]
+        synced = synced_at[state.target]
+        assert state.fetched_at is not None and synced is not None
+        assert state.fetched_at > synced
 
     run.scheduler.advance(PAST_DUE)  # the rotated secret's new version is confirmed too
     assert run.reads.take() == []
@@ -239,7 +246,7 @@ def test_the_outage_probe_always_reads(
     caplog.set_level(logging.DEBUG)
     values = _put(openbao, f"probe-{os.urandom(4).hex()}", 9, canary)
     config = _config(openbao, tmpfs_dir / "out", sorted(values))
-    source = VaultSource(config.backend, concurrency=4)
+    source = VaultSource(_vault(config), concurrency=4)
     reads = Reads(source)
     source.expect(values)
     table = SecretTable(config.secrets)
@@ -282,17 +289,12 @@ class ConfirmsAnything(FakeSource):
         self.asked: list[tuple[set[str], float]] = []
         self.changed: set[str] = set()
 
-    def set(
-        self,
-        path: str,
-        version: str = "1",
-        fields: Mapping[str, str] | None = None,
-        **more: str,
-    ) -> None:
-        super().set(path, version, fields, **more)
+    def put(self, path: str, value: str) -> None:
+        """Serve ``{"password": value}`` at ``path``, stamped."""
+        self.set(path, password=value)
         data = self.secrets[path]
         assert isinstance(data, SecretData)
-        data.stamp = hash((path, version))
+        data.stamp = hash((path, value))
 
     def unchanged(self, known: Mapping[str, int], *, max_age: float) -> set[str]:
         self.asked.append((set(known), max_age))
@@ -310,7 +312,7 @@ def test_the_daemon_reads_what_it_may_not_confirm(
     caplog.set_level(logging.DEBUG)
     source = ConfirmsAnything()
     for path in ("plain", "fed", "flaky", "gone"):
-        source.set(path, password=f"{canary}-{path}")
+        source.put(path, f"{canary}-{path}")
     template = TemplateSpec(
         target="app.conf", template="pw={{ s.password }}", sources=(("s", "fed"),)
     )
@@ -342,7 +344,7 @@ def test_the_daemon_reads_what_it_may_not_confirm(
         # Round 2: the source would confirm all four; the daemon still reads three of them.
         source.changed = set()
         source.asked.clear()
-        source.set("flaky", password=f"{canary}-flaky")
+        source.put("flaky", f"{canary}-flaky")
         scheduler.advance(PAST_DUE)
         assert source.read() == {"fed", "flaky", "gone"}
         asked = set().union(*(known for known, _ in source.asked))

@@ -356,6 +356,7 @@ CREATED = "2026-01-02T03:04:05.123456789Z"
 def test_version_stamp_tells_versions_and_creations_apart() -> None:
     stamp = version_stamp(3, CREATED)
     assert stamp is not None
+    assert version_stamp(1, CREATED) == _STAMP
     assert version_stamp(3, CREATED) == stamp == version_stamp("3", CREATED)
     assert version_stamp(4, CREATED) != stamp
     assert version_stamp(3, "2026-01-02T03:04:05.123456790Z") != stamp
@@ -421,6 +422,9 @@ def test_page_stamps_rejects_other_shapes(body: Any) -> None:
 # -- KvListings with a scripted page reader ------------------------------------------------------
 
 
+_STAMP = hash(("1", CREATED))  # version_stamp(1, CREATED) (see the version_stamp test)
+
+
 class Pages:
     """A directory of ``keys`` keys at version 1, served ``limit`` at a time; or ``error``."""
 
@@ -431,11 +435,6 @@ class Pages:
         self.calls: list[tuple[str, str | None]] = []
         self.gate: threading.Event | None = None
 
-    def stamp(self, key: str) -> int:
-        stamp = version_stamp(1, CREATED)
-        assert stamp is not None
-        return stamp
-
     def __call__(self, directory: str, after: str | None) -> Page:
         self.calls.append((directory, after))
         if self.gate is not None:
@@ -445,13 +444,11 @@ class Pages:
         start = 0 if after is None else self.keys.index(after) + 1
         chunk = self.keys[start : start + self.limit]
         last = chunk[-1] if len(chunk) == self.limit else None
-        return {hash((k, self.stamp(k))) for k in chunk}, len(chunk), last
+        return {hash((k, _STAMP)) for k in chunk}, len(chunk), last
 
 
 def _known(n: int, directory: str = "d/") -> dict[str, int]:
-    stamp = version_stamp(1, CREATED)
-    assert stamp is not None
-    return {f"{directory}k{i:04d}": stamp for i in range(n)}
+    return {f"{directory}k{i:04d}": _STAMP for i in range(n)}
 
 
 def test_exactly_list_min_secrets_are_listed_and_one_fewer_are_not(clock: Clock) -> None:
