@@ -12,7 +12,10 @@ counts as refreshed, only when all of this holds:
   change time, size, mode, owner, links); a file changed, chmod-ed, replaced or removed by
   anyone makes the secret be read and written again, as before;
 * the source's evidence is at most ``EVIDENCE_SHARE`` of the secret's interval old: never
-  older than the +-10 % jitter its schedule already has.
+  older than the +-10 % jitter its schedule already has;
+* it was read within its last ``READ_EVERY`` refreshes: a secret is still read about once an
+  hour at the 5-minute default, so what only a read shows (a token that lost ``read`` but
+  kept ``list``) is seen within that time.
 
 Everything else (and every secret of the outage probe) is read. A change made to the secret
 after the evidence was taken is seen at the secret's next refresh (within one interval and a
@@ -30,9 +33,10 @@ if TYPE_CHECKING:
     from secrets_agent.sources.base import SecretSource
     from secrets_agent.writer.writer import SecretWriter
 
-__all__ = ["EVIDENCE_SHARE", "confirm_unchanged", "confirmable"]
+__all__ = ["EVIDENCE_SHARE", "READ_EVERY", "confirm_unchanged", "confirmable"]
 
 EVIDENCE_SHARE = 0.1
+READ_EVERY = 12  # refreshes: at most this many in a row are confirmed without a read
 
 
 def confirmable(spec: SecretSpec, state: SecretState) -> bool:
@@ -45,6 +49,7 @@ def confirmable(spec: SecretSpec, state: SecretState) -> bool:
         and state.files_mark is not None
         and state.last_error is None
         and not state.missing
+        and state.confirmations < READ_EVERY - 1
     )
 
 

@@ -76,6 +76,7 @@ def refresh(
         state.fetch_seconds = fetch_seconds
     if isinstance(outcome, Unchanged):  # confirmed without a read (``daemon.confirm``)
         state.fetched_at = now
+        state.confirmations += 1
         log.debug("%s unchanged (version %s, confirmed without a read)", spec.target, state.version)
         return RefreshResult(ok=True, changed=False, confirmed=True)
     if isinstance(outcome, SourceError):
@@ -135,6 +136,7 @@ def _write(
     state.consecutive_failures = 0
     # What a later refresh needs to confirm the secret without a read (``daemon.confirm``).
     state.stamp = data.stamp
+    state.confirmations = 0
     state.files_mark = None if data.stamp is None else writer.identity(state.files)
     if changed:
         state.changed_at = now

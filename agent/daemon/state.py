@@ -35,6 +35,7 @@ class SecretState:
     # ``daemon.confirm``: what lets a refresh confirm the secret without reading it again
     stamp: int | None = None  # the source's stamp of the version written (``SecretData.stamp``)
     files_mark: int | None = None  # the identity of the files as written (``writer.identity``)
+    confirmations: int = 0  # refreshes confirmed without a read since the last read
     # kind = "lease" (``daemon.leases``): the lease in force (its id, never the secret)
     lease_id: str | None = None  # None for a certificate issued without a lease
     lease_started_at: float | None = None  # when the lease was granted or last renewed

@@ -132,6 +132,7 @@ class SecretTable:
                     state = SecretState(path=spec.path, target=target)
                 else:
                     state = copy.copy(state)
+                    state.stamp = state.files_mark = None  # written under the old spec: read
                 state.next_refresh_at = None
                 self._states[target] = state
                 self._synced.discard(target)

@@ -122,11 +122,16 @@ class _Listing:
         return i < len(stamps) and stamps[i] == mark
 
 
+def _boot_clock() -> float:
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
 class KvListings:
     """The listings of one source (see the module docstring). Thread-safe."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
+    def __init__(self, *, clock: Callable[[], float] | None = None) -> None:
+        # Boot time counts a suspend or a paused VM: a listing from before one is old.
+        self._clock = clock or _boot_clock
         self._lock = threading.Lock()
         self._sizes: dict[str, int] = {}
         self._listings: dict[str, _Listing] = {}

@@ -22,11 +22,18 @@ from secrets_agent.daemon import batch
 from secrets_agent.daemon.agent import Agent
 from secrets_agent.daemon.batch import BatchRefresher
 from secrets_agent.daemon.changes import ChangeListeners
-from secrets_agent.daemon.confirm import EVIDENCE_SHARE, confirm_unchanged
+from secrets_agent.daemon.confirm import (
+    EVIDENCE_SHARE,
+    READ_EVERY,
+    confirm_unchanged,
+    confirmable,
+)
 from secrets_agent.daemon.manual import ManualScheduler
+from secrets_agent.daemon.refresh import refresh
 from secrets_agent.daemon.state import SecretState
 from secrets_agent.daemon.table import SecretTable
 from secrets_agent.sources.result import (
+    UNCHANGED,
     AccessDeniedError,
     SecretData,
     SecretMissingError,
@@ -401,8 +408,9 @@ def _state(path: str, target: str, stamp: int) -> SecretState:
         {"stamp": None},
         {"files_mark": None},
         {"files_mark": 12345},  # the files are not the ones written
+        {"confirmations": READ_EVERY - 1},  # due for a read
     ],
-    ids=["missing", "last-error", "no-stamp", "no-files-mark", "files-changed"],
+    ids=["missing", "last-error", "no-stamp", "no-files-mark", "files-changed", "read-due"],
 )
 def test_a_state_that_is_not_a_clean_read_is_not_confirmed(unclean: dict[str, Any]) -> None:
     source = ConfirmsAnything()
@@ -472,11 +480,19 @@ def test_evidence_may_be_a_tenth_of_the_shortest_interval_old() -> None:
     assert source.asked == [({"a", "b"}, EVIDENCE_SHARE * 30.0)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a reload keeps the stamp of a secret whose spec changed: the sync chunks after the"
-    " first (not a probe) confirm it, and its new mode is never applied",
-)
+def test_a_secret_is_read_after_read_every_minus_one_confirmations() -> None:
+    """``refresh`` counts confirmations and a read resets the count; the rule above then
+    makes every ``READ_EVERY``-th refresh a read."""
+    writer = Identity()
+    state = _state("p", "t", 1)
+    target = spec("p", INTERVAL)
+    for n in range(1, READ_EVERY):
+        assert confirmable(target, state)
+        result = refresh(target, UNCHANGED, writer, state, now=float(n))  # type: ignore[arg-type]
+        assert result.ok and result.confirmed and state.confirmations == n
+    assert not confirmable(target, state)
+
+
 def test_a_reload_that_changes_every_spec_rewrites_every_secret(
     running: tuple[Running, dict[str, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -472,16 +472,36 @@ def test_a_listing_serves_until_max_age_measured_from_its_start(clock: Clock) ->
     listings.expect(known)
 
     def slow(directory: str, after: str | None) -> Page:
-        clock.now += 3.0  # the listing itself takes 3 s
+        clock.now += 2.0  # the listing itself takes 2 s
         return pages(directory, after)
 
     assert listings.confirmed(known, max_age=5.0, read_page=slow) == set(known)
-    clock.now += 2.0  # 5 s after the listing started
+    clock.now += 3.0  # 5 s after the listing started
     assert listings.confirmed(known, max_age=5.0, read_page=slow) == set(known)
     assert len(pages.calls) == 1
     clock.now += 0.5
     assert listings.confirmed(known, max_age=5.0, read_page=slow) == set(known)
     assert len(pages.calls) == 2
+
+
+def test_a_listing_slower_than_half_its_max_age_refuses_the_directory(clock: Clock) -> None:
+    """A large directory on a short interval: by the time its listing is in, the evidence
+    is already too old for most of its use, so the directory is read one by one."""
+    pages = Pages(10)
+    listings = KvListings(clock=clock)
+    known = _known(10)
+    listings.expect(known)
+
+    def slow(directory: str, after: str | None) -> Page:
+        clock.now += 0.6
+        return pages(directory, after)
+
+    assert listings.confirmed(known, max_age=1.0, read_page=slow) == set()
+    clock.now += RETRY_REFUSED - 1.0
+    assert listings.confirmed(known, max_age=1.0, read_page=slow) == set()
+    assert len(pages.calls) == 1  # not listed again while refused
+    clock.now += 1.0
+    assert listings.confirmed(known, max_age=2.0, read_page=slow) == set(known)
 
 
 def test_a_wrong_stamp_or_an_unlisted_key_is_not_confirmed(clock: Clock) -> None:
