@@ -149,6 +149,16 @@ class KvListings:
                 if directory not in self._sizes:
                     del self._listings[directory]
 
+    def may_confirm(self, path: str) -> bool:
+        """True if ``path``'s directory is listed (or will be): only then is a stamp worth
+        keeping (``SecretData.stamp``), and the files' identity worth taking."""
+        directory = split_path(path)[0]
+        with self._lock:
+            if directory not in self._sizes:
+                return False
+            refused = self._refused.get(directory)
+        return refused is None or self._clock() >= refused
+
     def confirmed(
         self, known: Mapping[str, int], *, max_age: float, read_page: PageReader
     ) -> set[str]:

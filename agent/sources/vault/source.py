@@ -299,7 +299,7 @@ class VaultSource:
             # Kept once per number: every secret's state holds its version.
             version=None if version is None else sys.intern(str(version)),
         )
-        if version is not None and isinstance(metadata, dict):
+        if version is not None and isinstance(metadata, dict) and self.listings.may_confirm(path):
             data.stamp = version_stamp(version, metadata.get("created_time"))
         return data
 
