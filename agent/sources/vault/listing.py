@@ -183,15 +183,21 @@ class KvListings:
         listing = self._fresh(directory, max_age)
         if listing is not None:
             return listing
+        gate = self._open_gate(directory)
+        if gate is None:
+            return None
+        with gate:  # one listing at a time per directory; the others use its result
+            listing = self._fresh(directory, max_age)
+            if listing is not None or self._open_gate(directory) is None:
+                return listing  # listed meanwhile, or refused by that listing
+            return self._list(directory, read_page, max_age)
+
+    def _open_gate(self, directory: str) -> threading.Lock | None:
+        """The lock of ``directory``'s listing, or None while the directory is refused."""
         with self._lock:
             if self._clock() < self._refused.get(directory, 0.0):
                 return None
-            gate = self._listing_now.setdefault(directory, threading.Lock())
-        with gate:  # one listing at a time per directory; the others use its result
-            listing = self._fresh(directory, max_age)
-            if listing is not None:
-                return listing
-            return self._list(directory, read_page, max_age)
+            return self._listing_now.setdefault(directory, threading.Lock())
 
     def _fresh(self, directory: str, max_age: float) -> _Listing | None:
         with self._lock:

@@ -603,6 +603,37 @@ def test_workers_asking_at_once_share_one_listing(clock: Clock) -> None:
     assert len(pages.calls) == 1
 
 
+def test_workers_waiting_on_a_listing_that_is_refused_do_not_list_again(clock: Clock) -> None:
+    listings = KvListings(clock=clock)
+    known = _known(10)
+    listings.expect(known)
+    gate = threading.Event()
+    calls: list[str | None] = []
+
+    def refused(directory: str, after: str | None) -> Page:
+        calls.append(after)
+        gate.wait(5.0)
+        raise ListingRefusedError("HTTP 403")
+
+    answers: list[set[str]] = []
+    threads = [
+        threading.Thread(
+            target=lambda: answers.append(
+                listings.confirmed(known, max_age=60.0, read_page=refused)
+            )
+        )
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    _wait_for(lambda: len(calls) >= 1)
+    gate.set()
+    for thread in threads:
+        thread.join(5.0)
+    assert answers == [set()] * 4
+    assert len(calls) == 1  # the others saw the refusal instead of listing again
+
+
 def _wait_for(predicate: Callable[[], bool]) -> None:
     event = threading.Event()
     for _ in range(500):
