@@ -2,8 +2,11 @@
 
 A binary heap of ``(time, sequence, target)`` with lazy deletion: re-queuing a secret (or
 dropping it) only marks its older entry dead; dead entries are discarded when they reach the
-top. Push, pop and drop cost O(log n) (amortised), whatever the number of secrets. Not
-thread-safe: ``SecretTable`` calls it under its lock.
+top. Push, pop and drop cost O(log n) (amortised), whatever the number of secrets. When dead
+entries outnumber the live ones (a directory's secrets taken along at once, ``daemon.
+siblings``, leaves one per secret deep in the heap), the heap is rebuilt from the live ones:
+O(n) once per n drops, so memory stays within twice the live entries. Not thread-safe:
+``SecretTable`` calls it under its lock.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import heapq
 import itertools
 
 __all__ = ["RefreshHeap"]
+
+COMPACT_SLACK = 64  # dead entries always tolerated (a small heap is never rebuilt)
 
 
 class RefreshHeap:
@@ -29,15 +34,27 @@ class RefreshHeap:
         """Every queued target."""
         return set(self._live)
 
+    def __len__(self) -> int:
+        """Entries held, dead ones included."""
+        return len(self._heap)
+
     def push(self, target: str, at: float) -> None:
         """Queue ``target`` at ``at`` (replacing where it was queued before)."""
         seq = next(self._seq)
         self._live[target] = seq
         heapq.heappush(self._heap, (at, seq, target))
+        self._compact()
 
     def drop(self, target: str) -> None:
         """Unqueue ``target`` (no-op if it is not queued)."""
         self._live.pop(target, None)
+        self._compact()
+
+    def _compact(self) -> None:
+        if len(self._heap) > 2 * len(self._live) + COMPACT_SLACK:
+            live = self._live
+            self._heap = [e for e in self._heap if live.get(e[2]) == e[1]]
+            heapq.heapify(self._heap)
 
     def clear(self) -> None:
         self._heap.clear()
