@@ -315,7 +315,9 @@ class SecretTable:
 
     def take_along(self, directories: Iterable[str], now: float) -> list[SecretSpec]:
         """Hand out the queued secrets of ``directories`` that were not fetched within
-        ``EVIDENCE_SHARE`` of their interval, for a listing of those directories to confirm
+        ``EVIDENCE_SHARE`` of their interval and could be confirmed (their last read succeeded
+        and left a stamp; a failing one, like a secret catching up after an outage, keeps its
+        own schedule), for a listing of those directories to confirm
         (``daemon.siblings``); they are in flight until ``complete``. Nothing while the
         outage gate is closed."""
         with self._lock:
@@ -326,8 +328,10 @@ class SecretTable:
                 for target in self._siblings.sweep(directory, now):
                     if target in self._in_flight or target not in self._heap:
                         continue
-                    spec = self._specs[target]
-                    fetched_at = self._states[target].fetched_at
+                    spec, state = self._specs[target], self._states[target]
+                    if state.last_error is not None or state.stamp is None:
+                        continue  # failing, or never read: keeps its own (backoff) schedule
+                    fetched_at = state.fetched_at
                     if (
                         fetched_at is None
                         or now - fetched_at < EVIDENCE_SHARE * spec.refresh_interval
