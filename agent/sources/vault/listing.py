@@ -142,7 +142,7 @@ class KvListings:
     def expect(self, paths: Iterable[str]) -> None:
         """The secrets the agent will ask about: decides which directories are worth listing
         (listings of directories no longer expected are dropped)."""
-        sizes = Counter(split_path(p)[0] for p in paths)
+        sizes = Counter(split_path(p)[0] for p in set(paths))  # a path of several targets: 1
         with self._lock:
             self._sizes = {d: n for d, n in sizes.items() if n >= LIST_MIN}
             for directory in list(self._listings):

@@ -581,6 +581,15 @@ def test_a_directory_no_longer_expected_is_dropped(clock: Clock) -> None:
     assert len(pages.calls) == 2  # the old listing was dropped with the directory
 
 
+def test_a_path_configured_for_several_targets_counts_once(clock: Clock) -> None:
+    listings = KvListings(clock=clock)
+    few = list(_known(LIST_MIN - 1))
+    listings.expect([*few, *few])  # each path written to two targets
+    assert not listings.may_confirm(few[0])
+    listings.expect([*few, "d/one-more"])
+    assert listings.may_confirm(few[0])
+
+
 def test_workers_asking_at_once_share_one_listing(clock: Clock) -> None:
     pages = Pages(10)
     pages.gate = threading.Event()
