@@ -3,9 +3,9 @@
 A binary heap of ``(time, sequence, target)`` with lazy deletion: re-queuing a secret (or
 dropping it) only marks its older entry dead; dead entries are discarded when they reach the
 top. Push, pop and drop cost O(log n) (amortised), whatever the number of secrets. When dead
-entries outnumber the live ones (a directory's secrets taken along at once, ``daemon.
+entries pass a quarter of the live ones (a directory's secrets taken along at once, ``daemon.
 siblings``, leaves one per secret deep in the heap), the heap is rebuilt from the live ones:
-O(n) once per n drops, so memory stays within twice the live entries. Not thread-safe:
+O(n) once per n/4 drops, so the heap holds at most 1.25 entries a secret. Not thread-safe:
 ``SecretTable`` calls it under its lock.
 """
 
@@ -51,7 +51,8 @@ class RefreshHeap:
         self._compact()
 
     def _compact(self) -> None:
-        if len(self._heap) > 2 * len(self._live) + COMPACT_SLACK:
+        live_count = len(self._live)
+        if len(self._heap) > live_count + live_count // 4 + COMPACT_SLACK:
             live = self._live
             self._heap = [e for e in self._heap if live.get(e[2]) == e[1]]
             heapq.heapify(self._heap)
