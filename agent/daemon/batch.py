@@ -133,8 +133,9 @@ class BatchRefresher:
         try:
             for start in range(0, len(todo), SYNC_CHUNK):
                 chunk = todo[start : start + SYNC_CHUNK]
-                if start + SYNC_CHUNK > len(specs):  # holds secrets taken along
-                    outcomes.update(self._confirm(source, chunk, skip=outcomes))
+                taken_along = chunk[max(0, len(specs) - start) :]
+                if taken_along:  # confirmed by the listing that confirmed the due ones
+                    outcomes.update(self._confirm(source, taken_along))
                 for index, spec in enumerate(chunk):
                     if spec.kind == "lease" or spec.target in outcomes:
                         continue  # leases are fetched by ``_apply``, one by one
@@ -150,19 +151,13 @@ class BatchRefresher:
             raise
         return report, []
 
-    def _confirm(
-        self,
-        source: SecretSource,
-        specs: Sequence[SecretSpec],
-        *,
-        skip: Collection[str] = (),
-    ) -> dict[str, Outcome]:
-        """The outcomes of the ``specs`` (but those in ``skip``) the source confirms without
-        a read (``daemon.confirm``)."""
+    def _confirm(self, source: SecretSource, specs: Sequence[SecretSpec]) -> dict[str, Outcome]:
+        """The outcomes of the ``specs`` the source confirms without a read
+        (``daemon.confirm``)."""
         same = confirm_unchanged(
             source,
             self._writer(),
-            [s for s in specs if s.target not in skip] if skip else specs,
+            specs,
             state_of=self._table.peek,
             feeds_template=self._templates.feeds,
         )
