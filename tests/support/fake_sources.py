@@ -5,19 +5,24 @@
 - ``ScriptedSource``: every secret exists; ``mode`` makes every fetch fail one way.
 - ``agent_config`` and ``spec``: a ``Config`` around some ``SecretSpec``s, with a Vault backend
   that is never contacted.
+- ``batch_refresher``: a ``BatchRefresher`` over a table, a source and a fresh output directory.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from secrets_agent.config import Config, SecretSpec
 from secrets_agent.config.schema import AgentSettings, AuthConfig, VaultBackendConfig
-from secrets_agent.sources.base import SourceBase
+from secrets_agent.daemon.batch import BatchRefresher
+from secrets_agent.daemon.changes import ChangeListeners
+from secrets_agent.daemon.table import SecretTable
+from secrets_agent.sources.base import SecretSource, SourceBase
 from secrets_agent.sources.result import (
     AccessDeniedError,
     BackendUnavailableError,
@@ -25,6 +30,7 @@ from secrets_agent.sources.result import (
     SecretMissingError,
     SourceError,
 )
+from secrets_agent.writer.writer import SecretWriter
 
 MODES = ("ok", "down", "throttled", "missing", "denied")
 
@@ -121,3 +127,26 @@ def agent_config(
 def spec(path: str, interval: float = 300.0, **kw: Any) -> SecretSpec:
     """A secret spec with ``target`` defaulting to ``path``."""
     return SecretSpec(path=path, target=kw.pop("target", path), refresh_interval=interval, **kw)
+
+
+def batch_refresher(
+    table: SecretTable,
+    source: SecretSource,
+    output_dir: Path,
+    *,
+    clock: Callable[[], float],
+    seed: int = 1,
+) -> BatchRefresher:
+    """A ``BatchRefresher`` over ``table`` that reads ``source`` and writes into a prepared
+    ``output_dir`` (no templates, no listeners)."""
+    writer = SecretWriter(output_dir)
+    writer.prepare()
+    return BatchRefresher(
+        table,
+        source=lambda: source,
+        writer=lambda: writer,
+        listeners=ChangeListeners(),
+        on_change_timeout=lambda: 5.0,
+        clock=clock,
+        rng=random.Random(seed),
+    )

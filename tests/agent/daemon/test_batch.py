@@ -7,13 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from fake_sources import ScriptedSource, spec
+from fake_sources import ScriptedSource, batch_refresher, spec
 from secrets_agent.daemon import batch
 from secrets_agent.daemon.batch import BatchRefresher, SyncReport
-from secrets_agent.daemon.changes import ChangeListeners
 from secrets_agent.daemon.table import SecretTable
 from secrets_agent.sources.result import SecretData, SourceError
-from secrets_agent.writer.writer import SecretWriter
 
 NOW = 1_000.0
 
@@ -39,18 +37,7 @@ def _refresher(
     tmpfs_dir: Path, n: int, source: ScriptedSource
 ) -> tuple[BatchRefresher, SecretTable]:
     table = SecretTable([spec(f"s{i:04d}", 60.0) for i in range(n)])
-    writer = SecretWriter(tmpfs_dir / "out")
-    writer.prepare()
-    refresher = BatchRefresher(
-        table,
-        source=lambda: source,
-        writer=lambda: writer,
-        listeners=ChangeListeners(),
-        on_change_timeout=lambda: 5.0,
-        clock=lambda: NOW,
-        rng=random.Random(1),
-    )
-    return refresher, table
+    return batch_refresher(table, source, tmpfs_dir / "out", clock=lambda: NOW), table
 
 
 def test_a_unit_stops_reading_when_the_backend_goes_down(tmpfs_dir: Path) -> None:

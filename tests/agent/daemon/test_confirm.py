@@ -15,13 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_sources import FakeSource, agent_config, spec
+from fake_sources import FakeSource, agent_config, batch_refresher, spec
 from secrets_agent.config.load import Config, SecretSpec, VaultBackendConfig, parse_config
 from secrets_agent.config.schema import TemplateSpec
 from secrets_agent.daemon import batch
 from secrets_agent.daemon.agent import Agent
-from secrets_agent.daemon.batch import BatchRefresher
-from secrets_agent.daemon.changes import ChangeListeners
 from secrets_agent.daemon.confirm import (
     EVIDENCE_SHARE,
     READ_EVERY,
@@ -40,7 +38,6 @@ from secrets_agent.sources.result import (
     SourceError,
 )
 from secrets_agent.sources.vault.source import VaultSource
-from secrets_agent.writer.writer import SecretWriter
 
 INTERVAL = 60.0
 PAST_DUE = 70.0  # one interval and its +-10 % jitter
@@ -262,17 +259,7 @@ def test_the_outage_probe_always_reads(
     reads = Reads(source)
     source.expect(values)
     table = SecretTable(config.secrets)
-    writer = SecretWriter(config.agent.output_dir)
-    writer.prepare()
-    refresher = BatchRefresher(
-        table,
-        source=lambda: source,
-        writer=lambda: writer,
-        listeners=ChangeListeners(),
-        on_change_timeout=lambda: 5.0,
-        clock=lambda: 1_000.0,
-        rng=random.Random(1),
-    )
+    refresher = batch_refresher(table, source, config.agent.output_dir, clock=lambda: 1_000.0)
     specs = list(config.secrets)
     try:
         assert refresher.sync(specs).written == 9  # the first sync is a probe: it reads
@@ -284,7 +271,6 @@ def test_the_outage_probe_always_reads(
         report, rest = refresher.run_each(specs)
         assert report.ok and rest == [] and reads.take() == []
     finally:
-        writer.close()
         source.close()
     assert canary not in caplog.text
 

@@ -10,16 +10,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from fake_sources import FakeSource, spec
+from fake_sources import FakeSource, batch_refresher, spec
 from secrets_agent.config.load import SecretSpec
 from secrets_agent.daemon.batch import BatchRefresher
-from secrets_agent.daemon.changes import ChangeListeners
 from secrets_agent.daemon.confirm import EVIDENCE_SHARE
 from secrets_agent.daemon.siblings import Siblings
 from secrets_agent.daemon.state import SecretState
 from secrets_agent.daemon.table import SecretTable
 from secrets_agent.sources.result import BackendUnavailableError, SecretData, SourceError
-from secrets_agent.writer.writer import SecretWriter
 
 INTERVAL = 100.0
 
@@ -69,17 +67,7 @@ def _setup(
     for s in specs:
         source.put(s.path, f"value-of-{s.target}")
     table = SecretTable(specs)
-    writer = SecretWriter(out)
-    writer.prepare()
-    refresher = BatchRefresher(
-        table,
-        source=lambda: source,
-        writer=lambda: writer,
-        listeners=ChangeListeners(),
-        on_change_timeout=lambda: 5.0,
-        clock=clock,
-        rng=random.Random(3),
-    )
+    refresher = batch_refresher(table, source, out, clock=clock, seed=3)
     assert refresher.sync(specs).ok
     source.reads.clear()
     return table, refresher, source, clock
