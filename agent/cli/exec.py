@@ -213,7 +213,9 @@ def _run_with_agent(
     plan: _Plan,
 ) -> int:
     from secrets_agent.daemon.agent import Agent
+    from secrets_agent.memory import tune_allocator
 
+    tune_allocator()  # mallopt is this process's own: the command started later is unaffected
     try:
         agent = Agent(config)
     except Exception as exc:  # output dir unusable, backend library missing, ...

@@ -4,7 +4,8 @@ Signal handlers only set events; this loop does the work on the main thread: ``W
 half of ``WATCHDOG_USEC`` while the scheduler is alive, SIGHUP -> ``RELOADING=1``, reload the
 config file (a bad file keeps the current config in force), ``READY=1``; SIGTERM/SIGINT ->
 ``STOPPING=1``, wait for in-flight writes, exit 0. After the first sync and after each reload
-the heap's free pages go back to the kernel (``secrets_agent.memory``).
+the heap's free pages go back to the kernel, and glibc's mmap threshold is kept fixed
+(``secrets_agent.memory``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from secrets_agent.memory import release_free_memory
+from secrets_agent.memory import release_free_memory, tune_allocator
 
 if TYPE_CHECKING:
     from secrets_agent.daemon.agent import Agent
@@ -80,6 +81,7 @@ def run_forever(agent: Agent) -> int:
     """Run ``agent`` until SIGTERM/SIGINT. Returns the process exit code."""
     from secrets_agent.writer.writer import OutputDirError
 
+    tune_allocator()
     with _signal_handlers(agent):
         try:
             report = agent.sync_once()
