@@ -378,11 +378,19 @@ def test_outage_recovery(bench: steady.Bench) -> None:
     count = sr.env_int("BENCH_OUTAGE_SECRETS", 1000)
     sealed = sr.env_float("BENCH_OUTAGE_S", 30)
     timeout = sr.env_float("BENCH_OUTAGE_TIMEOUT", 60)
-    sides: list[Side] = [AGENT, peer()]
+    sides: list[Side] = [AGENT, READS, peer()]
     window = os.environ.get("BENCH_CATCH_UP_WINDOW")  # e.g. "5s": [agent] catch_up_window
     if window:
         line = f"catch_up_window = {json.dumps(window)}"
-        sides.insert(1, SecretsAgent(name=f"secrets-agent, {line}", agent_lines=(line,)))
+        sides.insert(
+            2,
+            SecretsAgent(
+                name=f"secrets-agent, reads only, {line}",
+                token_name=READS.token_name,
+                reads_only=True,
+                agent_lines=(line,),
+            ),
+        )
     results = {s.name: outage(bench, s, count, INTERVAL, sealed, timeout) for s in sides}
     report.add_table(
         "Recovery after an outage (server sealed, then unsealed)",
@@ -395,11 +403,12 @@ def test_outage_recovery(bench: steady.Bench) -> None:
     for name, ours in results.items():
         if name == theirs_name:
             continue
-        setting = name[len(AGENT.name) :]  # "" or ", catch_up_window = ..."
+        setting = name[len(AGENT.name) :]  # "", ", reads only" or ", ... catch_up_window = ..."
         sr.summary(
             f"outage of {sealed:g} s, {sr.n(count)} secrets / {INTERVAL:g} s{setting}: "
             "all fresh again",
-            f"{sr.opt(ours.last)} s (p50 {sr.opt(ours.p50)} s, {ours.missing} not read)",
+            f"{sr.opt(ours.last)} s (p50 {sr.opt(ours.p50)} s, {ours.missing} not fresh, "
+            f"{sr.n(ours.confirmed)} confirmed from a listing)",
             f"bao agent {sr.opt(theirs.last)} s (p50 {sr.opt(theirs.p50)} s)",
             sr.ratio(ours.last, theirs.last),
             "<= 10 s, p50 <= 3 s",
@@ -411,7 +420,9 @@ def outage_note() -> str:
     return (
         "Seconds from the moment the unseal call returned. Sealed for longer than the interval "
         "(+10 %), so every secret fell due during the outage; a secret is fresh again at its "
-        "first successful read after the unseal (server audit log). First request: the "
+        "first successful read after the unseal (server audit log), or when the agent's status "
+        "file says it was confirmed after a listing of its directory that the server answered "
+        "after the unseal (the last column counts these). First request: the "
         "agent's first answered request of any kind; 0.00 = logged before the unseal call "
         "had returned."
     )

@@ -2,20 +2,25 @@
 
 The agent runs with a short interval; the server is sealed for longer than that interval (plus
 its +10 % jitter), so every secret fell due while the server answered 503. After the unseal a
-secret is *fresh again* at its first successful read (from the audit log). Reported: the time
-from the unseal (the moment the unseal call returned) to the agent's first answered request,
-and the median and the maximum over secrets of the time to fresh.
+secret is *fresh again* at its first successful read (from the audit log), or, for an agent
+that confirms unchanged secrets from a directory listing (``secrets-agent`` on OpenBao), when
+its status file says it was confirmed (``fetched_at``) after a listing of its directory that
+the server answered after the unseal. Reported: the time from the unseal (the moment the unseal
+call returned) to the agent's first answered request, the median and the maximum over secrets
+of the time to fresh, and how many of them were confirmed rather than read.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from benchkit import audit
 from benchkit.agent_configs import Side
-from benchkit.steady import DATA_PREFIX, Bench
+from benchkit.steady import DATA_PREFIX, LIST_PREFIX, Bench
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class OutageResult:
     first_request_s: float | None
     fresh: list[float]
     timeout_s: float
+    confirmed: int = 0  # of ``fresh``: confirmed from a listing, not read
 
     @property
     def missing(self) -> int:
@@ -63,16 +69,24 @@ def outage(
         unsealed = time.time()
         sealed = time.monotonic() - sealed_at
         first_read: dict[str, float] = {}
+        first_listing: float | None = None  # seconds after the unseal
+        confirmed: dict[str, float] = {}
         first_request: float | None = None
         deadline = unsealed + timeout_s
-        while len(first_read) < count and time.time() < deadline:
+        while len(first_read.keys() | confirmed.keys()) < count and time.time() < deadline:
             time.sleep(0.5)
             answered, offset = bench.audit.responses(offset)
             mine = audit.by(answered, who, before)
             if mine and first_request is None:
                 first_request = max(0.0, mine[0].time - unsealed)
             for r in audit.secret_reads(mine, DATA_PREFIX):
-                first_read.setdefault(r.path, max(0.0, r.time - unsealed))
+                first_read.setdefault(r.path[len(DATA_PREFIX) :], max(0.0, r.time - unsealed))
+            if first_listing is None:
+                listings = [r for r in mine if r.ok and r.path.startswith(LIST_PREFIX)]
+                if listings:
+                    first_listing = max(0.0, listings[0].time - unsealed)
+            if first_listing is not None:
+                confirmed = confirmed_after(out, unsealed + first_listing, unsealed)
     finally:
         daemon.stop()
         if bench.server.sealed():
@@ -83,6 +97,27 @@ def outage(
         sealed_s=sealed,
         unseal_call_s=unsealed - before,
         first_request_s=first_request,
-        fresh=sorted(first_read.values()),
+        fresh=sorted(
+            min(first_read.get(k, confirmed.get(k, 0.0)), confirmed.get(k, first_read.get(k, 0.0)))
+            for k in first_read.keys() | confirmed.keys()
+        ),
         timeout_s=timeout_s,
+        confirmed=len(confirmed.keys() - first_read.keys()),
     )
+
+
+def confirmed_after(out: Path, listed_at: float, unsealed: float) -> dict[str, float]:
+    """Secrets (by the name after the prefix) whose status entry says they were refreshed at
+    or after ``listed_at`` (a listing answered after the unseal), with that time in seconds
+    after ``unsealed``; empty for an agent that writes no status file."""
+    try:
+        entries = json.loads((out / ".status.json").read_text())["secrets"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    found: dict[str, float] = {}
+    for entry in entries:
+        fetched_at = entry.get("fetched_at")
+        path = str(entry.get("path", ""))
+        if isinstance(fetched_at, float) and fetched_at >= listed_at:
+            found[path.rpartition("/")[2]] = fetched_at - unsealed
+    return found

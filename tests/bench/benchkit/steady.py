@@ -22,6 +22,7 @@ from benchkit.agent_configs import FIELD, PREFIX, Side, path_of, target_of
 from benchkit.openbao_proc import Api, OpenBao
 
 DATA_PREFIX = f"secret/data/{PREFIX}/"
+LIST_PREFIX = f"secret/detailed-metadata/{PREFIX}"  # the listings that confirm secrets
 
 
 @dataclass(frozen=True)

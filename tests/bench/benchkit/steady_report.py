@@ -112,7 +112,8 @@ def outage_row(side: str, r: OutageResult) -> tuple[str, ...]:
         f"{r.sealed_s:.0f}",
         opt(r.first_request_s),
         opt(r.p50),
-        opt(r.last) if r.last is not None else f"> {r.timeout_s:g} ({r.missing} not read)",
+        opt(r.last) if r.last is not None else f"> {r.timeout_s:g} ({r.missing} not fresh)",
+        n(r.confirmed),
     )
 
 
@@ -124,6 +125,7 @@ OUTAGE_HEADER = (
     "first request s",
     "fresh p50 s",
     "all fresh s",
+    "confirmed, not read",
 )
 
 
