@@ -72,7 +72,8 @@ class Agent:
         self._config = config
         self.notifier = notifier if notifier is not None else Notifier.from_environ()
         self._clock = clock
-        self._rng = rng if rng is not None else random.SystemRandom()
+        # Jitter needs spread, not secrecy: one seed from the OS, no system call per draw.
+        self._rng = rng if rng is not None else random.Random()
         self._sources = SourceHolder(
             config.backend, concurrency=config.agent.concurrency, source=source
         )
