@@ -27,6 +27,8 @@ LABELS = {
     "before-rebuild-long": "Before the daemon rebuild, long run",
     "after-rebuild-long": "After the daemon rebuild, long run",
     "after-tuning": "After tuning the steady state (publishing, units, memory)",
+    "after-listing": "With refreshes confirmed from directory listings",
+    "after-allocator": "With glibc's mmap threshold fixed, 50,000 secrets included",
 }
 
 
