@@ -228,6 +228,8 @@ class KvListings:
                     )
                     self._refuse(directory)
                     return None
+                if self._too_slow(directory, started, max_age, count):
+                    return None  # given up at the page that passed the time allowed
                 if after is None:
                     break
         except ListingRefusedError as exc:
@@ -237,22 +239,30 @@ class KvListings:
         except (SourceError, ValueError) as exc:
             log.debug("listing %r failed: %s", directory, type(exc).__name__)
             return None
-        took = self._clock() - started
-        if took > SLOW_SHARE * max_age:
-            log.info(
-                "listing %r took %.1f s, too long for evidence at most %.1f s old; its secrets"
-                " are read one by one",
-                directory,
-                took,
-                max_age,
-            )
-            self._refuse(directory)
-            return None
         listing = _Listing(started, stamps)
         with self._lock:
             if directory in self._sizes:
                 self._listings[directory] = listing
         return listing
+
+    def _too_slow(self, directory: str, started: float, max_age: float, keys: int) -> bool:
+        """True (and ``directory`` refused) once its listing has taken more than ``SLOW_SHARE``
+        of ``max_age``: checked after every page, so a directory too large for its interval
+        (or a server slow to page through it) costs that share once, not a whole listing while
+        every worker waits for it."""
+        took = self._clock() - started
+        if took <= SLOW_SHARE * max_age:
+            return False
+        log.info(
+            "listing %r took %.1f s for %d keys, too long for evidence at most %.1f s old; its"
+            " secrets are read one by one",
+            directory,
+            took,
+            keys,
+            max_age,
+        )
+        self._refuse(directory)
+        return True
 
     def _refuse(self, directory: str) -> None:
         with self._lock:

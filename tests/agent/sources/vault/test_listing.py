@@ -511,6 +511,26 @@ def test_a_listing_slower_than_half_its_max_age_refuses_the_directory(clock: Clo
     assert listings.confirmed(known, max_age=2.0, read_page=slow) == set(known)
 
 
+def test_a_listing_is_given_up_at_the_page_that_passes_half_its_max_age(clock: Clock) -> None:
+    """50,000 keys on a 10 s interval against a server that pages slowly: the listing stops
+    once it has taken half the evidence's allowed age, instead of paging through the whole
+    directory while every worker waits for it."""
+    pages = Pages(5_000)
+    listings = KvListings(clock=clock)
+    known = _known(5_000)
+    listings.expect(known)
+
+    def slow(directory: str, after: str | None) -> Page:
+        clock.now += 0.2
+        return pages(directory, after)
+
+    assert listings.confirmed(known, max_age=1.0, read_page=slow) == set()
+    assert len(pages.calls) == 3  # 0.6 s > 0.5 s: given up after the third of 50 pages
+    assert not listings.may_confirm("d/k0000")  # refused: its secrets are read
+    assert listings.confirmed(known, max_age=1.0, read_page=slow) == set()
+    assert len(pages.calls) == 3
+
+
 def test_a_wrong_stamp_or_an_unlisted_key_is_not_confirmed(clock: Clock) -> None:
     listings = KvListings(clock=clock)
     known = _known(10)
