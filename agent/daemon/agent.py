@@ -73,7 +73,7 @@ class Agent:
         self.notifier = notifier if notifier is not None else Notifier.from_environ()
         self._clock = clock
         # Jitter needs spread, not secrecy: one seed from the OS, no system call per draw.
-        self._rng = rng if rng is not None else random.Random()
+        self._rng = rng if rng is not None else random.Random()  # noqa: S311
         self._sources = SourceHolder(
             config.backend, concurrency=config.agent.concurrency, source=source
         )
