@@ -118,8 +118,8 @@ def test_configs_of_both_agents_name_the_same_files(tmp_path: Path) -> None:
     ours = AGENT.config_text("http://127.0.0.1:1", token, tmp_path, 3, "10s", once=False)
     theirs = peer().config_text("http://127.0.0.1:1", token, tmp_path, 3, "10s", once=True)
     assert ours.count("[[secrets]]") == theirs.count("template {") == 3
-    assert 'path = "bench/s00002"' in ours and 'target = "s00002"' in ours
-    assert 'with secret \\"secret/data/bench/s00002\\"' in theirs
+    assert 'path = "bench/n3/s00002"' in ours and 'target = "s00002"' in ours
+    assert 'with secret \\"secret/data/bench/n3/s00002\\"' in theirs
     assert f"{tmp_path}/s00002" in theirs
     assert "exit_after_auth = true" in theirs
     assert 'static_secret_render_interval = "10s"' in theirs
@@ -141,7 +141,8 @@ def test_results_block_is_replaced_and_headings_demoted() -> None:
 def test_one_shot_side_by_side(bench: steady.Bench) -> None:
     sizes = sr.env_sizes("BENCH_ONESHOT_SIZES", "100,1000")
     rounds = sr.env_int("BENCH_ONESHOT_ROUNDS", 3)
-    bench.ensure_seeded(max(sizes))
+    for size in sizes:
+        bench.ensure_seeded(size)
     rows = []
     for size in sizes:
         got: dict[str, list[steady.OneShotResult]] = {AGENT.name: [], "bao agent": []}

@@ -1,6 +1,6 @@
 """The two agents under comparison, as configs for the same N secrets and the same files.
 
-Both read KV v2 secrets ``secret/bench/s00000`` ... (fields ``username`` and ``password``) from
+Both read KV v2 secrets ``secret/bench/n<N>/s00000`` ... (fields ``username`` and ``password``) from
 the same OpenBao and write the ``password`` field of each into its own file
 ``<out>/s00000`` (mode 0400), refreshing every ``interval``:
 
@@ -24,8 +24,11 @@ PREFIX = "bench"
 FIELD = "password"
 
 
-def path_of(i: int) -> str:
-    return f"{PREFIX}/s{i:05d}"
+def path_of(i: int, count: int) -> str:
+    """Secret ``i`` of a set of ``count``: each set in a directory of its own
+    (``bench/n1000/s00000``), so that an agent listing its directory sees its own secrets only,
+    whatever larger sets the same server holds."""
+    return f"{PREFIX}/n{count}/s{i:05d}"
 
 
 def target_of(i: int) -> str:
@@ -90,7 +93,7 @@ class SecretsAgent:
             lines += [
                 "",
                 "[[secrets]]",
-                f'path = "{path_of(i)}"',
+                f'path = "{path_of(i, count)}"',
                 f'target = "{target_of(i)}"',
                 'format = "raw"',
                 f'field = "{FIELD}"',
@@ -129,7 +132,7 @@ class BaoAgent:
             lines.append("exit_after_auth = true")
         for i in range(count):
             contents = (
-                f'{{{{ with secret "secret/data/{path_of(i)}" }}}}'
+                f'{{{{ with secret "secret/data/{path_of(i, count)}" }}}}'
                 f"{{{{ .Data.data.{FIELD} }}}}{{{{ end }}}}"
             )
             lines += [

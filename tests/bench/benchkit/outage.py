@@ -80,7 +80,7 @@ def outage(
             if mine and first_request is None:
                 first_request = max(0.0, mine[0].time - unsealed)
             for r in audit.secret_reads(mine, DATA_PREFIX):
-                first_read.setdefault(r.path[len(DATA_PREFIX) :], max(0.0, r.time - unsealed))
+                first_read.setdefault(r.path.rpartition("/")[2], max(0.0, r.time - unsealed))
             if first_listing is None:
                 listings = [r for r in mine if r.ok and r.path.startswith(LIST_PREFIX)]
                 if listings:

@@ -78,7 +78,7 @@ class Bench:
         self.root = Path(tempfile.mkdtemp(prefix="bench-steady-", dir="/dev/shm"))
         self.server = OpenBao(bao, self.root)
         self.audit = audit.AuditLog(self.server.audit_path)
-        self.seeded = 0
+        self.seeded: set[int] = set()  # the sizes of the sets written (``path_of``)
         self._runs = 0
         self.configs: dict[str, str] = {}
 
@@ -87,17 +87,18 @@ class Bench:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def ensure_seeded(self, count: int, threads: int = 4) -> None:
-        """Write secrets ``bench/s<i>`` up to ``count`` (four connections in parallel)."""
-        todo = list(range(self.seeded, count))
-        if not todo:
+        """Write the set of ``count`` secrets ``bench/n<count>/s<i>`` once (four connections
+        in parallel)."""
+        if count in self.seeded:
             return
+        todo = list(range(count))
         errors: list[BaseException] = []
 
         def worker(part: list[int]) -> None:
             api = Api(self.server.port)
             try:
                 for i in part:
-                    api.put_kv(path_of(i), {"username": f"user{i}", FIELD: value(i)})
+                    api.put_kv(path_of(i, count), {"username": f"user{i}", FIELD: value(i)})
             except BaseException as exc:
                 errors.append(exc)
             finally:
@@ -110,7 +111,7 @@ class Bench:
             t.join()
         if errors:
             raise errors[0]
-        self.seeded = count
+        self.seeded.add(count)
 
     def token_file(self, side: Side) -> Path:
         path = self.root / f"{side.token_name}.token"
@@ -209,7 +210,7 @@ class Bench:
             for i in range(0, count, max(1, count // rotate))[:rotate]:
                 new = f"rotated-{secrets.token_hex(8)}"
                 written = time.monotonic()
-                self.server.api.put_kv(path_of(i), {"username": f"user{i}", FIELD: new})
+                self.server.api.put_kv(path_of(i, count), {"username": f"user{i}", FIELD: new})
                 pending[i] = (new, written)
             latencies: list[float] = []
             deadline = time.monotonic() + timeout
