@@ -19,7 +19,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import sys
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -28,8 +27,6 @@ from secrets_agent.cli.filechecks import file_problems
 from secrets_agent.config.load import Config, ConfigError, VaultBackendConfig, load_config
 
 log = logging.getLogger("secrets_agent")
-
-INLINE_CREDENTIALS = ("token", "secret_id")
 
 
 def load_reported(path: str, error: Callable[[str], None] | None = None) -> Config | None:
@@ -78,7 +75,7 @@ def unsafe_files(config: Config) -> list[str]:
     """Problems with the config file and the credential files it names (see the module doc)."""
     problems: list[str] = []
     if config.source is not None:
-        inline = _has_inline_credential(config.source)
+        inline = config.inline_credential
         what = "config file (with an inline credential)" if inline else "config file"
         problems += file_problems(config.source, what, secret=inline)
     backend = config.backend
@@ -96,18 +93,6 @@ def unsafe_files(config: Config) -> list[str]:
             if file is not None:
                 problems += file_problems(file, what, secret=secret)
     return problems
-
-
-def _has_inline_credential(source: Path) -> bool:
-    """Whether the config file itself holds a ``token`` or ``secret_id``."""
-    try:
-        with source.open("rb") as handle:
-            data = tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError):
-        return False
-    backend = data.get("backend")
-    auth = backend.get("auth") if isinstance(backend, dict) else None
-    return isinstance(auth, dict) and any(key in auth for key in INLINE_CREDENTIALS)
 
 
 def plain_http(config: Config) -> list[str]:

@@ -23,6 +23,7 @@ from secrets_agent.config.entries import TargetIndex, parse_secrets
 from secrets_agent.config.exec_table import parse_exec
 from secrets_agent.config.schema import (
     DEFAULT_JWT_FILE,
+    INLINE_CREDENTIALS,
     AgentSettings,
     AuthConfig,
     AwsBackendConfig,
@@ -99,6 +100,8 @@ def parse_config(
     exec_settings = parse_exec(exec_data, specs, problems)
     if problems.items or agent is None or backend is None:
         raise ConfigError(problems.items or ["config: incomplete"])
+    raw_backend = data.get("backend")
+    auth = raw_backend.get("auth") if isinstance(raw_backend, Mapping) else None
     return Config(
         agent=agent,
         backend=backend,
@@ -106,4 +109,6 @@ def parse_config(
         source=source,
         exec=exec_settings,
         templates=templates,
+        inline_credential=isinstance(auth, Mapping)
+        and any(key in auth for key in INLINE_CREDENTIALS),
     )

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_JWT_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+# Keys of ``[backend.auth]`` that put a credential in the config file itself.
+INLINE_CREDENTIALS = ("token", "secret_id")
 FORMATS = ("fields", "json", "env", "raw", "template", "none")
 KINDS = ("kv", "lease")  # a KV secret, or any Vault read that returns a lease or a certificate
 METHODS = ("GET", "POST")
@@ -148,3 +150,6 @@ class Config:
     source: Path | None = None
     exec: ExecSettings = ExecSettings()
     templates: tuple[TemplateSpec, ...] = ()
+    # The document itself holds a credential (``INLINE_CREDENTIALS`` in ``[backend.auth]``):
+    # the file must then be as private as a token file (``cli.preflight``).
+    inline_credential: bool = False

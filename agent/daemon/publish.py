@@ -3,8 +3,9 @@
 Publishing is coalesced. A refresh only changes the table (which remembers what changed, and
 whether any of it was notable); the runner's heartbeat calls ``flush`` about once a second, and
 ``flush(force=True)`` runs at once for the first sync, READY, a reload and stop. A flush takes
-the changed states from the table (O(changes) under its lock), keeps one cached JSON line per
-secret, and writes the files and the ``STATUS=`` line outside every lock.
+the states and the names of the changed ones from the table (one list of references under its
+lock), keeps one cached JSON line per secret (no state: a state the table replaces is freed at
+once), and writes the files and the ``STATUS=`` line outside every lock.
 
 A flush costs O(secrets), so how often it may run depends on what it costs (CPU time of the
 flushing thread):
@@ -71,9 +72,7 @@ class Publisher:
         self._notifier = notifier
         self._clock = clock
         self._lock = threading.Lock()
-        self._order: list[str] = []
-        self._states: dict[str, SecretState] = {}
-        self._lines: dict[str, str] = {}
+        self._lines: dict[str, str] = {}  # target -> its status line, until its state changes
         self._metric_lines: MetricsLines | None = None
         self._writer: SecretWriter | None = None
         self._metrics_file: Path | None = None
@@ -134,17 +133,14 @@ class Publisher:
 
     def _publish(self) -> None:
         now = self._clock()
-        order, changed = self._table.changes()
-        if order is not None:
-            self._order = order
-            keep = set(order)
-            for cache in (self._states, self._lines):
-                for target in [t for t in cache if t not in keep]:
-                    del cache[target]
-        self._states.update(changed)
+        states, changed, reordered = self._table.changes()
+        if reordered:
+            keep = {s.target for s in states}
+            for target in [t for t in self._lines if t not in keep]:
+                del self._lines[target]
         for target in changed:
             self._lines.pop(target, None)
-        states = [self._states[t] for t in self._order if t in self._states]
+        del changed
         templates = self._templates() if self._templates is not None else []
         ready = self._in_place()
         info: dict[str, object] = {

@@ -237,15 +237,19 @@ class SecretTable:
         a notable state change (``state.notable_change``), a new secret, a reload."""
         return self._notable or self._order_changed
 
-    def changes(self) -> tuple[list[str] | None, dict[str, SecretState]]:
-        """(The config order if it changed, else None; states changed) since the last call."""
+    def changes(self) -> tuple[list[SecretState], set[str], bool]:
+        """(Every state in config order; the targets whose state changed since the last call;
+        whether the configured secrets changed since then). The states are the stored ones
+        (do not change them); a caller that keeps none of them between calls lets each
+        replaced state go at once, so a sweep of a whole directory never holds two
+        generations of states."""
         with self._lock:
-            order = list(self._specs) if self._order_changed else None
-            changed = {t: self._states[t] for t in self._dirty}
-            self._dirty.clear()
+            states = [self._states[t] for t in self._specs]
+            changed, self._dirty = self._dirty, set()
+            reordered = self._order_changed
             self._notable = False
             self._order_changed = False
-            return order, changed
+            return states, changed, reordered
 
     def gate_open(self) -> bool:
         with self._lock:

@@ -563,3 +563,17 @@ def test_catch_up_window_is_a_duration_and_zero_means_at_once() -> None:
     assert parse_config(config(agent__catch_up_window="0s"), environ={}).agent.catch_up_window == 0
     (problem,) = problems_of(config(agent__catch_up_window="soon"))
     assert "catch_up_window" in problem
+
+
+@pytest.mark.parametrize(
+    ("auth", "inline"),
+    [
+        ({"method": "token", "token_file": "/etc/vault-token"}, False),
+        ({"method": "token", "token": "s.inline"}, True),
+        ({"method": "approle", "role_id": "r", "secret_id": "s"}, True),
+        ({"method": "approle", "role_id": "r", "secret_id_file": "/etc/secret-id"}, False),
+    ],
+)
+def test_a_credential_written_in_the_document_is_noted(auth: dict[str, str], inline: bool) -> None:
+    # ``cli.preflight`` then wants the file as private as a token file (without parsing it again)
+    assert parse_config(config(backend__auth=auth), environ={}).inline_credential is inline

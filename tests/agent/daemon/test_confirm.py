@@ -387,6 +387,19 @@ def _state(path: str, target: str, stamp: int) -> SecretState:
     return state
 
 
+def _confirm(
+    source: ConfirmsAnything, specs: Sequence[SecretSpec], states: dict[str, SecretState]
+) -> set[str]:
+    """``confirm_unchanged`` with files that always match and no templates."""
+    return confirm_unchanged(
+        source,
+        Identity(),  # type: ignore[arg-type]
+        specs,
+        state_of=states.get,
+        feeds_template=lambda target: False,
+    )
+
+
 @pytest.mark.parametrize(
     "unclean",
     [
@@ -405,13 +418,7 @@ def test_a_state_that_is_not_a_clean_read_is_not_confirmed(unclean: dict[str, An
     states = {"plain": _state("plain", "plain", 1), "other": _state("other", "other", 1)}
     for name, value in unclean.items():
         setattr(states["other"], name, value)
-    confirmed = confirm_unchanged(
-        source,
-        Identity(),  # type: ignore[arg-type]
-        [plain, other],
-        state_of=states.get,
-        feeds_template=lambda target: False,
-    )
+    confirmed = _confirm(source, [plain, other], states)
     assert confirmed == {"plain"}
 
 
@@ -427,13 +434,7 @@ def test_leases_and_version_stages_are_never_confirmed(excluded: SecretSpec) -> 
     source = ConfirmsAnything()
     plain = spec("plain", INTERVAL)
     states = {s.target: _state(s.path, s.target, 1) for s in (plain, excluded)}
-    confirmed = confirm_unchanged(
-        source,
-        Identity(),  # type: ignore[arg-type]
-        [plain, excluded],
-        state_of=states.get,
-        feeds_template=lambda target: False,
-    )
+    confirmed = _confirm(source, [plain, excluded], states)
     assert confirmed == {"plain"}
     assert [known for known, _ in source.asked] == [{"plain"}]
 
@@ -443,13 +444,7 @@ def test_two_targets_of_one_path_from_different_versions_are_read() -> None:
     first = spec("p", INTERVAL, target="one")
     second = spec("p", INTERVAL, target="two")
     states = {"one": _state("p", "one", 1), "two": _state("p", "two", 2)}
-    confirmed = confirm_unchanged(
-        source,
-        Identity(),  # type: ignore[arg-type]
-        [first, second],
-        state_of=states.get,
-        feeds_template=lambda target: False,
-    )
+    confirmed = _confirm(source, [first, second], states)
     assert confirmed == {"one"}  # "two" was written from another version than "one"
 
 
@@ -457,13 +452,7 @@ def test_evidence_may_be_a_tenth_of_the_shortest_interval_old() -> None:
     source = ConfirmsAnything()
     specs = [spec("a", 600.0), spec("b", 30.0)]
     states = {s.target: _state(s.path, s.target, 1) for s in specs}
-    confirm_unchanged(
-        source,
-        Identity(),  # type: ignore[arg-type]
-        specs,
-        state_of=states.get,
-        feeds_template=lambda target: False,
-    )
+    _confirm(source, specs, states)
     assert source.asked == [({"a", "b"}, EVIDENCE_SHARE * 30.0)]
 
 

@@ -48,9 +48,11 @@ def test_due_secrets_leave_the_heap_and_come_back_with_their_next_time() -> None
     times = [s.next_refresh_at for s in table.states()]
     assert all(t is not None and NOW + 3 <= t <= NOW + 60 for t in times)  # first: spread
     assert table.wake_at() == min(times) and table.ready()
-    order, changed = table.changes()
-    assert order == [s.target for s in specs] and set(changed) == {s.target for s in specs}
-    assert table.changes() == (None, {})  # nothing since
+    states, changed, reordered = table.changes()
+    assert [s.target for s in states] == [s.target for s in specs] and reordered
+    assert changed == {s.target for s in specs}
+    states, changed, reordered = table.changes()
+    assert len(states) == len(specs) and changed == set() and not reordered  # nothing since
 
 
 def test_a_batching_source_gets_calls_filled_with_secrets_due_soon() -> None:

@@ -459,6 +459,14 @@ def _known(n: int, directory: str = "d/") -> dict[str, int]:
     return {f"{directory}k{i:04d}": _STAMP for i in range(n)}
 
 
+def _expecting(clock: Clock, n: int) -> tuple[KvListings, dict[str, int]]:
+    """Listings on ``clock`` that expect ``n`` secrets of ``d/``, and those secrets' stamps."""
+    listings = KvListings(clock=clock)
+    known = _known(n)
+    listings.expect(known)
+    return listings, known
+
+
 def test_exactly_list_min_secrets_are_listed_and_one_fewer_are_not(clock: Clock) -> None:
     pages = Pages(20)
     listings = KvListings(clock=clock)
@@ -474,9 +482,7 @@ def test_exactly_list_min_secrets_are_listed_and_one_fewer_are_not(clock: Clock)
 
 def test_a_listing_serves_until_max_age_measured_from_its_start(clock: Clock) -> None:
     pages = Pages(10)
-    listings = KvListings(clock=clock)
-    known = _known(10)
-    listings.expect(known)
+    listings, known = _expecting(clock, 10)
 
     def slow(directory: str, after: str | None) -> Page:
         clock.now += 2.0  # the listing itself takes 2 s
@@ -495,9 +501,7 @@ def test_a_listing_slower_than_half_its_max_age_refuses_the_directory(clock: Clo
     """A large directory on a short interval: by the time its listing is in, the evidence
     is already too old for most of its use, so the directory is read one by one."""
     pages = Pages(10)
-    listings = KvListings(clock=clock)
-    known = _known(10)
-    listings.expect(known)
+    listings, known = _expecting(clock, 10)
 
     def slow(directory: str, after: str | None) -> Page:
         clock.now += 0.6
@@ -516,9 +520,7 @@ def test_a_listing_is_given_up_at_the_page_that_passes_half_its_max_age(clock: C
     once it has taken half the evidence's allowed age, instead of paging through the whole
     directory while every worker waits for it."""
     pages = Pages(5_000)
-    listings = KvListings(clock=clock)
-    known = _known(5_000)
-    listings.expect(known)
+    listings, known = _expecting(clock, 5_000)
 
     def slow(directory: str, after: str | None) -> Page:
         clock.now += 0.2
@@ -543,9 +545,7 @@ def test_a_wrong_stamp_or_an_unlisted_key_is_not_confirmed(clock: Clock) -> None
 
 def test_a_failed_listing_is_tried_again_at_once_and_a_refused_one_later(clock: Clock) -> None:
     pages = Pages(10)
-    listings = KvListings(clock=clock)
-    known = _known(10)
-    listings.expect(known)
+    listings, known = _expecting(clock, 10)
     for error in (BackendUnavailableError("sealed"), ValueError("bad page")):
         pages.error = error
         assert listings.confirmed(known, max_age=1.0, read_page=pages) == set()
@@ -563,9 +563,7 @@ def test_a_failed_listing_is_tried_again_at_once_and_a_refused_one_later(clock: 
 
 def test_a_failure_drops_nothing_and_keeps_no_partial_listing(clock: Clock) -> None:
     pages = Pages(150)
-    listings = KvListings(clock=clock)
-    known = _known(150)
-    listings.expect(known)
+    listings, known = _expecting(clock, 150)
 
     def second_page_fails(directory: str, after: str | None) -> Page:
         if after is not None:
@@ -580,9 +578,7 @@ def test_a_failure_drops_nothing_and_keeps_no_partial_listing(clock: Clock) -> N
 def test_the_wide_limit(clock: Clock, extra: int, used: bool) -> None:
     configured = 10
     pages = Pages(WIDE * configured + PAGE + extra)
-    listings = KvListings(clock=clock)
-    known = _known(configured)
-    listings.expect(known)
+    listings, known = _expecting(clock, configured)
     assert listings.confirmed(known, max_age=1.0, read_page=pages) == (
         set(known) if used else set()
     )
@@ -590,9 +586,7 @@ def test_the_wide_limit(clock: Clock, extra: int, used: bool) -> None:
 
 def test_a_directory_no_longer_expected_is_dropped(clock: Clock) -> None:
     pages = Pages(10)
-    listings = KvListings(clock=clock)
-    known = _known(10)
-    listings.expect(known)
+    listings, known = _expecting(clock, 10)
     assert listings.confirmed(known, max_age=60.0, read_page=pages) == set(known)
     listings.expect(_known(10, "other/"))
     assert listings.confirmed(known, max_age=60.0, read_page=pages) == set()
@@ -613,9 +607,7 @@ def test_a_path_configured_for_several_targets_counts_once(clock: Clock) -> None
 def test_workers_asking_at_once_share_one_listing(clock: Clock) -> None:
     pages = Pages(10)
     pages.gate = threading.Event()
-    listings = KvListings(clock=clock)
-    known = _known(10)
-    listings.expect(known)
+    listings, known = _expecting(clock, 10)
     answers: list[set[str]] = []
 
     def ask() -> None:
@@ -633,9 +625,7 @@ def test_workers_asking_at_once_share_one_listing(clock: Clock) -> None:
 
 
 def test_workers_waiting_on_a_listing_that_is_refused_do_not_list_again(clock: Clock) -> None:
-    listings = KvListings(clock=clock)
-    known = _known(10)
-    listings.expect(known)
+    listings, known = _expecting(clock, 10)
     gate = threading.Event()
     calls: list[str | None] = []
 
@@ -673,9 +663,7 @@ def _wait_for(predicate: Callable[[], bool]) -> None:
 
 
 def test_listings_hold_numbers_only(clock: Clock) -> None:
-    listings = KvListings(clock=clock)
-    known = _known(10)
-    listings.expect(known)
+    listings, known = _expecting(clock, 10)
     listings.confirmed(known, max_age=60.0, read_page=Pages(10))
     held = listings._listings["d/"].stamps
     assert held and all(type(s) is int for s in held)
