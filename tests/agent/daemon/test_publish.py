@@ -169,3 +169,23 @@ def test_a_copied_state_is_equal_and_separate() -> None:
     assert new == old and new is not old
     new.version = "2"
     assert old.version == "1"
+
+
+def test_a_replaced_state_is_referenced_by_nothing_but_its_holder(tmpfs_dir: Path) -> None:
+    """A sweep replaces every state of a directory within a second: if the publisher kept the
+    states it last wrote, both generations would stay allocated until the next flush."""
+    import sys
+
+    def references(objects: list[SecretState]) -> list[int]:
+        return [sys.getrefcount(o) for o in objects]
+
+    (listed_only,) = references([SecretState(path="x", target="x")])
+    table, publisher, clocks, _ = _setup(tmpfs_dir, 20, 300.0, cost=0.0)
+    publisher.flush(force=True)
+    before = table.states()
+    assert references(before) == [listed_only + 1] * 20  # and the table
+    for target in [s.target for s in before]:
+        _refresh(table, target, clocks.now + 1)
+    assert references(before) == [listed_only] * 20  # the table let go, and nothing else holds
+    publisher.flush(force=True)
+    assert all(_fetched_at(tmpfs_dir, s.target) == clocks.now + 1 for s in before)
