@@ -104,28 +104,34 @@ def _static_samples(state: SecretState) -> tuple[float | None, ...]:
 
 
 class MetricsLines:
-    """Per-secret sample lines, rendered again only for a state object not seen before.
+    """Per-secret sample lines, kept until the owner says the secret changed (``forget``).
 
-    The daemon replaces a secret's ``SecretState`` on every change and never mutates one in
-    place, so identity tells whether the cached lines still hold; a flush then costs a join of
-    cached strings plus one age line per secret, not a rendering of every sample.
+    The daemon's table names the secrets whose state changed since the last flush; the
+    publisher passes those names to ``forget``, so a flush costs a join of cached strings plus
+    one age line per secret, not a rendering of every sample. No state object is kept: one
+    the table replaced is freed at once.
     """
 
     def __init__(self) -> None:
-        self._cache: dict[str, tuple[SecretState, str, tuple[str | None, ...]]] = {}
+        self._cache: dict[str, tuple[str, tuple[str | None, ...]]] = {}
 
     def of(self, state: SecretState) -> tuple[str, tuple[str | None, ...]]:
         """The state's label text and one line (or None) per metric of ``_STATIC``."""
         hit = self._cache.get(state.target)
-        if hit is not None and hit[0] is state:
-            return hit[1], hit[2]
-        label = hit[1] if hit is not None else _labels({"target": state.target})
+        if hit is not None:
+            return hit
+        label = _labels({"target": state.target})
         lines = tuple(
             None if value is None else f"{name}{label} {format_value(value)}"
             for name, value in zip(_STATIC, _static_samples(state), strict=True)
         )
-        self._cache[state.target] = (state, label, lines)
+        self._cache[state.target] = (label, lines)
         return label, lines
+
+    def forget(self, targets: Iterable[str]) -> None:
+        """Render these secrets again at the next flush (their state changed)."""
+        for target in targets:
+            self._cache.pop(target, None)
 
     def __len__(self) -> int:
         return len(self._cache)

@@ -140,6 +140,8 @@ class Publisher:
                 del self._lines[target]
         for target in changed:
             self._lines.pop(target, None)
+        if self._metric_lines is not None:
+            self._metric_lines.forget(changed)
         del changed
         templates = self._templates() if self._templates is not None else []
         ready = self._in_place()

@@ -133,9 +133,10 @@ def test_cached_lines_render_what_a_fresh_rendering_does() -> None:
     cache = MetricsLines()
     first = states()
     assert render_metrics(first, INFO, now=NOW, cache=cache) == render_metrics(first, INFO, now=NOW)
-    # A changed secret is a new state object; a removed one leaves the cache; time moves on.
+    # A changed secret is forgotten by name; a removed one leaves the cache; time moves on.
     second = [replace(first[0], fetched_at=NOW + 5, errors_total=3)]
     later = NOW + 60
+    cache.forget([second[0].target])
     cached = render_metrics(second, INFO, now=later, cache=cache)
     assert cached == render_metrics(second, INFO, now=later)
     assert len(cache) == 1

@@ -181,6 +181,7 @@ def test_a_replaced_state_is_referenced_by_nothing_but_its_holder(tmpfs_dir: Pat
 
     (listed_only,) = references([SecretState(path="x", target="x")])
     table, publisher, clocks, _ = _setup(tmpfs_dir, 20, 300.0, cost=0.0)
+    publisher.set_outputs(SecretWriter(tmpfs_dir / "out"), tmpfs_dir / "agent.prom", "vault")
     publisher.flush(force=True)
     before = table.states()
     assert references(before) == [listed_only + 1] * 20  # and the table
@@ -189,3 +190,19 @@ def test_a_replaced_state_is_referenced_by_nothing_but_its_holder(tmpfs_dir: Pat
     assert references(before) == [listed_only] * 20  # the table let go, and nothing else holds
     publisher.flush(force=True)
     assert all(_fetched_at(tmpfs_dir, s.target) == clocks.now + 1 for s in before)
+
+
+def test_the_metrics_file_follows_a_changed_state(tmpfs_dir: Path) -> None:
+    # The metrics lines are cached per secret and rendered again only for the secrets the
+    # table reports changed: a failure must show in the next flush's file.
+    table, publisher, clocks, _ = _setup(tmpfs_dir, 3, 300.0, cost=0.0)
+    metrics = tmpfs_dir / "agent.prom"
+    writer = SecretWriter(tmpfs_dir / "out")
+    publisher.set_outputs(writer, metrics, "vault")
+    publisher.flush(force=True)
+    line = 'secrets_agent_consecutive_failures{target="s1"}'
+    assert f"{line} 0\n" in metrics.read_text()
+    _refresh(table, "s1", clocks.now + 1, failed=True)
+    publisher.flush(force=True)
+    assert f"{line} 1\n" in metrics.read_text()
+    assert 'secrets_agent_consecutive_failures{target="s0"} 0\n' in metrics.read_text()
