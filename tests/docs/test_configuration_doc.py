@@ -23,7 +23,12 @@ SECTIONS: dict[type, str] = {
 }
 # Fields that are not keys of the TOML file: Config.source is the path the file was read from;
 # VaultBackendConfig.addresses holds every node when `address` is a list.
-NOT_KEYS = {(config.Config, "source"), (config.VaultBackendConfig, "addresses")}
+# Fields the loader derives, not keys a config file sets.
+NOT_KEYS = {
+    (config.Config, "source"),
+    (config.Config, "inline_credential"),
+    (config.VaultBackendConfig, "addresses"),
+}
 DURATIONS = {"refresh_interval", "on_change_timeout", "timeout"}
 _ROW = re.compile(r"^\| `([a-z_]+)` \| [^|]* \| ([^|]*) \|", re.MULTILINE)
 
