@@ -434,17 +434,24 @@ _STAMP = hash(("1", CREATED))  # version_stamp(1, CREATED) (see the version_stam
 
 
 class Pages:
-    """A directory of ``keys`` keys at version 1, served ``limit`` at a time; or ``error``."""
+    """A directory of ``keys`` keys at version 1, served ``limit`` at a time; or ``error``.
+    With ``clock``, each page takes ``takes`` seconds on it."""
 
-    def __init__(self, keys: int, *, limit: int = PAGE) -> None:
+    def __init__(
+        self, keys: int, *, limit: int = PAGE, clock: Clock | None = None, takes: float = 0.0
+    ) -> None:
         self.keys = [f"k{i:04d}" for i in range(keys)]
         self.limit = limit
+        self.clock = clock
+        self.takes = takes
         self.error: Exception | None = None
         self.calls: list[tuple[str, str | None]] = []
         self.gate: threading.Event | None = None
 
     def __call__(self, directory: str, after: str | None) -> Page:
         self.calls.append((directory, after))
+        if self.clock is not None:
+            self.clock.now += self.takes
         if self.gate is not None:
             self.gate.wait(5.0)
         if self.error is not None:
@@ -481,55 +488,43 @@ def test_exactly_list_min_secrets_are_listed_and_one_fewer_are_not(clock: Clock)
 
 
 def test_a_listing_serves_until_max_age_measured_from_its_start(clock: Clock) -> None:
-    pages = Pages(10)
+    pages = Pages(10, clock=clock, takes=2.0)  # a page takes 2 s
     listings, known = _expecting(clock, 10)
 
-    def slow(directory: str, after: str | None) -> Page:
-        clock.now += 2.0  # the listing itself takes 2 s
-        return pages(directory, after)
-
-    assert listings.confirmed(known, max_age=5.0, read_page=slow) == set(known)
+    assert listings.confirmed(known, max_age=5.0, read_page=pages) == set(known)
     clock.now += 3.0  # 5 s after the listing started
-    assert listings.confirmed(known, max_age=5.0, read_page=slow) == set(known)
+    assert listings.confirmed(known, max_age=5.0, read_page=pages) == set(known)
     assert len(pages.calls) == 1
     clock.now += 0.5
-    assert listings.confirmed(known, max_age=5.0, read_page=slow) == set(known)
+    assert listings.confirmed(known, max_age=5.0, read_page=pages) == set(known)
     assert len(pages.calls) == 2
 
 
 def test_a_listing_slower_than_half_its_max_age_refuses_the_directory(clock: Clock) -> None:
     """A large directory on a short interval: by the time its listing is in, the evidence
     is already too old for most of its use, so the directory is read one by one."""
-    pages = Pages(10)
+    pages = Pages(10, clock=clock, takes=0.6)
     listings, known = _expecting(clock, 10)
 
-    def slow(directory: str, after: str | None) -> Page:
-        clock.now += 0.6
-        return pages(directory, after)
-
-    assert listings.confirmed(known, max_age=1.0, read_page=slow) == set()
+    assert listings.confirmed(known, max_age=1.0, read_page=pages) == set()
     clock.now += RETRY_REFUSED - 1.0
-    assert listings.confirmed(known, max_age=1.0, read_page=slow) == set()
+    assert listings.confirmed(known, max_age=1.0, read_page=pages) == set()
     assert len(pages.calls) == 1  # not listed again while refused
     clock.now += 1.0
-    assert listings.confirmed(known, max_age=2.0, read_page=slow) == set(known)
+    assert listings.confirmed(known, max_age=2.0, read_page=pages) == set(known)
 
 
 def test_a_listing_is_given_up_at_the_page_that_passes_half_its_max_age(clock: Clock) -> None:
     """50,000 keys on a 10 s interval against a server that pages slowly: the listing stops
     once it has taken half the evidence's allowed age, instead of paging through the whole
     directory while every worker waits for it."""
-    pages = Pages(5_000)
+    pages = Pages(5_000, clock=clock, takes=0.2)
     listings, known = _expecting(clock, 5_000)
 
-    def slow(directory: str, after: str | None) -> Page:
-        clock.now += 0.2
-        return pages(directory, after)
-
-    assert listings.confirmed(known, max_age=1.0, read_page=slow) == set()
+    assert listings.confirmed(known, max_age=1.0, read_page=pages) == set()
     assert len(pages.calls) == 3  # 0.6 s > 0.5 s: given up after the third of 50 pages
     assert not listings.may_confirm("d/k0000")  # refused: its secrets are read
-    assert listings.confirmed(known, max_age=1.0, read_page=slow) == set()
+    assert listings.confirmed(known, max_age=1.0, read_page=pages) == set()
     assert len(pages.calls) == 3
 
 
