@@ -97,13 +97,19 @@ def outage(
         sealed_s=sealed,
         unseal_call_s=unsealed - before,
         first_request_s=first_request,
-        fresh=sorted(
-            min(first_read.get(k, confirmed.get(k, 0.0)), confirmed.get(k, first_read.get(k, 0.0)))
-            for k in first_read.keys() | confirmed.keys()
-        ),
+        fresh=sorted(earliest(first_read, confirmed).values()),
         timeout_s=timeout_s,
         confirmed=len(confirmed.keys() - first_read.keys()),
     )
+
+
+def earliest(*times: dict[str, float]) -> dict[str, float]:
+    """For every secret named in any of ``times``, the earliest of its times."""
+    merged: dict[str, float] = {}
+    for found in times:
+        for name, at in found.items():
+            merged[name] = min(at, merged.get(name, at))
+    return merged
 
 
 def confirmed_after(out: Path, listed_at: float, unsealed: float) -> dict[str, float]:
